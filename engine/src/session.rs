@@ -1,0 +1,75 @@
+//! DataFusion sessions over one tenant's committed tables.
+
+use std::path::Path;
+
+use arrow::array::RecordBatch;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::schema::TABLES;
+use crate::warehouse::{Manifest, Tenant, WarehouseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error("{0}")]
+    Sql(#[from] DataFusionError),
+}
+
+/// A session in which the tenant's tables, as committed in `manifest`, are registered under
+/// their SPEC names. Nothing else is registered: no other tenant's table is reachable by name.
+pub async fn tenant_session(tenant: &Tenant, manifest: &Manifest) -> Result<SessionContext, QueryError> {
+    let config = SessionConfig::new().with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    for table in TABLES {
+        let path = tenant.table_path(table.name);
+        let version = manifest.tables.get(table.name).copied().unwrap_or(0);
+        let delta = open_version(&path, version).await?;
+        delta
+            .update_datafusion_session(&ctx.state())
+            .map_err(|e| delta_err(&path, e))?;
+        let provider = delta
+            .table_provider()
+            .await
+            .map_err(QueryError::Sql)?;
+        ctx.register_table(table.name, provider)?;
+    }
+    Ok(ctx)
+}
+
+fn delta_err(path: &Path, e: deltalake::DeltaTableError) -> QueryError {
+    QueryError::Warehouse(WarehouseError::Delta {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })
+}
+
+async fn open_version(path: &Path, version: u64) -> Result<deltalake::DeltaTable, QueryError> {
+    let abs = std::path::absolute(path).map_err(|source| WarehouseError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let url = url::Url::from_directory_path(&abs).map_err(|()| WarehouseError::Io {
+        path: abs.clone(),
+        source: std::io::Error::other("cannot be expressed as a file URL"),
+    })?;
+    deltalake::open_table_with_version(url, version)
+        .await
+        .map_err(|e| delta_err(path, e))
+}
+
+/// Statements a query may not contain: it reads, it never changes anything.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// Runs one read-only query and collects its result.
+pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
+    let df = ctx.sql_with_options(sql, read_only()).await?;
+    Ok(df.collect().await?)
+}

@@ -1,0 +1,571 @@
+//! The warehouse on disk: tenants, their rules, and their tables as Delta Lake tables.
+//!
+//! ```text
+//! WAREHOUSE/gridassess.json               marks the folder as a warehouse
+//! WAREHOUSE/tenants/ID/tenant.json        id, name, created
+//! WAREHOUSE/tenants/ID/rules/0001.toml    rules versions; the highest is in force
+//! WAREHOUSE/tenants/ID/tables/NAME/       one Delta table per SPEC §2 table, plus the load log
+//! WAREHOUSE/tenants/ID/current.json       the committed Delta version of every table
+//! ```
+//!
+//! Delta commits are atomic per table, but a load changes several tables. `current.json` makes
+//! the load atomic for the tenant: a load first commits new Delta versions of the tables it
+//! changes, then replaces `current.json` in one rename. Readers only ever read the versions
+//! `current.json` names, so a load killed at any moment leaves either the old state or the new
+//! one. Versions written by a killed load stay in the Delta history, unreferenced; the next
+//! load overwrites from the committed state, never from them.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableError};
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::rules::{Rules, RulesError, DEFAULT_RULES_TOML};
+use crate::schema::TABLES;
+
+const MARKER: &str = "gridassess.json";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("no warehouse at {}: run `gridassess init` first (or pass --warehouse DIR)", .path.display())]
+    NotAWarehouse { path: PathBuf },
+    #[error("{} already holds a warehouse", .path.display())]
+    AlreadyExists { path: PathBuf },
+    #[error("{} is not empty and is not a warehouse; choose an empty or new folder", .path.display())]
+    NotEmpty { path: PathBuf },
+    #[error("tenant id '{id}' is not valid: use 1–64 lower-case letters, digits, '_' or '-', starting with a letter")]
+    InvalidTenantId { id: String },
+    #[error("tenant '{id}' already exists")]
+    TenantExists { id: String },
+    #[error("unknown tenant '{id}' (tenants: {known})")]
+    UnknownTenant { id: String, known: String },
+    #[error("tenant '{id}' is being loaded by another process; try again when it finishes")]
+    Busy { id: String },
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("Delta table {}: {source}", .path.display())]
+    Delta {
+        path: PathBuf,
+        source: Box<DeltaTableError>,
+    },
+    #[error("table {table}: stored data does not match the expected schema: {source}")]
+    Schema {
+        table: String,
+        source: arrow::error::ArrowError,
+    },
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+}
+
+type Result<T, E = WarehouseError> = std::result::Result<T, E>;
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + '_ {
+    move |source| WarehouseError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` so that readers see the old file or the new one, never a mix:
+/// write a temporary sibling, flush it to disk, rename it over, then flush the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(io_err(path))?;
+    if let Ok(d) = fs::File::open(dir) {
+        // Persist the rename itself; not all filesystems allow syncing a folder.
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = fs::read_to_string(path).map_err(io_err(path))?;
+    serde_json::from_str(&text).map_err(|source| WarehouseError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| WarehouseError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_atomic(path, text.as_bytes())
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Marker {
+    format: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantInfo {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// The committed state of a tenant: which Delta version of each table is current.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Bumped by every commit.
+    pub generation: u64,
+    /// The id of the newest load, 0 before the first.
+    pub last_load_id: u64,
+    pub tables: BTreeMap<String, u64>,
+}
+
+pub struct Warehouse {
+    root: PathBuf,
+}
+
+impl Warehouse {
+    /// Creates an empty warehouse at `root` (the folder may exist if it is empty).
+    pub fn init(root: &Path) -> Result<Warehouse> {
+        if root.join(MARKER).exists() {
+            return Err(WarehouseError::AlreadyExists {
+                path: root.to_path_buf(),
+            });
+        }
+        if root.exists() {
+            let mut entries = fs::read_dir(root).map_err(io_err(root))?;
+            if entries.next().is_some() {
+                return Err(WarehouseError::NotEmpty {
+                    path: root.to_path_buf(),
+                });
+            }
+        }
+        let tenants = root.join("tenants");
+        fs::create_dir_all(&tenants).map_err(io_err(&tenants))?;
+        write_json(
+            &root.join(MARKER),
+            &Marker {
+                format: FORMAT_VERSION,
+            },
+        )?;
+        Ok(Warehouse {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn open(root: &Path) -> Result<Warehouse> {
+        if !root.join(MARKER).is_file() {
+            return Err(WarehouseError::NotAWarehouse {
+                path: root.to_path_buf(),
+            });
+        }
+        Ok(Warehouse {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn tenant_dir(&self, id: &str) -> PathBuf {
+        self.root.join("tenants").join(id)
+    }
+
+    /// Tenant ids become folder names and PostgreSQL database names, so they are kept plain.
+    pub fn validate_tenant_id(id: &str) -> Result<()> {
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id.starts_with(|c: char| c.is_ascii_lowercase())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if ok {
+            Ok(())
+        } else {
+            Err(WarehouseError::InvalidTenantId { id: id.to_string() })
+        }
+    }
+
+    /// Adds a tenant with the default rules and an empty table of every kind.
+    pub async fn add_tenant(&self, id: &str, name: &str) -> Result<Tenant> {
+        Self::validate_tenant_id(id)?;
+        let dir = self.tenant_dir(id);
+        if dir.join("tenant.json").exists() {
+            return Err(WarehouseError::TenantExists { id: id.to_string() });
+        }
+        // Build the tenant in a staging folder and rename it into place, so a tenant either
+        // exists whole or not at all.
+        let staging = self.root.join("tenants").join(format!(".new-{id}"));
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
+        }
+        fs::create_dir_all(staging.join("rules")).map_err(io_err(&staging))?;
+        let staged = Tenant {
+            id: id.to_string(),
+            dir: staging.clone(),
+        };
+        write_atomic(
+            &staging.join("rules").join(rules_file_name(1)),
+            DEFAULT_RULES_TOML.as_bytes(),
+        )?;
+        let mut tables = BTreeMap::new();
+        for (name, schema) in all_table_schemas() {
+            let path = staged.table_path(&name);
+            fs::create_dir_all(&path).map_err(io_err(&path))?;
+            // Built without loading: there is no log yet to load.
+            let table = deltalake::DeltaTableBuilder::from_url(table_url(&path)?)
+                .and_then(|b| b.build())
+                .map_err(|e| delta_err(&path, e))?;
+            let table = table
+                .write(vec![RecordBatch::new_empty(schema)])
+                .with_save_mode(SaveMode::Overwrite)
+                .with_table_name(name.as_str())
+                .await
+                .map_err(|e| delta_err(&path, e))?;
+            tables.insert(name, table.version().unwrap_or(0));
+        }
+        write_json(
+            &staging.join("current.json"),
+            &Manifest {
+                generation: 0,
+                last_load_id: 0,
+                tables,
+            },
+        )?;
+        write_json(
+            &staging.join("tenant.json"),
+            &TenantInfo {
+                id: id.to_string(),
+                name: name.to_string(),
+                created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            },
+        )?;
+        fs::rename(&staging, &dir).map_err(io_err(&dir))?;
+        Ok(Tenant {
+            id: id.to_string(),
+            dir,
+        })
+    }
+
+    pub fn tenants(&self) -> Result<Vec<TenantInfo>> {
+        let dir = self.root.join("tenants");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let entry = entry.map_err(io_err(&dir))?;
+            let info = entry.path().join("tenant.json");
+            if info.is_file() {
+                out.push(read_json::<TenantInfo>(&info)?);
+            }
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    pub fn tenant(&self, id: &str) -> Result<Tenant> {
+        let dir = self.tenant_dir(id);
+        if Self::validate_tenant_id(id).is_err() || !dir.join("tenant.json").is_file() {
+            let known: Vec<String> = self.tenants()?.into_iter().map(|t| t.id).collect();
+            return Err(WarehouseError::UnknownTenant {
+                id: id.to_string(),
+                known: if known.is_empty() {
+                    "none yet; add one with `gridassess tenant add`".into()
+                } else {
+                    known.join(", ")
+                },
+            });
+        }
+        Ok(Tenant {
+            id: id.to_string(),
+            dir,
+        })
+    }
+}
+
+fn rules_file_name(version: u32) -> String {
+    format!("{version:04}.toml")
+}
+
+fn delta_err(path: &Path, e: DeltaTableError) -> WarehouseError {
+    WarehouseError::Delta {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    }
+}
+
+fn table_url(path: &Path) -> Result<Url> {
+    let abs = std::path::absolute(path).map_err(io_err(path))?;
+    Url::from_directory_path(&abs).map_err(|()| WarehouseError::Io {
+        path: abs.clone(),
+        source: std::io::Error::other("cannot be expressed as a file URL"),
+    })
+}
+
+async fn open_delta(path: &Path) -> Result<DeltaTable> {
+    DeltaTable::try_from_url(table_url(path)?)
+        .await
+        .map_err(|e| delta_err(path, e))
+}
+
+/// The tables kept beside the data: one row per load, its per-table reconciliation, and every
+/// rejected row and warning.
+pub const LOADS_TABLE: &str = "_loads";
+pub const LOAD_TABLES_TABLE: &str = "_load_tables";
+pub const ISSUES_TABLE: &str = "_issues";
+
+pub fn loads_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("load_id", DataType::Int64, false),
+        Field::new(
+            "loaded_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("files", DataType::Utf8, false),
+        Field::new("rules_version", DataType::Int64, false),
+    ]))
+}
+
+pub fn load_tables_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("load_id", DataType::Int64, false),
+        Field::new("table", DataType::Utf8, false),
+        Field::new("read", DataType::Int64, false),
+        Field::new("loaded", DataType::Int64, false),
+        Field::new("rejected", DataType::Int64, false),
+        Field::new("warnings", DataType::Int64, false),
+    ]))
+}
+
+pub fn issues_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("load_id", DataType::Int64, false),
+        Field::new("table", DataType::Utf8, false),
+        Field::new("file", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, true),
+        Field::new("column", DataType::Utf8, true),
+        Field::new("value", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("severity", DataType::Utf8, false),
+    ]))
+}
+
+/// Every table a tenant stores, with the schema it is stored under.
+pub fn all_table_schemas() -> Vec<(String, SchemaRef)> {
+    let mut v: Vec<(String, SchemaRef)> = TABLES
+        .iter()
+        .map(|t| (t.name.to_string(), t.arrow_schema()))
+        .collect();
+    v.push((LOADS_TABLE.into(), loads_schema()));
+    v.push((LOAD_TABLES_TABLE.into(), load_tables_schema()));
+    v.push((ISSUES_TABLE.into(), issues_schema()));
+    v
+}
+
+pub fn schema_of(table: &str) -> Option<SchemaRef> {
+    all_table_schemas()
+        .into_iter()
+        .find(|(n, _)| n == table)
+        .map(|(_, s)| s)
+}
+
+/// Casts a batch read back from storage to the schema the warehouse promises (the Parquet
+/// reader may hand strings back as views, and Delta may widen nullability).
+pub fn conform(table: &str, batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let schema_err = |source| WarehouseError::Schema {
+        table: table.to_string(),
+        source,
+    };
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let idx = batch
+            .schema()
+            .index_of(field.name())
+            .map_err(schema_err)?;
+        let col = batch.column(idx);
+        columns.push(if col.data_type() == field.data_type() {
+            col.clone()
+        } else {
+            cast(col, field.data_type()).map_err(schema_err)?
+        });
+    }
+    RecordBatch::try_new(schema.clone(), columns).map_err(schema_err)
+}
+
+/// An exclusive right to change one tenant, held until dropped. The operating system releases
+/// it when the process dies, so a killed load never leaves the tenant locked.
+pub struct TenantLock {
+    _file: fs::File,
+}
+
+pub struct Tenant {
+    pub id: String,
+    dir: PathBuf,
+}
+
+impl Tenant {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn info(&self) -> Result<TenantInfo> {
+        read_json(&self.dir.join("tenant.json"))
+    }
+
+    pub fn table_path(&self, table: &str) -> PathBuf {
+        self.dir.join("tables").join(table)
+    }
+
+    pub fn manifest(&self) -> Result<Manifest> {
+        read_json(&self.dir.join("current.json"))
+    }
+
+    /// Takes the tenant's writer lock, or says another process holds it.
+    pub fn lock(&self) -> Result<TenantLock> {
+        let path = self.dir.join(".lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(TenantLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(WarehouseError::Busy {
+                id: self.id.clone(),
+            }),
+            Err(fs::TryLockError::Error(e)) => Err(WarehouseError::Io { path, source: e }),
+        }
+    }
+
+    fn rules_versions(&self) -> Result<Vec<u32>> {
+        let dir = self.dir.join("rules");
+        let mut versions = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let name = entry.map_err(io_err(&dir))?.file_name();
+            if let Some(v) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".toml"))
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                versions.push(v);
+            }
+        }
+        versions.sort_unstable();
+        Ok(versions)
+    }
+
+    /// The rules in force: (version, text, parsed).
+    pub fn rules(&self) -> Result<(u32, String, Rules)> {
+        let version = self.rules_versions()?.last().copied().unwrap_or(0);
+        self.rules_version(version)
+    }
+
+    pub fn rules_version(&self, version: u32) -> Result<(u32, String, Rules)> {
+        let path = self.dir.join("rules").join(rules_file_name(version));
+        let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+        let rules = Rules::parse(&text, &path.display().to_string())?;
+        Ok((version, text, rules))
+    }
+
+    /// Validates `text` and, when it is accepted, makes it the next rules version.
+    pub fn set_rules(&self, text: &str, source_name: &str) -> Result<u32> {
+        Rules::parse(text, source_name)?;
+        let _lock = self.lock()?;
+        let next = self.rules_versions()?.last().copied().unwrap_or(0) + 1;
+        write_atomic(
+            &self.dir.join("rules").join(rules_file_name(next)),
+            text.as_bytes(),
+        )?;
+        Ok(next)
+    }
+
+    /// Reads a table as committed in `manifest`.
+    pub async fn read_table(&self, table: &str, manifest: &Manifest) -> Result<Vec<RecordBatch>> {
+        let schema = schema_of(table).ok_or_else(|| WarehouseError::Schema {
+            table: table.to_string(),
+            source: arrow::error::ArrowError::SchemaError("not a warehouse table".into()),
+        })?;
+        let path = self.table_path(table);
+        let version = manifest.tables.get(table).copied().unwrap_or(0);
+        let delta = deltalake::open_table_with_version(table_url(&path)?, version)
+            .await
+            .map_err(|e| delta_err(&path, e))?;
+        let (_, stream) = delta
+            .scan_table()
+            .await
+            .map_err(|e| delta_err(&path, e))?;
+        let batches: Vec<RecordBatch> = stream
+            .try_collect()
+            .await
+            .map_err(|e| delta_err(&path, DeltaTableError::from(e)))?;
+        batches
+            .iter()
+            .filter(|b| b.num_rows() > 0)
+            .map(|b| conform(table, b, &schema))
+            .collect()
+    }
+
+    /// Commits new contents for some tables as one step: either all of them become current
+    /// or, if the process dies first, none do. The caller must hold the tenant's lock and pass
+    /// the manifest it read under that lock.
+    pub async fn commit(
+        &self,
+        _lock: &TenantLock,
+        base: &Manifest,
+        last_load_id: u64,
+        tables: Vec<(String, Vec<RecordBatch>)>,
+    ) -> Result<Manifest> {
+        let mut next = base.clone();
+        for (name, batches) in tables {
+            let path = self.table_path(&name);
+            let schema = schema_of(&name).ok_or_else(|| WarehouseError::Schema {
+                table: name.clone(),
+                source: arrow::error::ArrowError::SchemaError("not a warehouse table".into()),
+            })?;
+            let mut batches: Vec<RecordBatch> =
+                batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+            if batches.is_empty() {
+                batches.push(RecordBatch::new_empty(schema));
+            }
+            // Overwrite from the committed state: versions a killed load left behind are
+            // replaced, never built upon.
+            let table = open_delta(&path).await?;
+            let table = table
+                .write(batches)
+                .with_save_mode(SaveMode::Overwrite)
+                .await
+                .map_err(|e| delta_err(&path, e))?;
+            next.tables
+                .insert(name, table.version().unwrap_or_default());
+        }
+        next.generation += 1;
+        next.last_load_id = last_load_id;
+        write_json(&self.dir.join("current.json"), &next)?;
+        Ok(next)
+    }
+}

@@ -1,0 +1,84 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Result;
+use arrow::array::{Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use engine::Warehouse;
+use engine::warehouse::issues_schema;
+
+use crate::output::{Format, write_batches};
+
+/// How many issues `ingest` shows after the reconciliation; the rest are one command away.
+const SHOWN_ISSUES: usize = 20;
+
+pub async fn ingest(wh: &Path, tenant_id: &str, paths: &[PathBuf], format: Format) -> Result<()> {
+    let tenant = Warehouse::open(wh)?.tenant(tenant_id)?;
+    let progress = |msg: &str| eprintln!("{msg}");
+    let report = ingest::load(&tenant, paths, &progress).await?;
+    for s in &report.skipped {
+        eprintln!("skipped {}: {}", s.path, s.reason);
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("table", DataType::Utf8, false),
+        Field::new("read", DataType::Int64, false),
+        Field::new("loaded", DataType::Int64, false),
+        Field::new("rejected", DataType::Int64, false),
+        Field::new("warnings", DataType::Int64, false),
+    ]));
+    let t = &report.tables;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(t.iter().map(|c| c.table))),
+            Arc::new(Int64Array::from_iter_values(t.iter().map(|c| c.read as i64))),
+            Arc::new(Int64Array::from_iter_values(t.iter().map(|c| c.loaded as i64))),
+            Arc::new(Int64Array::from_iter_values(t.iter().map(|c| c.rejected as i64))),
+            Arc::new(Int64Array::from_iter_values(t.iter().map(|c| c.warnings as i64))),
+        ],
+    )?;
+    let mut out = std::io::stdout().lock();
+    let labels: &[&str] = &["表 table", "读取 read", "入库 loaded", "拒绝 rejected", "警告 warnings"];
+    write_batches(&mut out, format, &schema, &[batch], Some(labels))?;
+    if format == Format::Table {
+        use std::io::Write;
+        let (read, loaded, rejected): (usize, usize, usize) = t
+            .iter()
+            .fold((0, 0, 0), |a, c| (a.0 + c.read, a.1 + c.loaded, a.2 + c.rejected));
+        writeln!(
+            out,
+            "load {}: {read} rows read = {loaded} loaded + {rejected} rejected (rules version {})",
+            report.load_id, report.rules_version
+        )?;
+        if report.changed_tables.is_empty() {
+            writeln!(out, "no table changed: the warehouse already held these rows")?;
+        }
+        for issue in report.issues.iter().take(SHOWN_ISSUES) {
+            writeln!(out, "  {issue}")?;
+        }
+        if report.issues.len() > SHOWN_ISSUES {
+            writeln!(
+                out,
+                "  … and {} more: gridassess rejections --tenant {tenant_id} --load {}",
+                report.issues.len() - SHOWN_ISSUES,
+                report.load_id
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn rejections(wh: &Path, tenant_id: &str, load_id: Option<u64>, format: Format) -> Result<()> {
+    let tenant = Warehouse::open(wh)?.tenant(tenant_id)?;
+    let (id, batches) = ingest::load_issues(&tenant, load_id).await?;
+    if id == 0 {
+        anyhow::bail!("tenant {tenant_id} has no loads yet");
+    }
+    write_batches(
+        &mut std::io::stdout().lock(),
+        format,
+        &issues_schema(),
+        &batches,
+        None,
+    )
+}

@@ -1,0 +1,92 @@
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::array::RecordBatch;
+use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
+use tempfile::TempDir;
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gridassess"))
+}
+
+pub fn fixtures() -> PathBuf {
+    datasets::fixtures_dir()
+}
+
+/// A fresh warehouse with one tenant, `t`.
+pub struct Warehouse {
+    pub dir: TempDir,
+}
+
+impl Warehouse {
+    pub fn new() -> Self {
+        let w = Warehouse {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        w.ok(&["init"]);
+        w.ok(&["tenant", "add", "t", "--name", "测试县"]);
+        w
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("wh")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = bin();
+        c.env("GRIDASSESS_WAREHOUSE", self.path()).args(args);
+        c
+    }
+
+    pub fn run_in(&self, cwd: &Path, args: &[&str]) -> Output {
+        self.command(args).current_dir(cwd).output().expect("run gridassess")
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run gridassess")
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok_in(&self, cwd: &Path, args: &[&str]) -> String {
+        let out = self.run_in(cwd, args);
+        assert!(
+            out.status.success(),
+            "gridassess {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.ok_in(Path::new("."), args)
+    }
+}
+
+/// Every SPEC table of tenant `t` in `warehouse`, as committed, with rows in key order.
+pub fn tables_of(warehouse: &Path) -> Vec<(String, RecordBatch)> {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let tenant = engine::Warehouse::open(warehouse)
+            .expect("warehouse")
+            .tenant("t")
+            .expect("tenant");
+        let manifest = tenant.manifest().expect("manifest");
+        let mut out = Vec::new();
+        for table in engine::schema::TABLES {
+            let batches = tenant.read_table(table.name, &manifest).await.expect("read");
+            let batch = arrow::compute::concat_batches(&table.arrow_schema(), &batches).expect("concat");
+            let sort: Vec<SortColumn> = table
+                .primary_key
+                .iter()
+                .map(|k| SortColumn {
+                    values: batch.column(table.column_index(k).expect("key")).clone(),
+                    options: None,
+                })
+                .collect();
+            let idx = lexsort_to_indices(&sort, None).expect("sort");
+            out.push((table.name.to_string(), take_record_batch(&batch, &idx).expect("take")));
+        }
+        out
+    })
+}

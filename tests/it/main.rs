@@ -1,0 +1,9 @@
+//! End-to-end tests of the `gridassess` binary, one module per feature.
+
+mod common;
+
+mod atomic_load;
+mod cli_errors;
+mod fixtures;
+mod reload;
+mod sql;
