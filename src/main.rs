@@ -19,7 +19,12 @@ use crate::output::Format;
 )]
 struct Cli {
     /// The warehouse folder.
-    #[arg(long, global = true, env = "GRIDASSESS_WAREHOUSE", default_value = "warehouse")]
+    #[arg(
+        long,
+        global = true,
+        env = "GRIDASSESS_WAREHOUSE",
+        default_value = "warehouse"
+    )]
     warehouse: PathBuf,
 
     #[command(subcommand)]
@@ -104,7 +109,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -31,7 +31,7 @@ impl fmt::Display for Cents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.0 < 0 { "-" } else { "" };
         let a = self.0.unsigned_abs();
-        if a % 100 == 0 {
+        if a.is_multiple_of(100) {
             write!(f, "{sign}{}", a / 100)
         } else {
             write!(f, "{sign}{}.{:02}", a / 100, a % 100)
@@ -232,10 +232,7 @@ impl Rules {
         if sum != 10_000 {
             return Err((
                 at(a.indicators.span()),
-                format!(
-                    "indicator maxima sum to {}, not 100",
-                    Cents(sum)
-                ),
+                format!("indicator maxima sum to {}, not 100", Cents(sum)),
             ));
         }
         for t in a.tie_break.get_ref() {
@@ -270,10 +267,7 @@ impl Rules {
             }
         }
         if a.penalty_steps.get_ref().is_empty() {
-            return Err((
-                at(a.penalty_steps.span()),
-                "penalty_steps is empty".into(),
-            ));
+            return Err((at(a.penalty_steps.span()), "penalty_steps is empty".into()));
         }
 
         for kind in self.attendance.requirements.get_ref().keys() {
@@ -345,7 +339,10 @@ mod tests {
 
     #[test]
     fn maxima_not_summing_to_100_are_refused_at_the_indicators_line() {
-        let text = DEFAULT_RULES_TOML.replace("{ name = \"党风廉政\", max = 5 }", "{ name = \"党风廉政\", max = 6 }");
+        let text = DEFAULT_RULES_TOML.replace(
+            "{ name = \"党风廉政\", max = 5 }",
+            "{ name = \"党风廉政\", max = 6 }",
+        );
         let e = Rules::parse(&text, "rules.toml").unwrap_err();
         let line = DEFAULT_RULES_TOML
             .lines()
@@ -358,10 +355,15 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_refused_with_its_line() {
-        let text = DEFAULT_RULES_TOML.replace("top_share = 0.2", "top_share = 0.2\ntop_shares = 0.3");
+        let text =
+            DEFAULT_RULES_TOML.replace("top_share = 0.2", "top_share = 0.2\ntop_shares = 0.3");
         let e = Rules::parse(&text, "rules.toml").unwrap_err();
         assert!(e.message.contains("top_shares"), "{e}");
-        let line = text.lines().position(|l| l.starts_with("top_shares")).unwrap() + 1;
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("top_shares"))
+            .unwrap()
+            + 1;
         assert_eq!(e.line, line);
     }
 }

@@ -207,7 +207,12 @@ pub static TABLES: &[TableDef] = &[
         columns: &[
             col("unit_id", "单元编码", ColumnType::Text, true),
             col("parent_id", "上级编码", ColumnType::Text, false),
-            col("level", "网格级别", ColumnType::Int { min: 0, max: 5 }, true),
+            col(
+                "level",
+                "网格级别",
+                ColumnType::Int { min: 0, max: 5 },
+                true,
+            ),
             col("name", "名称", ColumnType::Text, true),
             col("kind", "类型", ColumnType::Text, false),
             col("leader", "责任人", ColumnType::Text, false),
@@ -224,7 +229,12 @@ pub static TABLES: &[TableDef] = &[
             col("name", "组织名称", ColumnType::Text, true),
             col("unit_id", "所在网格", ColumnType::Text, true),
             col("type", "组织类型", ColumnType::Enum(BRANCH_TYPES), true),
-            col("is_joint", "联合支部", ColumnType::Bool { default: false }, false),
+            col(
+                "is_joint",
+                "联合支部",
+                ColumnType::Bool { default: false },
+                false,
+            ),
             col("founded_on", "成立日期", ColumnType::Date, false),
             col("paired_branch_id", "结对支部", ColumnType::Text, false),
         ],
@@ -244,8 +254,18 @@ pub static TABLES: &[TableDef] = &[
             col("gender", "性别", ColumnType::Enum(GENDERS), false),
             col("birth_date", "出生日期", ColumnType::Date, false),
             col("joined_on", "入党日期", ColumnType::Date, false),
-            col("status", "党员状态", ColumnType::Enum(MEMBER_STATUSES), true),
-            col("category", "党员类别", ColumnType::Enum(MEMBER_CATEGORIES), false),
+            col(
+                "status",
+                "党员状态",
+                ColumnType::Enum(MEMBER_STATUSES),
+                true,
+            ),
+            col(
+                "category",
+                "党员类别",
+                ColumnType::Enum(MEMBER_CATEGORIES),
+                false,
+            ),
             pii("id_number", "身份证号", ColumnType::IdNumber, false),
             pii("phone", "联系电话", ColumnType::Text, false),
             col("party_group", "党小组", ColumnType::Text, false),
@@ -379,10 +399,7 @@ impl EnumValue {
     /// Whether `value` (already trimmed) spells this value.
     pub fn matches(&self, value: &str) -> bool {
         self.canonical.eq_ignore_ascii_case(value)
-            || self
-                .spellings
-                .iter()
-                .any(|s| s.eq_ignore_ascii_case(value))
+            || self.spellings.iter().any(|s| s.eq_ignore_ascii_case(value))
     }
 }
 
@@ -428,7 +445,12 @@ mod tests {
         for (i, t) in TABLES.iter().enumerate() {
             for fk in t.foreign_keys {
                 let target = TABLES.iter().position(|x| x.name == fk.table).unwrap();
-                assert!(target <= i, "{} references later table {}", t.name, fk.table);
+                assert!(
+                    target <= i,
+                    "{} references later table {}",
+                    t.name,
+                    fk.table
+                );
                 assert_eq!(TABLES[target].primary_key.len(), 1);
                 assert!(t.column(fk.column).is_some());
             }

@@ -20,7 +20,10 @@ pub enum QueryError {
 
 /// A session in which the tenant's tables, as committed in `manifest`, are registered under
 /// their SPEC names. Nothing else is registered: no other tenant's table is reachable by name.
-pub async fn tenant_session(tenant: &Tenant, manifest: &Manifest) -> Result<SessionContext, QueryError> {
+pub async fn tenant_session(
+    tenant: &Tenant,
+    manifest: &Manifest,
+) -> Result<SessionContext, QueryError> {
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
     for table in TABLES {
@@ -30,10 +33,7 @@ pub async fn tenant_session(tenant: &Tenant, manifest: &Manifest) -> Result<Sess
         delta
             .update_datafusion_session(&ctx.state())
             .map_err(|e| delta_err(&path, e))?;
-        let provider = delta
-            .table_provider()
-            .await
-            .map_err(QueryError::Sql)?;
+        let provider = delta.table_provider().await.map_err(QueryError::Sql)?;
         ctx.register_table(table.name, provider)?;
     }
     Ok(ctx)

@@ -30,7 +30,7 @@ use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::rules::{Rules, RulesError, DEFAULT_RULES_TOML};
+use crate::rules::{DEFAULT_RULES_TOML, Rules, RulesError};
 use crate::schema::TABLES;
 
 const MARKER: &str = "gridassess.json";
@@ -44,7 +44,9 @@ pub enum WarehouseError {
     AlreadyExists { path: PathBuf },
     #[error("{} is not empty and is not a warehouse; choose an empty or new folder", .path.display())]
     NotEmpty { path: PathBuf },
-    #[error("tenant id '{id}' is not valid: use 1–64 lower-case letters, digits, '_' or '-', starting with a letter")]
+    #[error(
+        "tenant id '{id}' is not valid: use 1–64 lower-case letters, digits, '_' or '-', starting with a letter"
+    )]
     InvalidTenantId { id: String },
     #[error("tenant '{id}' already exists")]
     TenantExists { id: String },
@@ -402,10 +404,7 @@ pub fn conform(table: &str, batch: &RecordBatch, schema: &SchemaRef) -> Result<R
     };
     let mut columns = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
-        let idx = batch
-            .schema()
-            .index_of(field.name())
-            .map_err(schema_err)?;
+        let idx = batch.schema().index_of(field.name()).map_err(schema_err)?;
         let col = batch.column(idx);
         columns.push(if col.data_type() == field.data_type() {
             col.clone()
@@ -515,10 +514,7 @@ impl Tenant {
         let delta = deltalake::open_table_with_version(table_url(&path)?, version)
             .await
             .map_err(|e| delta_err(&path, e))?;
-        let (_, stream) = delta
-            .scan_table()
-            .await
-            .map_err(|e| delta_err(&path, e))?;
+        let (_, stream) = delta.scan_table().await.map_err(|e| delta_err(&path, e))?;
         let batches: Vec<RecordBatch> = stream
             .try_collect()
             .await

@@ -169,8 +169,16 @@ fn to_arrow_rs(s: &Series) -> Result<ArrayRef, String> {
     // SAFETY: both crates define these structs as the #[repr(C)] `ArrowArray` and
     // `ArrowSchema` of the Arrow C data interface, so they have one layout (transmute checks
     // the sizes). Ownership moves to arrow-rs, whose drop calls the producer's release.
-    let (c_array, c_schema): (arrow::ffi::FFI_ArrowArray, arrow::ffi::FFI_ArrowSchema) =
-        unsafe { (std::mem::transmute(c_array), std::mem::transmute(c_schema)) };
+    let (c_array, c_schema): (arrow::ffi::FFI_ArrowArray, arrow::ffi::FFI_ArrowSchema) = unsafe {
+        (
+            std::mem::transmute::<polars_arrow::ffi::ArrowArray, arrow::ffi::FFI_ArrowArray>(
+                c_array,
+            ),
+            std::mem::transmute::<polars_arrow::ffi::ArrowSchema, arrow::ffi::FFI_ArrowSchema>(
+                c_schema,
+            ),
+        )
+    };
     // SAFETY: the array and schema were just exported by Polars and describe each other.
     let data = unsafe { arrow::ffi::from_ffi(c_array, &c_schema) }.map_err(|e| e.to_string())?;
     Ok(make_array(data))

@@ -59,34 +59,42 @@ fn decode_gb18030(bytes: &[u8]) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
-/// Decodes one field, or returns the offending bytes (as hex) when they are not valid in `enc`.
+/// Decodes one field, or shows where it is broken: the text that decodes, with the bytes
+/// that do not as `\xNN` (`南\xFF\xFE村`), so the user can find the cell.
 pub fn decode_field(bytes: &[u8], enc: TextEncoding) -> Result<String, String> {
-    let decoded = match enc {
-        TextEncoding::Utf8 | TextEncoding::Utf8Bom => {
-            std::str::from_utf8(bytes).ok().map(str::to_owned)
-        }
-        TextEncoding::Gb18030 => decode_gb18030(bytes),
+    let encoding: &'static Encoding = match enc {
+        TextEncoding::Utf8 | TextEncoding::Utf8Bom => encoding_rs::UTF_8,
+        TextEncoding::Gb18030 => GB18030,
     };
-    decoded.ok_or_else(|| hex_preview(bytes))
-}
-
-/// The raw bytes of a field, as the user would see them in a hex editor.
-pub fn hex_preview(bytes: &[u8]) -> String {
-    let mut s: String = bytes
-        .iter()
-        .take(24)
-        .map(|b| {
-            if b.is_ascii_graphic() {
-                (*b as char).to_string()
-            } else {
-                format!("\\x{b:02X}")
-            }
-        })
-        .collect();
-    if bytes.len() > 24 {
-        s.push('…');
+    if let Some(s) = encoding.decode_without_bom_handling_and_without_replacement(bytes) {
+        return Ok(s.into_owned());
     }
-    s
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let mut shown = String::with_capacity(bytes.len() * 2);
+    let mut rest = bytes;
+    loop {
+        let mut chunk = String::with_capacity(rest.len() * 3 + 16);
+        let (result, read) = decoder.decode_to_string_without_replacement(rest, &mut chunk, true);
+        shown.push_str(&chunk);
+        match result {
+            encoding_rs::DecoderResult::Malformed(bad, extra) => {
+                // The malformed sequence ends `extra` bytes before what was read.
+                let end = read - usize::from(extra);
+                let start = end.saturating_sub(usize::from(bad));
+                for b in &rest[start..end] {
+                    shown.push_str(&format!("\\x{b:02X}"));
+                }
+                rest = &rest[read..];
+            }
+            encoding_rs::DecoderResult::InputEmpty | encoding_rs::DecoderResult::OutputFull => {
+                if read >= rest.len() {
+                    break;
+                }
+                rest = &rest[read..];
+            }
+        }
+    }
+    Err(shown)
 }
 
 #[cfg(test)]
@@ -111,5 +119,13 @@ mod tests {
     fn an_invalid_byte_is_reported_not_replaced() {
         let err = decode_field(b"ab\xFFcd", TextEncoding::Utf8).unwrap_err();
         assert_eq!(err, "ab\\xFFcd");
+        let (gbk, _, _) = GB18030.encode("南桥村");
+        let mut broken = gbk[..2].to_vec();
+        broken.extend_from_slice(b"\xFF");
+        broken.extend_from_slice(&gbk[2..]);
+        assert_eq!(
+            decode_field(&broken, TextEncoding::Gb18030).unwrap_err(),
+            "南\\xFF桥村"
+        );
     }
 }

@@ -40,7 +40,9 @@ pub enum IngestError {
         column: String,
         source: arrow::error::ArrowError,
     },
-    #[error("{file} line {line}: none of the headers ({headers}) is a column of {table} ({zh}); expected e.g. {expected}")]
+    #[error(
+        "{file} line {line}: none of the headers ({headers}) is a column of {table} ({zh}); expected e.g. {expected}"
+    )]
     NoKnownColumns {
         file: String,
         line: u64,

@@ -87,7 +87,9 @@ pub async fn load(
             raw.source,
             raw.table.name,
             raw.len(),
-            raw.encoding.map(|e| format!(", {}", e.label())).unwrap_or_default()
+            raw.encoding
+                .map(|e| format!(", {}", e.label()))
+                .unwrap_or_default()
         ));
         files.push(FileRead {
             source: raw.source.clone(),
@@ -97,14 +99,8 @@ pub async fn load(
         });
         issues.extend(raw.notes.iter().cloned());
         let cleaned = clean(raw)?;
-        let (batch, rejected, reasons) = validate_fields(raw, cleaned, &rules, &mut issues)?;
-        parts.entry(raw.table.name).or_default().push((
-            batch,
-            Arc::<str>::from(raw.source.as_str()),
-            raw.lines.clone(),
-            rejected,
-            reasons,
-        ));
+        let rows = validate_fields(raw, cleaned, &rules, &mut issues)?;
+        parts.entry(raw.table.name).or_default().push(rows);
     }
     let mut staged: Vec<Staged> = Vec::new();
     for table in TABLES {
@@ -159,10 +155,29 @@ pub async fn load(
     }
     // Issues are sorted so that the stored list reads like the files: file, then line.
     issues.sort_by(|a, b| {
-        (TABLES.iter().position(|t| t.name == a.table), &a.file, a.line, a.severity)
-            .cmp(&(TABLES.iter().position(|t| t.name == b.table), &b.file, b.line, b.severity))
+        (
+            TABLES.iter().position(|t| t.name == a.table),
+            &a.file,
+            a.line,
+            a.severity,
+        )
+            .cmp(&(
+                TABLES.iter().position(|t| t.name == b.table),
+                &b.file,
+                b.line,
+                b.severity,
+            ))
     });
-    let log = load_log(tenant, &manifest, load_id, rules_version, &sources.files, &counts, &issues).await?;
+    let log = load_log(
+        tenant,
+        &manifest,
+        load_id,
+        rules_version,
+        &sources.files,
+        &counts,
+        &issues,
+    )
+    .await?;
     writes.extend(log);
     progress.message(&format!("committing load {load_id}"));
     tenant.commit(&lock, &manifest, load_id, writes).await?;
@@ -181,7 +196,9 @@ pub async fn load(
 fn existing_keys(committed: &HashMap<&'static str, RecordBatch>) -> Existing {
     let mut existing = Existing::default();
     for table in TABLES {
-        let Some(batch) = committed.get(table.name) else { continue };
+        let Some(batch) = committed.get(table.name) else {
+            continue;
+        };
         if let [key] = table.primary_key {
             let Some(col) = table
                 .column_index(key)
@@ -189,9 +206,10 @@ fn existing_keys(committed: &HashMap<&'static str, RecordBatch>) -> Existing {
             else {
                 continue;
             };
-            existing
-                .keys
-                .insert(table.name, col.iter().flatten().map(str::to_owned).collect());
+            existing.keys.insert(
+                table.name,
+                col.iter().flatten().map(str::to_owned).collect(),
+            );
         }
         if table.name == "grid_units" {
             let ids = batch.column(0).as_string::<i32>();
@@ -200,7 +218,10 @@ fn existing_keys(committed: &HashMap<&'static str, RecordBatch>) -> Existing {
             for r in 0..batch.num_rows() {
                 existing.grid.insert(
                     ids.value(r).to_string(),
-                    (parents.is_valid(r).then(|| parents.value(r).to_string()), levels.value(r)),
+                    (
+                        parents.is_valid(r).then(|| parents.value(r).to_string()),
+                        levels.value(r),
+                    ),
                 );
             }
         }
@@ -227,7 +248,11 @@ fn keys(table: &TableDef, batch: &RecordBatch) -> Vec<String> {
 
 /// The committed rows whose key the load does not carry, then the load's rows: a newer load
 /// wins on a key conflict, and loading the same rows again gives the same table.
-fn merge_by_key(table: &TableDef, old: &RecordBatch, new: &RecordBatch) -> Result<RecordBatch, IngestError> {
+fn merge_by_key(
+    table: &TableDef,
+    old: &RecordBatch,
+    new: &RecordBatch,
+) -> Result<RecordBatch, IngestError> {
     let arrow_err = |source| IngestError::Arrow {
         table: table.name,
         source,
@@ -270,26 +295,51 @@ async fn load_log(
         load_tables_schema(),
         vec![
             Arc::new(Int64Array::from(vec![id; n])),
-            Arc::new(StringArray::from_iter_values(counts.iter().map(|c| c.table))),
-            Arc::new(Int64Array::from_iter_values(counts.iter().map(|c| c.read as i64))),
-            Arc::new(Int64Array::from_iter_values(counts.iter().map(|c| c.loaded as i64))),
-            Arc::new(Int64Array::from_iter_values(counts.iter().map(|c| c.rejected as i64))),
-            Arc::new(Int64Array::from_iter_values(counts.iter().map(|c| c.warnings as i64))),
+            Arc::new(StringArray::from_iter_values(
+                counts.iter().map(|c| c.table),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                counts.iter().map(|c| c.read as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                counts.iter().map(|c| c.loaded as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                counts.iter().map(|c| c.rejected as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                counts.iter().map(|c| c.warnings as i64),
+            )),
         ],
     )
     .map_err(arrow_err(LOAD_TABLES_TABLE))?;
     let n = issues.len();
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(vec![id; n])),
-        Arc::new(StringArray::from_iter_values(issues.iter().map(|i| i.table))),
-        Arc::new(StringArray::from_iter_values(issues.iter().map(|i| i.file.as_str()))),
-        Arc::new(Int64Array::from_iter(issues.iter().map(|i| i.line.map(|l| l as i64)))),
-        Arc::new(StringArray::from_iter(issues.iter().map(|i| i.column.as_deref()))),
-        Arc::new(StringArray::from_iter(issues.iter().map(|i| i.value.as_deref()))),
-        Arc::new(StringArray::from_iter_values(issues.iter().map(|i| i.reason.as_str()))),
-        Arc::new(StringArray::from_iter_values(issues.iter().map(|i| i.severity.as_str()))),
+        Arc::new(StringArray::from_iter_values(
+            issues.iter().map(|i| i.table),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            issues.iter().map(|i| i.file.as_str()),
+        )),
+        Arc::new(Int64Array::from_iter(
+            issues.iter().map(|i| i.line.map(|l| l as i64)),
+        )),
+        Arc::new(StringArray::from_iter(
+            issues.iter().map(|i| i.column.as_deref()),
+        )),
+        Arc::new(StringArray::from_iter(
+            issues.iter().map(|i| i.value.as_deref()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            issues.iter().map(|i| i.reason.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            issues.iter().map(|i| i.severity.as_str()),
+        )),
     ];
-    let issue_rows = RecordBatch::try_new(issues_schema(), columns).map_err(arrow_err(ISSUES_TABLE))?;
+    let issue_rows =
+        RecordBatch::try_new(issues_schema(), columns).map_err(arrow_err(ISSUES_TABLE))?;
 
     let mut out = Vec::new();
     for (name, fresh) in [

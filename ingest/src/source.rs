@@ -197,7 +197,12 @@ impl RawBuilder {
     }
 
     /// Adds a row; `problems` are cell-level read failures: (file column, shown value, reason).
-    fn push(&mut self, line: u64, values: Vec<Option<String>>, problems: Vec<(usize, String, String)>) {
+    fn push(
+        &mut self,
+        line: u64,
+        values: Vec<Option<String>>,
+        problems: Vec<(usize, String, String)>,
+    ) {
         let row = self.raw.lines.len();
         self.raw.lines.push(line);
         let mut issues: Vec<Issue> = problems
@@ -245,6 +250,42 @@ fn is_blank(values: &[Option<String>]) -> bool {
         .all(|v| v.as_deref().is_none_or(|s| s.trim().is_empty()))
 }
 
+/// Line numbers of CSV records as an editor shows them. The csv crate's own line count runs
+/// one behind after a CRLF record (the '\n' is consumed with the next record), and Excel on
+/// Windows writes CRLF, so lines are counted here from byte offsets.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    scanned: usize,
+    newlines: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        LineCounter {
+            bytes,
+            scanned: 0,
+            newlines: 0,
+        }
+    }
+
+    /// The 1-based line of a record whose bytes start at `offset` (offsets only grow).
+    fn line_at(&mut self, offset: usize) -> u64 {
+        let mut start = offset.min(self.bytes.len());
+        // A record's offset can point at the end of the previous record's terminator.
+        while start < self.bytes.len() && matches!(self.bytes[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start > self.scanned {
+            self.newlines += self.bytes[self.scanned..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u64;
+            self.scanned = start;
+        }
+        self.newlines + 1
+    }
+}
+
 /// Reads a CSV file in UTF-8, UTF-8 with BOM or GBK/GB18030.
 pub fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestError> {
     let bytes = fs::read(path).map_err(|source| IngestError::Read {
@@ -259,6 +300,7 @@ pub fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, Inges
     let source = path.display().to_string();
     let mut builder: Option<RawBuilder> = None;
     let mut record = csv::ByteRecord::new();
+    let mut lines = LineCounter::new(&bytes[skip..]);
     loop {
         let more = reader
             .read_byte_record(&mut record)
@@ -270,7 +312,7 @@ pub fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, Inges
         if !more {
             break;
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = lines.line_at(record.position().map(|p| p.byte() as usize).unwrap_or(0));
         let mut values = Vec::with_capacity(record.len());
         let mut problems = Vec::new();
         for (i, field) in record.iter().enumerate() {
@@ -281,8 +323,7 @@ pub fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, Inges
                         i,
                         shown,
                         format!(
-                            "bytes that are not valid {} (the file was read as {}); fix the file's encoding",
-                            encoding.label(),
+                            "bytes that are not valid {}, the encoding detected for this file; fix this cell or re-save the file",
                             encoding.label()
                         ),
                     ));
@@ -302,8 +343,15 @@ pub fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, Inges
                         encoding: encoding.label(),
                     });
                 }
-                let headers: Vec<String> = values.into_iter().map(Option::unwrap_or_default).collect();
-                builder = Some(RawBuilder::new(table, source.clone(), Some(encoding), &headers, line)?);
+                let headers: Vec<String> =
+                    values.into_iter().map(Option::unwrap_or_default).collect();
+                builder = Some(RawBuilder::new(
+                    table,
+                    source.clone(),
+                    Some(encoding),
+                    &headers,
+                    line,
+                )?);
             }
             Some(b) => {
                 // Rows of empty cells are spreadsheet padding, not data.
@@ -401,7 +449,13 @@ pub fn read_workbook(path: &Path) -> Result<(Vec<RawTable>, Vec<Skipped>), Inges
                     }
                     let headers: Vec<String> =
                         values.into_iter().map(Option::unwrap_or_default).collect();
-                    builder = Some(RawBuilder::new(table, source.clone(), None, &headers, line)?);
+                    builder = Some(RawBuilder::new(
+                        table,
+                        source.clone(),
+                        None,
+                        &headers,
+                        line,
+                    )?);
                 }
                 Some(b) => {
                     if problems.is_empty() && is_blank(&values) {
@@ -439,9 +493,15 @@ pub fn read_parquet(path: &Path, table: &'static TableDef) -> Result<RawTable, I
     let mut builder: Option<RawBuilder> = None;
     let mut row_no = 0u64;
     for batch in reader {
-        let batch = batch.map_err(|e| pq_err(parquet::errors::ParquetError::ArrowError(e.to_string())))?;
+        let batch =
+            batch.map_err(|e| pq_err(parquet::errors::ParquetError::ArrowError(e.to_string())))?;
         if builder.is_none() {
-            let headers: Vec<String> = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+            let headers: Vec<String> = batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
             builder = Some(RawBuilder::new(table, source.clone(), None, &headers, 0)?);
         }
         let texts: Vec<Vec<Option<String>>> = batch
@@ -536,7 +596,11 @@ fn kind_of(path: &Path) -> Option<Kind> {
     }
 }
 
-fn collect_files(path: &Path, out: &mut Vec<PathBuf>, skipped: &mut Vec<Skipped>) -> Result<(), IngestError> {
+fn collect_files(
+    path: &Path,
+    out: &mut Vec<PathBuf>,
+    skipped: &mut Vec<Skipped>,
+) -> Result<(), IngestError> {
     let meta = fs::metadata(path).map_err(|source| IngestError::Read {
         path: path.to_path_buf(),
         source,

@@ -79,7 +79,19 @@ struct RowIssues<'a> {
 }
 
 impl RowIssues<'_> {
-    fn report(&mut self, row: usize, col: &ColumnDef, value: Option<String>, reason: String, severity: Severity) {
+    fn report(
+        &mut self,
+        row: usize,
+        col: &ColumnDef,
+        value: Option<String>,
+        reason: String,
+        severity: Severity,
+    ) {
+        // A row that could not be read is already rejected with why; its blanked cells would
+        // only repeat that.
+        if self.raw.unreadable.contains_key(&row) {
+            return;
+        }
         if severity == Severity::Rejected {
             self.rejected[row] = true;
             self.first_reason
@@ -134,6 +146,18 @@ fn enum_choices(ty: &ColumnType) -> String {
     }
 }
 
+/// One file's rows after the checks of each row on its own.
+#[derive(Debug)]
+pub struct FileRows {
+    /// Every row, typed; cells that failed are null.
+    pub batch: RecordBatch,
+    pub source: Arc<str>,
+    pub lines: Vec<u64>,
+    pub rejected: Vec<bool>,
+    /// The first rejection of each rejected row.
+    pub first_reason: HashMap<usize, String>,
+}
+
 /// Types every cell of a raw table and checks each row on its own. Returns the typed rows
 /// (all of them; cells that failed are null) and which rows are rejected.
 pub fn validate_fields(
@@ -141,7 +165,7 @@ pub fn validate_fields(
     cleaned: Vec<Option<CleanColumn>>,
     rules: &Rules,
     issues: &mut Vec<Issue>,
-) -> Result<(RecordBatch, Vec<bool>, HashMap<usize, String>), IngestError> {
+) -> Result<FileRows, IngestError> {
     let n = raw.len();
     let table = raw.table;
     let mut rejected = vec![false; n];
@@ -247,7 +271,13 @@ pub fn validate_fields(
                     match parse_cents(text.value(row)) {
                         Ok(v) => b.append_value(v),
                         Err(why) => {
-                            ri.bad(c, row, format!("{why} (expected a number with at most two decimal places)"));
+                            ri.bad(
+                                c,
+                                row,
+                                format!(
+                                    "{why} (expected a number with at most two decimal places)"
+                                ),
+                            );
                             b.append_null();
                         }
                     }
@@ -295,10 +325,16 @@ pub fn validate_fields(
                 Arc::new(Date32Array::from(values))
             }
             ColumnType::Bool { default } => {
-                let parsed = clean.parsed.as_ref().and_then(|p| p.as_boolean_opt().cloned());
+                let parsed = clean
+                    .parsed
+                    .as_ref()
+                    .and_then(|p| p.as_boolean_opt().cloned());
                 let mut b = BooleanBuilder::with_capacity(n);
                 for row in 0..n {
-                    let v = parsed.as_ref().filter(|p| p.is_valid(row)).map(|p| p.value(row));
+                    let v = parsed
+                        .as_ref()
+                        .filter(|p| p.is_valid(row))
+                        .map(|p| p.value(row));
                     match (text.is_null(row), v) {
                         (true, _) => b.append_value(*default),
                         (false, Some(v)) => b.append_value(v),
@@ -322,10 +358,16 @@ pub fn validate_fields(
                 Arc::new(b.finish())
             }
             ColumnType::Enum(_) => {
-                let parsed = clean.parsed.as_ref().and_then(|p| p.as_string_opt::<i32>().cloned());
+                let parsed = clean
+                    .parsed
+                    .as_ref()
+                    .and_then(|p| p.as_string_opt::<i32>().cloned());
                 let mut b = StringBuilder::with_capacity(n, n * 8);
                 for row in 0..n {
-                    let v = parsed.as_ref().filter(|p| p.is_valid(row)).map(|p| p.value(row));
+                    let v = parsed
+                        .as_ref()
+                        .filter(|p| p.is_valid(row))
+                        .map(|p| p.value(row));
                     match (text.is_null(row), v) {
                         (true, _) => {
                             if def.required {
@@ -381,13 +423,22 @@ pub fn validate_fields(
         }
     })?;
     row_rules(&batch, &mut ri, rules);
-    Ok((batch, rejected, first_reason))
+    Ok(FileRows {
+        batch,
+        source: Arc::from(raw.source.as_str()),
+        lines: raw.lines.clone(),
+        rejected,
+        first_reason,
+    })
 }
 
 fn check_id_number(s: &str) -> Result<String, String> {
     let id = s.to_ascii_uppercase();
     if id.len() != 18 || !id.is_ascii() {
-        return Err(format!("an ID number has 18 characters, this has {}", s.chars().count()));
+        return Err(format!(
+            "an ID number has 18 characters, this has {}",
+            s.chars().count()
+        ));
     }
     match id_check_char(&id.as_bytes()[..17]) {
         None => Err("the first 17 characters of an ID number must be digits".into()),
@@ -405,13 +456,20 @@ fn row_rules(batch: &RecordBatch, ri: &mut RowIssues, rules: &Rules) {
     let col = |name: &str| table.column_index(name).map(|i| batch.column(i));
     match table.name {
         "visits" => {
-            let (Some(raised), Some(resolved)) = (col("issues_raised"), col("issues_resolved")) else {
+            let (Some(raised), Some(resolved)) = (col("issues_raised"), col("issues_resolved"))
+            else {
                 return;
             };
-            let (raised, resolved) = (raised.as_primitive::<Int64Type>(), resolved.as_primitive::<Int64Type>());
+            let (raised, resolved) = (
+                raised.as_primitive::<Int64Type>(),
+                resolved.as_primitive::<Int64Type>(),
+            );
             let c = table.column_index("issues_resolved").unwrap_or(0);
             for row in 0..batch.num_rows() {
-                if raised.is_valid(row) && resolved.is_valid(row) && resolved.value(row) > raised.value(row) {
+                if raised.is_valid(row)
+                    && resolved.is_valid(row)
+                    && resolved.value(row) > raised.value(row)
+                {
                     let value = ri.raw_value(c, row);
                     ri.report(
                         row,
@@ -485,23 +543,24 @@ fn row_rules(batch: &RecordBatch, ri: &mut RowIssues, rules: &Rules) {
 }
 
 /// Puts the typed rows of every file of one table together.
-pub fn stage(
-    table: &'static TableDef,
-    parts: Vec<(RecordBatch, Arc<str>, Vec<u64>, Vec<bool>, HashMap<usize, String>)>,
-) -> Result<Staged, IngestError> {
+pub fn stage(table: &'static TableDef, parts: Vec<FileRows>) -> Result<Staged, IngestError> {
     let schema = nullable_schema(table);
     let mut batches = Vec::new();
     let mut sources = Vec::new();
     let mut lines = Vec::new();
     let mut alive = Vec::new();
     let mut first_reason = HashMap::new();
-    for (batch, source, part_lines, rejected, reasons) in parts {
+    for part in parts {
         let offset = lines.len();
-        sources.extend(std::iter::repeat_n(source, part_lines.len()));
-        lines.extend(part_lines);
-        alive.extend(rejected.iter().map(|r| !r));
-        first_reason.extend(reasons.into_iter().map(|(r, why)| (r + offset, why)));
-        batches.push(batch);
+        sources.extend(std::iter::repeat_n(part.source, part.lines.len()));
+        lines.extend(part.lines);
+        alive.extend(part.rejected.iter().map(|r| !r));
+        first_reason.extend(
+            part.first_reason
+                .into_iter()
+                .map(|(r, why)| (r + offset, why)),
+        );
+        batches.push(part.batch);
     }
     let batch = concat_batches(&schema, &batches).map_err(|source| IngestError::Arrow {
         table: table.name,
@@ -526,7 +585,14 @@ pub struct Existing {
     pub grid: HashMap<String, (Option<String>, i64)>,
 }
 
-fn reject(staged: &mut Staged, row: usize, column: &str, value: Option<String>, reason: String, issues: &mut Vec<Issue>) {
+fn reject(
+    staged: &mut Staged,
+    row: usize,
+    column: &str,
+    value: Option<String>,
+    reason: String,
+    issues: &mut Vec<Issue>,
+) {
     staged.alive[row] = false;
     staged
         .first_reason
@@ -562,7 +628,9 @@ fn reject_duplicate_keys(staged: &mut Staged, issues: &mut Vec<Issue>) {
         if !staged.alive[row] {
             continue;
         }
-        let Some(key) = key_of(staged, row) else { continue };
+        let Some(key) = key_of(staged, row) else {
+            continue;
+        };
         match first.get(&key) {
             None => {
                 first.insert(key, row);
@@ -595,7 +663,11 @@ fn rejected_keys(staged: &Staged) -> HashMap<String, String> {
                     "{} line {}: {}",
                     staged.sources[row],
                     staged.lines[row],
-                    staged.first_reason.get(&row).map(String::as_str).unwrap_or("rejected")
+                    staged
+                        .first_reason
+                        .get(&row)
+                        .map(String::as_str)
+                        .unwrap_or("rejected")
                 )
             });
         }
@@ -616,10 +688,13 @@ fn check_grid(units: &mut Staged, existing: &Existing, issues: &mut Vec<Issue>) 
     let (Some(ids), Some(parents), Some(levels)) = (
         units.key_column("unit_id").cloned(),
         units.key_column("parent_id").cloned(),
-        units
-            .table
-            .column_index("level")
-            .and_then(|i| units.batch.column(i).as_primitive_opt::<Int64Type>().cloned()),
+        units.table.column_index("level").and_then(|i| {
+            units
+                .batch
+                .column(i)
+                .as_primitive_opt::<Int64Type>()
+                .cloned()
+        }),
     ) else {
         return;
     };
@@ -656,9 +731,15 @@ fn check_grid(units: &mut Staged, existing: &Existing, issues: &mut Vec<Issue>) 
                 "{} line {}: {}",
                 units.sources[row],
                 units.lines[row],
-                units.first_reason.get(&row).map(String::as_str).unwrap_or("rejected")
+                units
+                    .first_reason
+                    .get(&row)
+                    .map(String::as_str)
+                    .unwrap_or("rejected")
             );
-            grid.rejected.entry(ids.value(row).to_string()).or_insert(why);
+            grid.rejected
+                .entry(ids.value(row).to_string())
+                .or_insert(why);
         }
     }
 }
@@ -673,14 +754,29 @@ struct GridState {
 }
 
 /// Checks one unit against the units accepted so far (all of lower levels).
-fn check_unit(units: &mut Staged, row: usize, cols: (&StringArray, &StringArray, &Int64Array), grid: &mut GridState, issues: &mut Vec<Issue>) {
+fn check_unit(
+    units: &mut Staged,
+    row: usize,
+    cols: (&StringArray, &StringArray, &Int64Array),
+    grid: &mut GridState,
+    issues: &mut Vec<Issue>,
+) {
     let (ids, parents, levels) = cols;
     let id = ids.value(row).to_string();
     let level = levels.value(row);
-    let parent = parents.is_valid(row).then(|| parents.value(row).to_string());
+    let parent = parents
+        .is_valid(row)
+        .then(|| parents.value(row).to_string());
     if level == 0 {
         if let Some(p) = parent {
-            reject(units, row, "parent_id", Some(p), "the level-0 root (the county) has no parent".into(), issues);
+            reject(
+                units,
+                row,
+                "parent_id",
+                Some(p),
+                "a level-0 unit is the root (the county) and cannot have a parent".into(),
+                issues,
+            );
             return;
         }
         match &grid.root {
@@ -720,7 +816,9 @@ fn check_unit(units: &mut Staged, row: usize, cols: (&StringArray, &StringArray,
         None => {
             let reason = match grid.rejected.get(&parent) {
                 Some(why) => format!("parent '{parent}' was rejected ({why})"),
-                None => format!("parent '{parent}' is not in grid_units, in this load or the warehouse"),
+                None => {
+                    format!("parent '{parent}' is not in grid_units, in this load or the warehouse")
+                }
             };
             reject(units, row, "parent_id", Some(parent), reason, issues);
         }
@@ -739,12 +837,28 @@ fn check_references(staged: &mut [Staged], existing: &Existing, issues: &mut Vec
             for fk in table.foreign_keys {
                 let Some(target_idx) = staged.iter().position(|s| s.table.name == fk.table) else {
                     // Nothing of the target table in this load: check against the warehouse.
-                    changed |= check_fk(&mut staged[i], fk.column, fk.table, &HashSet::new(), &HashMap::new(), existing, issues);
+                    changed |= check_fk(
+                        &mut staged[i],
+                        fk.column,
+                        fk.table,
+                        &HashSet::new(),
+                        &HashMap::new(),
+                        existing,
+                        issues,
+                    );
                     continue;
                 };
                 let alive = alive_keys(&staged[target_idx]);
                 let rejected = rejected_keys(&staged[target_idx]);
-                changed |= check_fk(&mut staged[i], fk.column, fk.table, &alive, &rejected, existing, issues);
+                changed |= check_fk(
+                    &mut staged[i],
+                    fk.column,
+                    fk.table,
+                    &alive,
+                    &rejected,
+                    existing,
+                    issues,
+                );
             }
             if !changed {
                 break;

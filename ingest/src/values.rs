@@ -24,7 +24,11 @@ pub fn parse_cents(s: &str) -> Result<i128, &'static str> {
     if whole.len() > 9 {
         return Err("too large");
     }
-    let w: i128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| "not a number")? };
+    let w: i128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| "not a number")?
+    };
     let mut f = 0i128;
     for (i, b) in frac_trimmed.bytes().enumerate() {
         f += i128::from(b - b'0') * if i == 0 { 10 } else { 1 };
@@ -53,7 +57,10 @@ fn digits(s: &str) -> Option<u32> {
 }
 
 fn year(s: &str) -> Option<u32> {
-    (s.len() == 4).then(|| digits(s)).flatten().filter(|y| (1900..=2100).contains(y))
+    (s.len() == 4)
+        .then(|| digits(s))
+        .flatten()
+        .filter(|y| (1900..=2100).contains(y))
 }
 
 const CHINESE_NUMERALS: &[(&str, u32)] = &[
@@ -72,7 +79,12 @@ const CHINESE_NUMERALS: &[(&str, u32)] = &[
 ];
 
 fn number(s: &str) -> Option<u32> {
-    digits(s).or_else(|| CHINESE_NUMERALS.iter().find(|(z, _)| *z == s).map(|(_, n)| *n))
+    digits(s).or_else(|| {
+        CHINESE_NUMERALS
+            .iter()
+            .find(|(z, _)| *z == s)
+            .map(|(_, n)| *n)
+    })
 }
 
 /// Normalizes an assessment period to `YYYY-Bn`, `YYYY-Qn`, `YYYY-Mnn` or `YYYY-Hn`.
@@ -106,7 +118,8 @@ pub fn normalize_period(s: &str) -> Option<String> {
             if let Some((a, b)) = months.split_once(['-', '—', '~', '至', '－']) {
                 let (a, b) = (number(a.trim())?, number(b.trim())?);
                 // A bimonthly period is an odd month and the one after it.
-                return (a % 2 == 1 && b == a + 1 && b <= 12).then(|| format!("{y}-B{}", a.div_ceil(2)));
+                return (a % 2 == 1 && b == a + 1 && b <= 12)
+                    .then(|| format!("{y}-B{}", a.div_ceil(2)));
             }
             let m = number(months)?;
             return (1..=12).contains(&m).then(|| format!("{y}-M{m:02}"));
@@ -191,15 +204,33 @@ mod tests {
         ] {
             assert_eq!(normalize_period(input).as_deref(), Some(want), "{input}");
         }
-        for bad in ["2024-B7", "2024年2-3月", "2024", "B3", "2024-Q0", "二〇二四年第一季度"] {
+        for bad in [
+            "2024-B7",
+            "2024年2-3月",
+            "2024",
+            "B3",
+            "2024-Q0",
+            "二〇二四年第一季度",
+        ] {
             assert_eq!(normalize_period(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn months_in_every_accepted_form() {
-        for input in ["2024-05", "2024-5", "2024/5", "2024年5月", "202405", "2024-05-01"] {
-            assert_eq!(normalize_month(input).as_deref(), Some("2024-05"), "{input}");
+        for input in [
+            "2024-05",
+            "2024-5",
+            "2024/5",
+            "2024年5月",
+            "202405",
+            "2024-05-01",
+        ] {
+            assert_eq!(
+                normalize_month(input).as_deref(),
+                Some("2024-05"),
+                "{input}"
+            );
         }
         assert_eq!(normalize_month("2024-13"), None);
         assert_eq!(normalize_month("May"), None);

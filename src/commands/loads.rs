@@ -31,27 +31,44 @@ pub async fn ingest(wh: &Path, tenant_id: &str, paths: &[PathBuf], format: Forma
         schema.clone(),
         vec![
             Arc::new(StringArray::from_iter_values(t.iter().map(|c| c.table))),
-            Arc::new(Int64Array::from_iter_values(t.iter().map(|c| c.read as i64))),
-            Arc::new(Int64Array::from_iter_values(t.iter().map(|c| c.loaded as i64))),
-            Arc::new(Int64Array::from_iter_values(t.iter().map(|c| c.rejected as i64))),
-            Arc::new(Int64Array::from_iter_values(t.iter().map(|c| c.warnings as i64))),
+            Arc::new(Int64Array::from_iter_values(
+                t.iter().map(|c| c.read as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                t.iter().map(|c| c.loaded as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                t.iter().map(|c| c.rejected as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                t.iter().map(|c| c.warnings as i64),
+            )),
         ],
     )?;
     let mut out = std::io::stdout().lock();
-    let labels: &[&str] = &["表 table", "读取 read", "入库 loaded", "拒绝 rejected", "警告 warnings"];
+    let labels: &[&str] = &[
+        "表 table",
+        "读取 read",
+        "入库 loaded",
+        "拒绝 rejected",
+        "警告 warnings",
+    ];
     write_batches(&mut out, format, &schema, &[batch], Some(labels))?;
     if format == Format::Table {
         use std::io::Write;
-        let (read, loaded, rejected): (usize, usize, usize) = t
-            .iter()
-            .fold((0, 0, 0), |a, c| (a.0 + c.read, a.1 + c.loaded, a.2 + c.rejected));
+        let (read, loaded, rejected): (usize, usize, usize) = t.iter().fold((0, 0, 0), |a, c| {
+            (a.0 + c.read, a.1 + c.loaded, a.2 + c.rejected)
+        });
         writeln!(
             out,
             "load {}: {read} rows read = {loaded} loaded + {rejected} rejected (rules version {})",
             report.load_id, report.rules_version
         )?;
         if report.changed_tables.is_empty() {
-            writeln!(out, "no table changed: the warehouse already held these rows")?;
+            writeln!(
+                out,
+                "no table changed: the warehouse already held these rows"
+            )?;
         }
         for issue in report.issues.iter().take(SHOWN_ISSUES) {
             writeln!(out, "  {issue}")?;
@@ -68,7 +85,12 @@ pub async fn ingest(wh: &Path, tenant_id: &str, paths: &[PathBuf], format: Forma
     Ok(())
 }
 
-pub async fn rejections(wh: &Path, tenant_id: &str, load_id: Option<u64>, format: Format) -> Result<()> {
+pub async fn rejections(
+    wh: &Path,
+    tenant_id: &str,
+    load_id: Option<u64>,
+    format: Format,
+) -> Result<()> {
     let tenant = Warehouse::open(wh)?.tenant(tenant_id)?;
     let (id, batches) = ingest::load_issues(&tenant, load_id).await?;
     if id == 0 {

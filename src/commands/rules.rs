@@ -18,7 +18,10 @@ pub fn run(wh: &Path, cmd: RulesCommand) -> Result<()> {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let version = tenant.set_rules(&text, &file.display().to_string())?;
-            println!("rules version {version} of tenant {} is now in force", tenant.id);
+            println!(
+                "rules version {version} of tenant {} is now in force",
+                tenant.id
+            );
         }
     }
     Ok(())

@@ -13,5 +13,11 @@ pub async fn run(wh: &Path, tenant: &str, sql: &str, format: Format) -> Result<(
     let df = ctx.sql_with_options(sql, read_only()).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await?;
-    write_batches(&mut std::io::stdout().lock(), format, &schema, &batches, None)
+    write_batches(
+        &mut std::io::stdout().lock(),
+        format,
+        &schema,
+        &batches,
+        None,
+    )
 }

@@ -32,14 +32,24 @@ pub async fn run(wh: &Path, cmd: TenantCommand) -> Result<()> {
             let batch = RecordBatch::try_new(
                 schema.clone(),
                 vec![
-                    Arc::new(StringArray::from_iter_values(tenants.iter().map(|t| t.id.as_str()))),
-                    Arc::new(StringArray::from_iter_values(tenants.iter().map(|t| t.name.as_str()))),
+                    Arc::new(StringArray::from_iter_values(
+                        tenants.iter().map(|t| t.id.as_str()),
+                    )),
+                    Arc::new(StringArray::from_iter_values(
+                        tenants.iter().map(|t| t.name.as_str()),
+                    )),
                     Arc::new(StringArray::from_iter_values(
                         tenants.iter().map(|t| t.created_at.as_str()),
                     )),
                 ],
             )?;
-            write_batches(&mut std::io::stdout().lock(), format, &schema, &[batch], None)?;
+            write_batches(
+                &mut std::io::stdout().lock(),
+                format,
+                &schema,
+                &[batch],
+                None,
+            )?;
         }
     }
     Ok(())

@@ -32,7 +32,13 @@ fn write_big_load(dir: &Path) {
     let mut a = String::from("meeting_id,member_id,status\n");
     for j in 0..meetings {
         let b = j % 5 + 1;
-        writeln!(mt, "BMT{j},B{b},支委会,2024-{:02}-{:02}", j % 12 + 1, j % 28 + 1).expect("fmt");
+        writeln!(
+            mt,
+            "BMT{j},B{b},支委会,2024-{:02}-{:02}",
+            j % 12 + 1,
+            j % 28 + 1
+        )
+        .expect("fmt");
         for k in 0..per_meeting {
             let member = (k * 5 + b - 1) % members;
             let status = ["出席", "缺席", "请假", "线上"][(j + k) % 4];
@@ -47,7 +53,15 @@ fn write_big_load(dir: &Path) {
 #[test]
 fn a_load_killed_at_any_moment_leaves_the_old_state_or_the_new_one() {
     let base = Warehouse::new();
-    base.ok(&["ingest", "--tenant", "t", fixtures().join("valid/utf8_english/input").to_str().expect("path")]);
+    base.ok(&[
+        "ingest",
+        "--tenant",
+        "t",
+        fixtures()
+            .join("valid/utf8_english/input")
+            .to_str()
+            .expect("path"),
+    ]);
     let pristine = base.dir.path().join("pristine");
     copy_dir(&base.path(), &pristine);
     let before = tables_of(&pristine);
@@ -67,7 +81,11 @@ fn a_load_killed_at_any_moment_leaves_the_old_state_or_the_new_one() {
         .output()
         .expect("run");
     let full = start.elapsed();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let after = tables_of(&finished);
     assert_ne!(before, after);
 
@@ -102,9 +120,19 @@ fn a_load_killed_at_any_moment_leaves_the_old_state_or_the_new_one() {
             .args(["ingest", "--tenant", "t", &input])
             .output()
             .expect("run");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(tables_of(&wh), after, "reloading after a kill at {at:?}");
     }
-    eprintln!("kills that left the old state: {}, the new state: {} (load takes {full:?})", saw.0, saw.1);
-    assert!(saw.0 > 0, "no kill landed before the commit; the load took {full:?}");
+    eprintln!(
+        "kills that left the old state: {}, the new state: {} (load takes {full:?})",
+        saw.0, saw.1
+    );
+    assert!(
+        saw.0 > 0,
+        "no kill landed before the commit; the load took {full:?}"
+    );
 }

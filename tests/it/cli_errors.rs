@@ -15,20 +15,38 @@ fn error_messages_name_what_to_fix() {
     let root = dir.path().to_str().expect("path").to_string();
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(&regex_escape(&root), "[DIR]");
-    settings.add_filter(&regex_escape(w.path().to_str().expect("path")), "[WAREHOUSE]");
+    settings.add_filter(
+        &regex_escape(w.path().to_str().expect("path")),
+        "[WAREHOUSE]",
+    );
     let _guard = settings.bind_to_scope();
 
     // A rules file whose maxima do not sum to 100.
     let rules = dir.path().join("rules.toml");
-    let text = w.ok(&["rules", "show", "--tenant", "t"]).replace("{ name = \"党风廉政\", max = 5 }", "{ name = \"党风廉政\", max = 15 }");
+    let text = w.ok(&["rules", "show", "--tenant", "t"]).replace(
+        "{ name = \"党风廉政\", max = 5 }",
+        "{ name = \"党风廉政\", max = 15 }",
+    );
     fs::write(&rules, text).expect("write");
-    let out = w.run(&["rules", "set", "--tenant", "t", rules.to_str().expect("path")]);
+    let out = w.run(&[
+        "rules",
+        "set",
+        "--tenant",
+        "t",
+        rules.to_str().expect("path"),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!("rules_maxima", stderr_of(&out));
 
     // A rules file with an unknown key.
     fs::write(&rules, "[assessment]\nperiod = \"bimonthly\"\nperoid = 2\n").expect("write");
-    let out = w.run(&["rules", "set", "--tenant", "t", rules.to_str().expect("path")]);
+    let out = w.run(&[
+        "rules",
+        "set",
+        "--tenant",
+        "t",
+        rules.to_str().expect("path"),
+    ]);
     insta::assert_snapshot!("rules_unknown_key", stderr_of(&out));
 
     // A file whose name names no table.
@@ -50,7 +68,11 @@ fn error_messages_name_what_to_fix() {
 
     // A row-level problem is not an error: it is reported with file, line, column and value.
     let units = dir.path().join("grid_units.csv");
-    fs::write(&units, "unit_id,parent_id,level,name\nC0,,0,县\nT1,C0,二,镇\n").expect("write");
+    fs::write(
+        &units,
+        "unit_id,parent_id,level,name\nC0,,0,县\nT1,C0,二,镇\n",
+    )
+    .expect("write");
     let out = w.run(&["ingest", "--tenant", "t", units.to_str().expect("path")]);
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!("row_problem_reported", String::from_utf8_lossy(&out.stdout));
@@ -65,7 +87,11 @@ fn a_missing_warehouse_says_how_to_make_one() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("run `gridassess init` first"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("run `gridassess init` first"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]

@@ -39,7 +39,10 @@ impl Warehouse {
     }
 
     pub fn run_in(&self, cwd: &Path, args: &[&str]) -> Output {
-        self.command(args).current_dir(cwd).output().expect("run gridassess")
+        self.command(args)
+            .current_dir(cwd)
+            .output()
+            .expect("run gridassess")
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
@@ -74,8 +77,12 @@ pub fn tables_of(warehouse: &Path) -> Vec<(String, RecordBatch)> {
         let manifest = tenant.manifest().expect("manifest");
         let mut out = Vec::new();
         for table in engine::schema::TABLES {
-            let batches = tenant.read_table(table.name, &manifest).await.expect("read");
-            let batch = arrow::compute::concat_batches(&table.arrow_schema(), &batches).expect("concat");
+            let batches = tenant
+                .read_table(table.name, &manifest)
+                .await
+                .expect("read");
+            let batch =
+                arrow::compute::concat_batches(&table.arrow_schema(), &batches).expect("concat");
             let sort: Vec<SortColumn> = table
                 .primary_key
                 .iter()
@@ -85,7 +92,10 @@ pub fn tables_of(warehouse: &Path) -> Vec<(String, RecordBatch)> {
                 })
                 .collect();
             let idx = lexsort_to_indices(&sort, None).expect("sort");
-            out.push((table.name.to_string(), take_record_batch(&batch, &idx).expect("take")));
+            out.push((
+                table.name.to_string(),
+                take_record_batch(&batch, &idx).expect("take"),
+            ));
         }
         out
     })

@@ -12,8 +12,12 @@ fn check_or_bless(path: &Path, actual: &str) {
         fs::write(path, actual).expect("write expected file");
         return;
     }
-    let expected = fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("{} is missing; run with GRIDASSESS_BLESS=1 and review it", path.display()));
+    let expected = fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing; run with GRIDASSESS_BLESS=1 and review it",
+            path.display()
+        )
+    });
     assert_eq!(
         actual,
         expected,
@@ -26,21 +30,31 @@ fn check_or_bless(path: &Path, actual: &str) {
 fn run_case(case: &Path) -> Warehouse {
     let w = Warehouse::new();
     if case.join("before").is_dir() {
-        let before = w.ok_in(case, &["ingest", "--tenant", "t", "--format", "csv", "before"]);
+        let before = w.ok_in(
+            case,
+            &["ingest", "--tenant", "t", "--format", "csv", "before"],
+        );
         assert!(
             before.lines().skip(1).all(|l| l.ends_with(",0,0")),
             "the before/ files of {} must load cleanly:\n{before}",
             case.display()
         );
     }
-    let reconciliation = w.ok_in(case, &["ingest", "--tenant", "t", "--format", "csv", "input"]);
+    let reconciliation = w.ok_in(
+        case,
+        &["ingest", "--tenant", "t", "--format", "csv", "input"],
+    );
     check_or_bless(&case.join("expected.csv"), &reconciliation);
     let issues = w.ok_in(case, &["rejections", "--tenant", "t", "--format", "csv"]);
     check_or_bless(&case.join("expected_issues.csv"), &issues);
 
     // read = loaded + rejected, for every table.
     for line in reconciliation.lines().skip(1) {
-        let f: Vec<i64> = line.split(',').skip(1).map(|v| v.parse().expect("count")).collect();
+        let f: Vec<i64> = line
+            .split(',')
+            .skip(1)
+            .map(|v| v.parse().expect("count"))
+            .collect();
         assert_eq!(f[0], f[1] + f[2], "{}: {line}", case.display());
     }
     // Every rejected row has a rejection issue, every warning is counted.
@@ -48,9 +62,19 @@ fn run_case(case: &Path) -> Warehouse {
     let rejected_rows: i64 = reconciliation
         .lines()
         .skip(1)
-        .map(|l| l.split(',').nth(3).expect("rejected").parse::<i64>().expect("count"))
+        .map(|l| {
+            l.split(',')
+                .nth(3)
+                .expect("rejected")
+                .parse::<i64>()
+                .expect("count")
+        })
         .sum();
-    assert!(rejected_issues as i64 >= rejected_rows, "{}", case.display());
+    assert!(
+        rejected_issues as i64 >= rejected_rows,
+        "{}",
+        case.display()
+    );
     w
 }
 
@@ -72,7 +96,11 @@ fn every_form_of_the_county_loads_to_the_same_tables() {
     for case in cases {
         let w = run_case(&case);
         let tables = tables_of(&w.path());
-        let name = case.file_name().expect("name").to_string_lossy().to_string();
+        let name = case
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
         for (table, batch) in &tables {
             assert!(batch.num_rows() > 0, "{name}: {table} is empty");
         }
@@ -80,7 +108,10 @@ fn every_form_of_the_county_loads_to_the_same_tables() {
             None => first = Some((name, tables)),
             Some((first_name, expected)) => {
                 for ((table, a), (_, b)) in tables.iter().zip(expected) {
-                    assert_eq!(a, b, "{table} from {name} differs from {table} from {first_name}");
+                    assert_eq!(
+                        a, b,
+                        "{table} from {name} differs from {table} from {first_name}"
+                    );
                 }
             }
         }

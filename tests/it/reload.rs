@@ -13,7 +13,15 @@ fn loading_the_same_folder_twice_changes_nothing() {
     assert!(!first.contains("no table changed"), "{first}");
     assert!(second.contains("no table changed"), "{second}");
     // Both loads are recorded.
-    let loads = w.ok(&["rejections", "--tenant", "t", "--load", "2", "--format", "csv"]);
+    let loads = w.ok(&[
+        "rejections",
+        "--tenant",
+        "t",
+        "--load",
+        "2",
+        "--format",
+        "csv",
+    ]);
     assert!(loads.starts_with("load_id,table,file,line,column,value,reason,severity"));
 }
 
@@ -31,7 +39,11 @@ fn a_newer_load_wins_on_a_key_conflict() {
     .expect("write");
     w.ok(&["ingest", "--tenant", "t", renamed.to_str().expect("path")]);
     let out = w.ok(&[
-        "sql", "--tenant", "t", "--format", "csv",
+        "sql",
+        "--tenant",
+        "t",
+        "--format",
+        "csv",
         "select branch_id, name from branches order by branch_id",
     ]);
     assert_eq!(

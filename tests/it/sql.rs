@@ -2,7 +2,15 @@ use crate::common::{Warehouse, fixtures};
 
 fn loaded() -> Warehouse {
     let w = Warehouse::new();
-    w.ok(&["ingest", "--tenant", "t", fixtures().join("valid/gbk_chinese/input").to_str().expect("path")]);
+    w.ok(&[
+        "ingest",
+        "--tenant",
+        "t",
+        fixtures()
+            .join("valid/gbk_chinese/input")
+            .to_str()
+            .expect("path"),
+    ]);
     w
 }
 
@@ -11,7 +19,10 @@ fn sql_answers_over_the_tenants_tables_in_every_format() {
     let w = loaded();
     let q = "select b.name, count(*) as members from members m join branches b using (branch_id) group by b.name order by b.name";
     let csv = w.ok(&["sql", "--tenant", "t", "--format", "csv", q]);
-    assert_eq!(csv, "name,members\n南桥村党支部,1\n古楼坪村党支部,2\n石门口社区党支部,1\n");
+    assert_eq!(
+        csv,
+        "name,members\n南桥村党支部,1\n古楼坪村党支部,2\n石门口社区党支部,1\n"
+    );
     let json = w.ok(&["sql", "--tenant", "t", "--format", "json", q]);
     let v: serde_json::Value = serde_json::from_str(&json).expect("json");
     assert_eq!(v[1]["name"], "古楼坪村党支部");
@@ -24,7 +35,11 @@ fn sql_answers_over_the_tenants_tables_in_every_format() {
 fn scores_are_exact_decimals() {
     let w = loaded();
     let out = w.ok(&[
-        "sql", "--tenant", "t", "--format", "csv",
+        "sql",
+        "--tenant",
+        "t",
+        "--format",
+        "csv",
         "select branch_id, sum(score) as total from scores group by branch_id order by branch_id",
     ]);
     assert_eq!(out, "branch_id,total\nB1,29.50\nB2,27.25\n");
@@ -44,6 +59,13 @@ fn sql_refuses_to_change_anything() {
         assert_eq!(out.status.code(), Some(1), "{q} was not refused");
         assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
     }
-    let out = w.ok(&["sql", "--tenant", "t", "--format", "csv", "select count(*) as n from members"]);
+    let out = w.ok(&[
+        "sql",
+        "--tenant",
+        "t",
+        "--format",
+        "csv",
+        "select count(*) as n from members",
+    ]);
     assert_eq!(out, "n\n4\n");
 }
