@@ -565,3 +565,97 @@ impl Tenant {
         Ok(next)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray};
+
+    use super::*;
+
+    fn units(ids: &[&str]) -> RecordBatch {
+        let schema = schema_of("grid_units").unwrap();
+        let n = ids.len();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(ids.to_vec())),
+                Arc::new(StringArray::from(vec![None::<&str>; n])),
+                Arc::new(Int64Array::from(vec![0; n])),
+                Arc::new(StringArray::from(vec!["县"; n])),
+                Arc::new(StringArray::from(vec![None::<&str>; n])),
+                Arc::new(StringArray::from(vec![None::<&str>; n])),
+            ],
+        )
+        .unwrap()
+    }
+
+    async fn ids(tenant: &Tenant) -> Vec<String> {
+        let manifest = tenant.manifest().unwrap();
+        let batches = tenant.read_table("grid_units", &manifest).await.unwrap();
+        let mut out: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                let col = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+                col.iter().map(|v| v.unwrap().to_string()).collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A load that dies after committing a Delta version but before `current.json` moves on
+    /// leaves a version nobody reads; the next commit replaces it rather than building on it.
+    #[tokio::test]
+    async fn versions_written_by_a_dead_load_are_never_read_or_built_upon() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::init(&dir.path().join("wh")).unwrap();
+        let tenant = wh.add_tenant("t", "测试县").await.unwrap();
+        let lock = tenant.lock().unwrap();
+        let base = tenant.manifest().unwrap();
+        tenant
+            .commit(&lock, &base, 1, vec![("grid_units".into(), vec![units(&["A"])])])
+            .await
+            .unwrap();
+        assert_eq!(ids(&tenant).await, ["A"]);
+
+        // The dead load: a Delta commit with no manifest update.
+        let path = tenant.table_path("grid_units");
+        let orphan = open_delta(&path).await.unwrap();
+        orphan
+            .write(vec![units(&["A", "ORPHAN"])])
+            .with_save_mode(SaveMode::Overwrite)
+            .await
+            .unwrap();
+        assert_eq!(ids(&tenant).await, ["A"], "readers follow current.json only");
+
+        let base = tenant.manifest().unwrap();
+        tenant
+            .commit(&lock, &base, 2, vec![("grid_units".into(), vec![units(&["A", "B"])])])
+            .await
+            .unwrap();
+        assert_eq!(ids(&tenant).await, ["A", "B"]);
+        assert_eq!(tenant.manifest().unwrap().last_load_id, 2);
+    }
+
+    #[tokio::test]
+    async fn a_second_writer_is_told_the_tenant_is_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::init(&dir.path().join("wh")).unwrap();
+        let tenant = wh.add_tenant("t", "测试县").await.unwrap();
+        let _held = tenant.lock().unwrap();
+        let again = wh.tenant("t").unwrap();
+        assert!(matches!(again.lock(), Err(WarehouseError::Busy { .. })));
+    }
+
+    #[test]
+    fn tenant_ids_are_plain() {
+        for ok in ["liling", "qingxi_2", "a-b"] {
+            assert!(Warehouse::validate_tenant_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "../x", "Liling", "醴陵", "1abc", "a b"] {
+            assert!(Warehouse::validate_tenant_id(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -6,4 +6,5 @@ mod atomic_load;
 mod cli_errors;
 mod fixtures;
 mod reload;
+mod rules_cli;
 mod sql;
