@@ -3,6 +3,7 @@
 
 mod commands;
 mod output;
+mod present;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +61,66 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// The red-flag ranking of one period, or the year's summary.
+    Assess {
+        #[arg(long)]
+        tenant: String,
+        /// A period: 2024-B3, 2024年1-2月, 2024-Q2, …
+        #[arg(long, conflicts_with = "year", required_unless_present = "year")]
+        period: Option<String>,
+        #[arg(long)]
+        year: Option<i32>,
+        /// Recompute under an earlier version of the rules (see `rules show`).
+        #[arg(long)]
+        rules_version: Option<u32>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// The two coverage rates per unit at a grid level, or the findings to act on.
+    Coverage {
+        #[arg(long)]
+        tenant: String,
+        /// Grid level: 0 county, 1 district, 2 township, 3 village.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=5))]
+        level: u8,
+        #[arg(long)]
+        findings: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Monthly attendance per branch (or per unit at --level), 三会一课 compliance, or alerts.
+    Attendance {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=5))]
+        level: Option<u8>,
+        #[arg(long)]
+        year: Option<i32>,
+        #[arg(long, conflicts_with = "alerts")]
+        compliance: bool,
+        #[arg(long)]
+        alerts: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Members' annual points, grades and top share.
+    Points {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        year: i32,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Grid visits and issue resolution per unit at a grid level.
+    Grid {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=5))]
+        level: u8,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// Run a read-only SQL query over a tenant's tables.
     Sql {
         #[arg(long)]
@@ -68,6 +129,37 @@ enum Command {
         format: Format,
         query: String,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct OutputArgs {
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write to FILE instead of standard output (needed for parquet and xlsx).
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    fn output(&self) -> output::Output<'_> {
+        output::Output {
+            format: self.format,
+            file: self.output.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum AssessWhat {
+    Period(String),
+    Year(i32),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum AttendanceWhat {
+    Rates,
+    Compliance,
+    Alerts,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@
 pub mod rules;
 pub mod schema;
 pub mod session;
+pub mod views;
 pub mod warehouse;
 
 pub use rules::Rules;

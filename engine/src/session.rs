@@ -18,9 +18,25 @@ pub enum QueryError {
     Sql(#[from] DataFusionError),
 }
 
+/// A session over the tenant's committed tables and the metric views under the rules in
+/// force (or, with `rules_version`, under that earlier version of the rules).
+pub async fn tenant_session(
+    tenant: &Tenant,
+    manifest: &Manifest,
+    rules_version: Option<u32>,
+) -> Result<SessionContext, QueryError> {
+    let ctx = base_session(tenant, manifest).await?;
+    let (version, _, rules) = match rules_version {
+        Some(v) => tenant.rules_version(v)?,
+        None => tenant.rules()?,
+    };
+    crate::views::register(&ctx, &rules, version).await?;
+    Ok(ctx)
+}
+
 /// A session in which the tenant's tables, as committed in `manifest`, are registered under
 /// their SPEC names. Nothing else is registered: no other tenant's table is reachable by name.
-pub async fn tenant_session(
+pub async fn base_session(
     tenant: &Tenant,
     manifest: &Manifest,
 ) -> Result<SessionContext, QueryError> {

@@ -76,6 +76,8 @@ pub enum WarehouseError {
     },
     #[error(transparent)]
     Rules(#[from] RulesError),
+    #[error("there is no rules version {version} (versions: {known})")]
+    UnknownRulesVersion { version: u32, known: String },
 }
 
 type Result<T, E = WarehouseError> = std::result::Result<T, E>;
@@ -486,6 +488,17 @@ impl Tenant {
 
     pub fn rules_version(&self, version: u32) -> Result<(u32, String, Rules)> {
         let path = self.dir.join("rules").join(rules_file_name(version));
+        if !path.is_file() {
+            let known = self.rules_versions()?;
+            return Err(WarehouseError::UnknownRulesVersion {
+                version,
+                known: known
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
         let text = fs::read_to_string(&path).map_err(io_err(&path))?;
         let rules = Rules::parse(&text, &path.display().to_string())?;
         Ok((version, text, rules))
@@ -598,7 +611,9 @@ mod tests {
             .iter()
             .flat_map(|b| {
                 let col = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
-                col.iter().map(|v| v.unwrap().to_string()).collect::<Vec<_>>()
+                col.iter()
+                    .map(|v| v.unwrap().to_string())
+                    .collect::<Vec<_>>()
             })
             .collect();
         out.sort();
@@ -615,7 +630,12 @@ mod tests {
         let lock = tenant.lock().unwrap();
         let base = tenant.manifest().unwrap();
         tenant
-            .commit(&lock, &base, 1, vec![("grid_units".into(), vec![units(&["A"])])])
+            .commit(
+                &lock,
+                &base,
+                1,
+                vec![("grid_units".into(), vec![units(&["A"])])],
+            )
             .await
             .unwrap();
         assert_eq!(ids(&tenant).await, ["A"]);
@@ -628,11 +648,20 @@ mod tests {
             .with_save_mode(SaveMode::Overwrite)
             .await
             .unwrap();
-        assert_eq!(ids(&tenant).await, ["A"], "readers follow current.json only");
+        assert_eq!(
+            ids(&tenant).await,
+            ["A"],
+            "readers follow current.json only"
+        );
 
         let base = tenant.manifest().unwrap();
         tenant
-            .commit(&lock, &base, 2, vec![("grid_units".into(), vec![units(&["A", "B"])])])
+            .commit(
+                &lock,
+                &base,
+                2,
+                vec![("grid_units".into(), vec![units(&["A", "B"])])],
+            )
             .await
             .unwrap();
         assert_eq!(ids(&tenant).await, ["A", "B"]);

@@ -1,13 +1,14 @@
 //! One module per subcommand; each turns flags into library calls and prints the result.
 
 mod loads;
+mod metrics;
 mod rules;
 mod sql;
 mod tenant;
 
 use anyhow::Result;
 
-use crate::{Cli, Command};
+use crate::{AssessWhat, AttendanceWhat, Cli, Command};
 
 pub async fn run(cli: Cli) -> Result<()> {
     let wh = cli.warehouse;
@@ -25,6 +26,49 @@ pub async fn run(cli: Cli) -> Result<()> {
             load_id,
             format,
         } => loads::rejections(&wh, &tenant, load_id, format).await,
+        Command::Assess {
+            tenant,
+            period,
+            year,
+            rules_version,
+            out,
+        } => {
+            let what = match (period, year) {
+                (Some(p), _) => AssessWhat::Period(p),
+                (None, Some(y)) => AssessWhat::Year(y),
+                (None, None) => anyhow::bail!("give --period P or --year Y"),
+            };
+            metrics::assess(&wh, &tenant, what, rules_version, &out.output()).await
+        }
+        Command::Coverage {
+            tenant,
+            level,
+            findings,
+            out,
+        } => metrics::coverage(&wh, &tenant, level, findings, &out.output()).await,
+        Command::Attendance {
+            tenant,
+            level,
+            year,
+            compliance,
+            alerts,
+            out,
+        } => {
+            let what = if compliance {
+                AttendanceWhat::Compliance
+            } else if alerts {
+                AttendanceWhat::Alerts
+            } else {
+                AttendanceWhat::Rates
+            };
+            metrics::attendance(&wh, &tenant, level, year, what, &out.output()).await
+        }
+        Command::Points { tenant, year, out } => {
+            metrics::points(&wh, &tenant, year, &out.output()).await
+        }
+        Command::Grid { tenant, level, out } => {
+            metrics::grid(&wh, &tenant, level, &out.output()).await
+        }
         Command::Sql {
             tenant,
             format,

@@ -9,7 +9,7 @@ use crate::output::{Format, write_batches};
 pub async fn run(wh: &Path, tenant: &str, sql: &str, format: Format) -> Result<()> {
     let tenant = Warehouse::open(wh)?.tenant(tenant)?;
     let manifest = tenant.manifest()?;
-    let ctx = tenant_session(&tenant, &manifest).await?;
+    let ctx = tenant_session(&tenant, &manifest, None).await?;
     let df = ctx.sql_with_options(sql, read_only()).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await?;

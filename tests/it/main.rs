@@ -5,6 +5,7 @@ mod common;
 mod atomic_load;
 mod cli_errors;
 mod fixtures;
+mod metrics_cli;
 mod reload;
 mod rules_cli;
 mod sql;

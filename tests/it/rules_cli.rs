@@ -6,17 +6,32 @@ use crate::common::Warehouse;
 fn rules_round_trip_and_every_change_is_a_new_version() {
     let w = Warehouse::new();
     let shown = w.ok(&["rules", "show", "--tenant", "t"]);
-    assert!(shown.starts_with("# rules version 1 of tenant t\n"), "{shown}");
+    assert!(
+        shown.starts_with("# rules version 1 of tenant t\n"),
+        "{shown}"
+    );
     assert!(shown.contains("党组织建设"));
 
     // Move five points from 驻村帮扶 to 党组织建设: the maxima still sum to 100.
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("rules.toml");
     let changed = shown
-        .replace("{ name = \"党组织建设\", max = 20 }", "{ name = \"党组织建设\", max = 25 }")
-        .replace("{ name = \"驻村帮扶\", max = 10 }", "{ name = \"驻村帮扶\", max = 5 }");
+        .replace(
+            "{ name = \"党组织建设\", max = 20 }",
+            "{ name = \"党组织建设\", max = 25 }",
+        )
+        .replace(
+            "{ name = \"驻村帮扶\", max = 10 }",
+            "{ name = \"驻村帮扶\", max = 5 }",
+        );
     fs::write(&file, &changed).expect("write");
-    let out = w.ok(&["rules", "set", "--tenant", "t", file.to_str().expect("path")]);
+    let out = w.ok(&[
+        "rules",
+        "set",
+        "--tenant",
+        "t",
+        file.to_str().expect("path"),
+    ]);
     assert!(out.contains("rules version 2"), "{out}");
     let now = w.ok(&["rules", "show", "--tenant", "t"]);
     assert!(now.starts_with("# rules version 2 of tenant t\n"), "{now}");
@@ -24,10 +39,19 @@ fn rules_round_trip_and_every_change_is_a_new_version() {
 
     // A refused file leaves the rules in force untouched.
     fs::write(&file, changed.replace("top_share = 0.2", "top_share = 2")).expect("write");
-    let out = w.run(&["rules", "set", "--tenant", "t", file.to_str().expect("path")]);
+    let out = w.run(&[
+        "rules",
+        "set",
+        "--tenant",
+        "t",
+        file.to_str().expect("path"),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("top_share 2 is not between 0 and 1"));
-    assert!(w.ok(&["rules", "show", "--tenant", "t"]).starts_with("# rules version 2"));
+    assert!(
+        w.ok(&["rules", "show", "--tenant", "t"])
+            .starts_with("# rules version 2")
+    );
 }
 
 #[test]
@@ -39,13 +63,32 @@ fn scores_are_checked_against_the_rules_in_force() {
     fs::write(
         &file,
         shown
-            .replace("{ name = \"党组织建设\", max = 20 }", "{ name = \"党组织建设\", max = 25 }")
-            .replace("{ name = \"驻村帮扶\", max = 10 }", "{ name = \"驻村帮扶\", max = 5 }"),
+            .replace(
+                "{ name = \"党组织建设\", max = 20 }",
+                "{ name = \"党组织建设\", max = 25 }",
+            )
+            .replace(
+                "{ name = \"驻村帮扶\", max = 10 }",
+                "{ name = \"驻村帮扶\", max = 5 }",
+            ),
     )
     .expect("write");
-    w.ok(&["rules", "set", "--tenant", "t", file.to_str().expect("path")]);
+    w.ok(&[
+        "rules",
+        "set",
+        "--tenant",
+        "t",
+        file.to_str().expect("path"),
+    ]);
     let input = crate::common::fixtures().join("invalid/scores/input");
-    let out = w.ok(&["ingest", "--tenant", "t", "--format", "csv", input.to_str().expect("path")]);
+    let out = w.ok(&[
+        "ingest",
+        "--tenant",
+        "t",
+        "--format",
+        "csv",
+        input.to_str().expect("path"),
+    ]);
     // Under the default rules 21 points of 党组织建设 is rejected; under these it loads.
     assert!(out.contains("scores,11,6,5,0"), "{out}");
 }

@@ -1,0 +1,203 @@
+//! 三会一课 attendance (海州区, 阿荣旗, 凤县): monthly rates and their trend, the quarterly
+//! frequency check, and members' absence alerts.
+
+use super::lit;
+use crate::rules::{Frequency, Rules};
+use crate::schema::MEETING_KINDS;
+
+/// `attendance_monthly`: per branch per month with meetings. `expected` is the attendance rows
+/// of those meetings; `present` counts present and online.
+pub fn monthly() -> String {
+    "CREATE OR REPLACE VIEW attendance_monthly AS
+WITH per_meeting AS (
+    SELECT m.branch_id, to_char(m.held_on, '%Y-%m') AS month, m.meeting_id,
+           COUNT(a.member_id) AS expected,
+           SUM(CASE WHEN a.status IN ('present', 'online') THEN 1 ELSE 0 END) AS present,
+           SUM(CASE WHEN a.status = 'excused' THEN 1 ELSE 0 END) AS excused,
+           SUM(CASE WHEN a.status = 'absent' THEN 1 ELSE 0 END) AS absent
+    FROM meetings m LEFT JOIN attendance a ON a.meeting_id = m.meeting_id
+    GROUP BY m.branch_id, to_char(m.held_on, '%Y-%m'), m.meeting_id
+),
+per_branch AS (
+    SELECT month, branch_id, COUNT(*) AS meetings, SUM(expected) AS expected,
+           SUM(present) AS present, SUM(excused) AS excused, SUM(absent) AS absent,
+           CAST(SUM(present) AS DOUBLE) / NULLIF(SUM(expected), 0) AS rate,
+           to_char(CAST(concat(month, '-01') AS DATE) - INTERVAL '1 month', '%Y-%m') AS previous_month
+    FROM per_meeting
+    GROUP BY month, branch_id
+)
+SELECT p.month, p.branch_id, b.name, p.meetings, p.expected, p.present, p.excused, p.absent,
+       p.rate, p.rate - prev.rate AS rate_change
+FROM per_branch p
+JOIN branches b ON b.branch_id = p.branch_id
+LEFT JOIN per_branch prev ON prev.branch_id = p.branch_id AND prev.month = p.previous_month"
+        .to_string()
+}
+
+/// `attendance_monthly_by_unit`: the same per grid unit at every level (`level` column),
+/// summing the counts of the branches at or below the unit, then dividing.
+pub fn monthly_by_unit() -> String {
+    "CREATE OR REPLACE VIEW attendance_monthly_by_unit AS
+WITH per_unit AS (
+    SELECT c.ancestor_level AS level, a.month, c.ancestor_id AS unit_id,
+           SUM(a.meetings) AS meetings, SUM(a.expected) AS expected, SUM(a.present) AS present,
+           SUM(a.excused) AS excused, SUM(a.absent) AS absent,
+           CAST(SUM(a.present) AS DOUBLE) / NULLIF(SUM(a.expected), 0) AS rate,
+           to_char(CAST(concat(a.month, '-01') AS DATE) - INTERVAL '1 month', '%Y-%m') AS previous_month
+    FROM attendance_monthly a
+    JOIN branches b ON b.branch_id = a.branch_id
+    JOIN grid_closure c ON c.unit_id = b.unit_id
+    GROUP BY c.ancestor_level, a.month, c.ancestor_id
+)
+SELECT p.level, p.month, p.unit_id, g.name, p.meetings, p.expected, p.present, p.excused,
+       p.absent, p.rate, p.rate - prev.rate AS rate_change
+FROM per_unit p
+LEFT JOIN grid_units g ON g.unit_id = p.unit_id
+LEFT JOIN per_unit prev ON prev.unit_id = p.unit_id AND prev.month = p.previous_month"
+        .to_string()
+}
+
+fn kind_label(kind: &str) -> String {
+    MEETING_KINDS
+        .iter()
+        .find(|k| k.canonical == kind)
+        .and_then(|k| k.spellings.first())
+        .map_or_else(|| kind.to_string(), |s| s.to_string())
+}
+
+/// `meeting_compliance`: per branch per quarter in which the tenant held any meeting, whether
+/// the rules' meeting frequencies were met and, if not, each gap. Monthly requirements are
+/// checked in each of the quarter's months (group meetings for every party group of the
+/// branch); quarterly ones once in the quarter. Half-yearly and yearly requirements cannot be
+/// judged within a quarter and are not checked here.
+pub fn compliance(rules: &Rules) -> String {
+    let mut required = Vec::new();
+    // Committee first, then party groups, then the quarterly meetings, as a report reads.
+    let mut reqs: Vec<(&String, &Frequency)> =
+        rules.attendance.requirements.get_ref().iter().collect();
+    let order = |k: &str| {
+        MEETING_KINDS
+            .iter()
+            .position(|m| m.canonical == k)
+            .unwrap_or(usize::MAX)
+    };
+    reqs.sort_by_key(|(k, f)| (!matches!(f, Frequency::Monthly), order(k)));
+    for (ord, (kind, freq)) in reqs.into_iter().enumerate() {
+        let label = lit(&kind_label(kind));
+        let k = lit(kind);
+        match (freq, kind.as_str()) {
+            (Frequency::Monthly, "group") => required.push(format!(
+                "SELECT g.branch_id, qm.quarter, {ord} AS ord, {k} AS kind, g.party_group AS pg, qm.month AS slot,
+                        concat({label}, ' ', g.party_group, ' ', qm.month) AS label
+                 FROM party_groups g CROSS JOIN quarter_months qm"
+            )),
+            (Frequency::Monthly, _) => required.push(format!(
+                "SELECT b.branch_id, qm.quarter, {ord} AS ord, {k} AS kind, '' AS pg, qm.month AS slot,
+                        concat({label}, ' ', qm.month) AS label
+                 FROM branches b CROSS JOIN quarter_months qm"
+            )),
+            (Frequency::Quarterly, _) => required.push(format!(
+                "SELECT b.branch_id, q.quarter, {ord} AS ord, {k} AS kind, '' AS pg, q.quarter AS slot,
+                        {label} AS label
+                 FROM branches b CROSS JOIN quarters q"
+            )),
+            (Frequency::HalfYear | Frequency::Yearly, _) => {}
+        }
+    }
+    let required = if required.is_empty() {
+        "SELECT CAST(NULL AS VARCHAR) AS branch_id, CAST(NULL AS VARCHAR) AS quarter, 0 AS ord,
+                CAST(NULL AS VARCHAR) AS kind, '' AS pg, CAST(NULL AS VARCHAR) AS slot,
+                CAST(NULL AS VARCHAR) AS label WHERE false"
+            .to_string()
+    } else {
+        required.join("\nUNION ALL\n")
+    };
+    format!(
+        "CREATE OR REPLACE VIEW meeting_compliance AS
+WITH held AS (
+    SELECT branch_id, kind,
+           CASE WHEN kind = 'group' THEN COALESCE(party_group, '') ELSE '' END AS pg,
+           to_char(held_on, '%Y-%m') AS month,
+           concat(to_char(held_on, '%Y'), '-Q',
+                  CAST((CAST(date_part('month', held_on) AS BIGINT) + 2) / 3 AS VARCHAR)) AS quarter
+    FROM meetings
+),
+quarters AS (SELECT DISTINCT quarter FROM held),
+quarter_months AS (
+    SELECT q.quarter,
+           concat(substr(q.quarter, 1, 4), '-',
+                  lpad(CAST((CAST(substr(q.quarter, 7, 1) AS BIGINT) - 1) * 3 + k.k AS VARCHAR), 2, '0')) AS month
+    FROM quarters q CROSS JOIN (VALUES (1), (2), (3)) AS k(k)
+),
+party_groups AS (
+    SELECT DISTINCT branch_id, party_group FROM members
+    WHERE party_group IS NOT NULL AND party_group <> ''
+),
+held_slots AS (
+    SELECT DISTINCT branch_id, kind, pg, month AS slot FROM held
+    UNION
+    SELECT DISTINCT branch_id, kind, pg, quarter AS slot FROM held
+),
+required AS (
+{required}
+),
+gaps AS (
+    SELECT r.* FROM required r
+    LEFT JOIN held_slots h
+      ON h.branch_id = r.branch_id AND h.kind = r.kind AND h.pg = r.pg AND h.slot = r.slot
+    WHERE h.branch_id IS NULL
+),
+missing AS (
+    SELECT branch_id, quarter, string_agg(label, '; ' ORDER BY ord, pg, slot) AS missing
+    FROM gaps GROUP BY branch_id, quarter
+)
+SELECT q.quarter, b.branch_id, b.name AS branch_name,
+       m.missing IS NULL AS compliant,
+       m.missing
+FROM branches b CROSS JOIN quarters q
+LEFT JOIN missing m ON m.branch_id = b.branch_id AND m.quarter = q.quarter"
+    )
+}
+
+/// `attendance_alerts`: per member per year with an alert. `unexcused` counts absences (请假 is
+/// excused and does not count); `longest_run` is the longest run of consecutive absences in
+/// the member's attendance of the year, ordered by date then meeting id.
+pub fn alerts(rules: &Rules) -> String {
+    let warning = rules.attendance.unexcused_warning;
+    let consecutive = rules.attendance.consecutive_unexcused;
+    format!(
+        "CREATE OR REPLACE VIEW attendance_alerts AS
+WITH a AS (
+    SELECT a.member_id, a.status, m.meeting_id, m.held_on,
+           CAST(date_part('year', m.held_on) AS BIGINT) AS year
+    FROM attendance a JOIN meetings m ON m.meeting_id = a.meeting_id
+),
+numbered AS (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY member_id, year ORDER BY held_on, meeting_id) AS rn
+    FROM a
+),
+absence_islands AS (
+    SELECT member_id, year,
+           rn - ROW_NUMBER() OVER (PARTITION BY member_id, year ORDER BY rn) AS island
+    FROM numbered WHERE status = 'absent'
+),
+runs AS (
+    SELECT member_id, year, MAX(n) AS longest_run
+    FROM (SELECT member_id, year, island, COUNT(*) AS n FROM absence_islands
+          GROUP BY member_id, year, island)
+    GROUP BY member_id, year
+),
+counts AS (
+    SELECT member_id, year, SUM(CASE WHEN status = 'absent' THEN 1 ELSE 0 END) AS unexcused
+    FROM a GROUP BY member_id, year
+)
+SELECT c.year, c.member_id, mem.branch_id, c.unexcused,
+       COALESCE(r.longest_run, 0) AS longest_run,
+       c.unexcused >= {warning} AS admonish,
+       COALESCE(r.longest_run, 0) >= {consecutive} AS discipline
+FROM counts c
+JOIN members mem ON mem.member_id = c.member_id
+LEFT JOIN runs r ON r.member_id = c.member_id AND r.year = c.year
+WHERE c.unexcused >= {warning} OR COALESCE(r.longest_run, 0) >= {consecutive}"
+    )
+}

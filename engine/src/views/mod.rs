@@ -1,0 +1,93 @@
+//! The metric views of SPEC §4, as SQL generated from the tenant's rules.
+//!
+//! Each view lives in its own module and is registered in every tenant session beside the
+//! base tables, so ad-hoc SQL can join and filter them and the CLI commands are thin queries
+//! over them. To change a metric, change its module and its `.slt` file under
+//! `engine/tests/sqllogictest/`.
+//!
+//! Conventions shared by all views: ranks are competition ranks (`RANK()`); scores and points
+//! stay `DECIMAL` end to end so 95.00 is exactly 95; rates are `CAST(numerator AS DOUBLE) /
+//! denominator` of summed counts (never averages of rates), null when the denominator is 0.
+
+mod attendance;
+mod coverage;
+mod grid;
+mod points;
+mod red_flag;
+
+use datafusion::error::Result;
+use datafusion::prelude::SessionContext;
+
+use crate::rules::{Cents, Rules};
+
+/// The names of the views, in the order they are created (later ones use earlier ones).
+pub const VIEW_NAMES: &[&str] = &[
+    "grid_closure",
+    "red_flag_ranking",
+    "red_flag_year",
+    "coverage",
+    "coverage_findings",
+    "attendance_monthly",
+    "attendance_monthly_by_unit",
+    "meeting_compliance",
+    "attendance_alerts",
+    "member_points",
+    "grid_visits",
+];
+
+/// The SQL of every view, as `(name, CREATE VIEW statement)`.
+pub fn view_sql(rules: &Rules, rules_version: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("grid_closure", grid::closure()),
+        ("red_flag_ranking", red_flag::ranking(rules, rules_version)),
+        ("red_flag_year", red_flag::year()),
+        ("coverage", coverage::coverage()),
+        ("coverage_findings", coverage::findings(rules)),
+        ("attendance_monthly", attendance::monthly()),
+        ("attendance_monthly_by_unit", attendance::monthly_by_unit()),
+        ("meeting_compliance", attendance::compliance(rules)),
+        ("attendance_alerts", attendance::alerts(rules)),
+        ("member_points", points::member_points(rules)),
+        ("grid_visits", grid::visits()),
+    ]
+}
+
+/// Creates (or replaces) every view in `ctx`, over the base tables already registered there.
+pub async fn register(ctx: &SessionContext, rules: &Rules, rules_version: u32) -> Result<()> {
+    for (name, sql) in view_sql(rules, rules_version) {
+        ctx.sql(&sql)
+            .await
+            .map_err(|e| e.context(format!("creating view {name}")))?;
+    }
+    Ok(())
+}
+
+/// A SQL string literal.
+pub(crate) fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A SQL identifier, quoted so Chinese indicator names can be column names.
+pub(crate) fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// An exact decimal literal for an amount in hundredths.
+pub(crate) fn dec(c: Cents) -> String {
+    let sign = if c.0 < 0 { "-" } else { "" };
+    let a = c.0.unsigned_abs();
+    format!("CAST('{sign}{}.{:02}' AS DECIMAL(12,2))", a / 100, a % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_escaped() {
+        assert_eq!(lit("O'Brien"), "'O''Brien'");
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(dec(Cents(9500)), "CAST('95.00' AS DECIMAL(12,2))");
+        assert_eq!(dec(Cents(-5)), "CAST('-0.05' AS DECIMAL(12,2))");
+    }
+}
