@@ -6,6 +6,7 @@ mod atomic_load;
 mod cli_errors;
 mod fixtures;
 mod metrics_cli;
+mod readme;
 mod reload;
 mod rules_cli;
 mod sql;
