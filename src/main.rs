@@ -121,6 +121,25 @@ enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Write county data: the sample county, or counties, cities and provinces of realistic
+    /// shape, the same bytes for the same seed.
+    Generate {
+        /// sample, county, city or province.
+        #[arg(long)]
+        scale: String,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        out: PathBuf,
+        /// csv or parquet (province: parquet only).
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// The sample county end to end: load, rank, write the metrics.
+    Demo {
+        #[arg(long, default_value = "demo")]
+        out: PathBuf,
+    },
     /// Run a read-only SQL query over a tenant's tables.
     Sql {
         #[arg(long)]

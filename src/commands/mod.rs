@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns flags into library calls and prints the result.
 
+mod demo;
 mod loads;
 mod metrics;
 mod rules;
@@ -69,6 +70,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Grid { tenant, level, out } => {
             metrics::grid(&wh, &tenant, level, &out.output()).await
         }
+        Command::Generate {
+            scale,
+            seed,
+            out,
+            format,
+        } => demo::generate(&scale, seed, &out, format.as_deref()),
+        Command::Demo { out } => demo::demo(&out).await,
         Command::Sql {
             tenant,
             format,

@@ -13,11 +13,13 @@ pub async fn run(wh: &Path, tenant: &str, sql: &str, format: Format) -> Result<(
     let df = ctx.sql_with_options(sql, read_only()).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await?;
+    // Ad-hoc queries keep the names the user wrote, in every format.
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     write_batches(
         &mut std::io::stdout().lock(),
         format,
         &schema,
         &batches,
-        None,
+        Some(&names),
     )
 }

@@ -4,6 +4,7 @@ mod common;
 
 mod atomic_load;
 mod cli_errors;
+mod demo;
 mod fixtures;
 mod metrics_cli;
 mod readme;

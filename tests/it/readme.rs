@@ -32,11 +32,9 @@ fn the_readme_walk_through_runs() {
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
     let block = readme
         .split("```sh")
-        .nth(1)
-        .expect("a sh block")
-        .split("```")
-        .next()
-        .expect("block end");
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("gridassess init"))
+        .expect("the walk-through block");
     let dir = tempfile::tempdir().expect("dir");
     let mut ran = 0;
     for line in block.lines() {

@@ -1,0 +1,629 @@
+//! The deterministic data generator behind `gridassess generate`.
+//!
+//! Four scales: the hand-laid **sample** county (the product's demo, committed under
+//! `datasets/sample/`), one **county** the size of 醴陵 (24 townships, ≈1,000 branches,
+//! ≈45,000 members, ≈1.5 million attendance rows), a **city** of 10 counties and a
+//! **province** of 100. Every county covers the year 2024 and loads into the warehouse under
+//! the default rules with no rejected row.
+//!
+//! The same seed gives byte-identical files, on any number of threads: each county and each
+//! part of it draws from its own ChaCha8 stream of the seed, and nothing is ever produced by
+//! iterating a hash map. The county list is one endless list, so the county scale is the first
+//! county of a city and a city the first ten counties of a province.
+//!
+//! ```no_run
+//! use datasets::{GenerateOptions, Scale, generate};
+//!
+//! let opts = GenerateOptions::new(Scale::County, "/tmp/county".into());
+//! let summary = generate(&opts, &|msg| eprintln!("{msg}"))?;
+//! println!("{} bytes", summary.bytes_written);
+//! # Ok::<(), datasets::GenerateError>(())
+//! ```
+
+mod dates;
+mod emit;
+mod error;
+mod handover;
+mod names;
+mod plan;
+mod rng;
+mod sample;
+mod sink;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use engine::schema::{TABLES, TableDef};
+
+pub use error::{GenerateError, UnknownName};
+
+use plan::{CountyId, Plan};
+use sink::Sink;
+
+/// The seed the committed sample was generated with, and the CLI's default.
+pub const DEFAULT_SEED: u64 = 2024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// The demo county 醴陵示范县, in the form a county hands its files over.
+    Sample,
+    /// One county like 醴陵.
+    County,
+    /// Ten counties.
+    City,
+    /// A hundred counties; Parquet only.
+    Province,
+}
+
+impl Scale {
+    pub const ALL: [Scale; 4] = [Scale::Sample, Scale::County, Scale::City, Scale::Province];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scale::Sample => "sample",
+            Scale::County => "county",
+            Scale::City => "city",
+            Scale::Province => "province",
+        }
+    }
+
+    /// How many counties the scale writes.
+    pub fn counties(self) -> u32 {
+        match self {
+            Scale::Sample | Scale::County => 1,
+            Scale::City => 10,
+            Scale::Province => 100,
+        }
+    }
+
+    /// CSV, except for the province, which is Parquet only.
+    pub fn default_format(self) -> OutputFormat {
+        match self {
+            Scale::Province => OutputFormat::Parquet,
+            _ => OutputFormat::Csv,
+        }
+    }
+}
+
+impl fmt::Display for Scale {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scale {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scale::ALL
+            .into_iter()
+            .find(|x| x.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownName {
+                what: "scale",
+                value: s.to_string(),
+                expected: "sample, county, city, province",
+            })
+    }
+}
+
+/// How tables are written. For the sample, `Csv` means the county's own hand-over form (GBK
+/// and UTF-8-with-BOM CSVs with Chinese headers and values, plus one `.xlsx` workbook), and
+/// `Parquet` the same rows as typed English Parquet. For the other scales, `Csv` is UTF-8 with
+/// the English headers and canonical values of SPEC §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Csv,
+    Parquet,
+}
+
+impl OutputFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "csv",
+            OutputFormat::Parquet => "parquet",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        self.name()
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for OutputFormat {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "csv" => Ok(OutputFormat::Csv),
+            "parquet" => Ok(OutputFormat::Parquet),
+            _ => Err(UnknownName {
+                what: "format",
+                value: s.to_string(),
+                expected: "csv, parquet",
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub scale: Scale,
+    pub seed: u64,
+    /// The folder to write into; created when missing. It may hold other files, but not data
+    /// files or county folders this run would not overwrite.
+    pub out: PathBuf,
+    pub format: OutputFormat,
+}
+
+impl GenerateOptions {
+    /// The default seed and the scale's default format.
+    pub fn new(scale: Scale, out: PathBuf) -> Self {
+        GenerateOptions {
+            scale,
+            seed: DEFAULT_SEED,
+            out,
+            format: scale.default_format(),
+        }
+    }
+}
+
+/// Knobs the CLI does not offer: tests use a smaller county and a fixed thread count.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// County size in percent of a full county (townships scale with it, at least two).
+    pub size_percent: u32,
+    /// Worker threads; 0 picks the number of cores, at most 4.
+    pub threads: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            size_percent: 100,
+            threads: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GenerateSummary {
+    pub scale: Scale,
+    pub seed: u64,
+    pub format: OutputFormat,
+    pub out: PathBuf,
+    /// In county order.
+    pub counties: Vec<CountySummary>,
+    pub bytes_written: u64,
+}
+
+impl GenerateSummary {
+    /// Rows of `table` over all counties.
+    pub fn rows(&self, table: &str) -> u64 {
+        self.counties
+            .iter()
+            .flat_map(|c| &c.rows)
+            .filter(|(t, _)| *t == table)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CountySummary {
+    /// A tenant id the county can be loaded under: `sample`, or `c001` … `c100`.
+    pub tenant_id: String,
+    pub name: String,
+    /// The folder holding the county's files.
+    pub dir: PathBuf,
+    /// Rows per table (English table names), in `engine::schema::TABLES` order.
+    pub rows: Vec<(&'static str, u64)>,
+    pub bytes: u64,
+}
+
+/// A county's tables in memory, canonical English values, in `engine::schema::TABLES` order.
+#[derive(Debug, Clone)]
+pub struct CountyTables {
+    pub tenant_id: String,
+    pub name: String,
+    pub tables: Vec<(&'static TableDef, RecordBatch)>,
+}
+
+impl CountyTables {
+    pub fn table(&self, name: &str) -> Option<&RecordBatch> {
+        self.tables
+            .iter()
+            .find(|(t, _)| t.name == name)
+            .map(|(_, b)| b)
+    }
+}
+
+/// The committed sample county: `datasets/sample/`, generated with [`DEFAULT_SEED`].
+pub fn sample_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample")
+}
+
+/// The tenant id and name of the sample county.
+pub fn sample_identity() -> (&'static str, &'static str) {
+    (sample::TENANT, sample::NAME)
+}
+
+/// Generates `opts.scale` into `opts.out`, reporting progress (a line per county written, with
+/// its row counts and size) through `progress`.
+pub fn generate(
+    opts: &GenerateOptions,
+    progress: &dyn Fn(&str),
+) -> Result<GenerateSummary, GenerateError> {
+    generate_tuned(opts, &Tuning::default(), progress)
+}
+
+/// [`generate`] with the knobs of [`Tuning`].
+pub fn generate_tuned(
+    opts: &GenerateOptions,
+    tuning: &Tuning,
+    progress: &dyn Fn(&str),
+) -> Result<GenerateSummary, GenerateError> {
+    if opts.scale == Scale::Province && opts.format == OutputFormat::Csv {
+        return Err(GenerateError::FormatNotSupported {
+            scale: opts.scale,
+            format: opts.format,
+        });
+    }
+    let threads = match tuning.threads {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 4),
+        n => n,
+    };
+    let scale = f64::from(tuning.size_percent.max(1)) / 100.0;
+    let out = opts.out.clone();
+    mkdir(&out)?;
+    let counties = match opts.scale {
+        Scale::Sample => vec![write_sample(opts, progress)?],
+        Scale::County => {
+            let ids = plan::county_ids(opts.seed, 1);
+            check_foreign(&out, &expected_entries(opts.format, None))?;
+            vec![write_county(&ids[0], opts, scale, &out, threads, progress)?]
+        }
+        Scale::City | Scale::Province => {
+            let ids = plan::county_ids(opts.seed, opts.scale.counties());
+            let dirs: Vec<String> = ids.iter().map(|c| county_dir(&c.tenant_id)).collect();
+            check_foreign(&out, &dirs.iter().cloned().collect())?;
+            for d in &dirs {
+                let dir = out.join(d);
+                if dir.is_dir() {
+                    check_foreign(&dir, &expected_entries(opts.format, None))?;
+                }
+            }
+            write_many(&ids, opts, scale, threads, progress)?
+        }
+    };
+    let bytes_written = counties.iter().map(|c| c.bytes).sum();
+    Ok(GenerateSummary {
+        scale: opts.scale,
+        seed: opts.seed,
+        format: opts.format,
+        out,
+        counties,
+        bytes_written,
+    })
+}
+
+/// The sample county's tables in memory (canonical values), for tests and the demo.
+pub fn sample_tables(seed: u64) -> Result<CountyTables, GenerateError> {
+    let plan = sample::plan(seed);
+    Ok(CountyTables {
+        tenant_id: plan.county.tenant_id.clone(),
+        name: plan.county.name.clone(),
+        tables: memory_tables(&plan)?,
+    })
+}
+
+/// Every table of `plan`, each in one batch.
+fn memory_tables(plan: &Plan) -> Result<Vec<(&'static TableDef, RecordBatch)>, GenerateError> {
+    let mut tables = Vec::new();
+    for table in TABLES {
+        let mut sink = Sink::Memory(Vec::new());
+        emit::emit(plan, table, &mut sink)?;
+        let (_, batches) = sink.finish()?;
+        let batch =
+            arrow::compute::concat_batches(&table.arrow_schema(), &batches).map_err(|source| {
+                GenerateError::Arrow {
+                    table: table.name,
+                    source,
+                }
+            })?;
+        tables.push((table, batch));
+    }
+    Ok(tables)
+}
+
+fn county_dir(tenant_id: &str) -> String {
+    format!("county={tenant_id}")
+}
+
+fn mkdir(dir: &Path) -> Result<(), GenerateError> {
+    std::fs::create_dir_all(dir).map_err(|source| GenerateError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// The file names a county folder will hold; with `handover`, the sample's hand-over files.
+fn expected_entries(format: OutputFormat, handover: Option<&str>) -> BTreeSet<String> {
+    let all: Vec<&'static TableDef> = TABLES.iter().collect();
+    match handover {
+        Some(county) => handover::file_names(county, &all).into_iter().collect(),
+        None => TABLES
+            .iter()
+            .map(|t| format!("{}.{}", t.name, format.extension()))
+            .collect(),
+    }
+}
+
+/// Refuses to write into a folder holding data from another generation (other tables' files
+/// in another format, other counties' folders), which a later ingest of the folder would mix
+/// in. Other files, such as a README, are left alone.
+fn check_foreign(dir: &Path, ours: &BTreeSet<String>) -> Result<(), GenerateError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| GenerateError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| GenerateError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    for name in names {
+        let lower = name.to_ascii_lowercase();
+        let data = [".csv", ".parquet", ".xlsx", ".xls"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+            || lower.starts_with("county=");
+        if data && !ours.contains(&name) {
+            return Err(GenerateError::ForeignData {
+                dir: dir.to_path_buf(),
+                entry: name,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn write_sample(
+    opts: &GenerateOptions,
+    progress: &dyn Fn(&str),
+) -> Result<CountySummary, GenerateError> {
+    let started = Instant::now();
+    let handover_form = opts.format == OutputFormat::Csv;
+    let ours = expected_entries(opts.format, handover_form.then_some(sample::NAME));
+    check_foreign(&opts.out, &ours)?;
+    let plan = sample::plan(opts.seed);
+    if !handover_form {
+        return write_tables(&plan, &opts.out, opts.format, 1, started, progress);
+    }
+    let tables = memory_tables(&plan)?;
+    let bytes = handover::write(&opts.out, &plan.county.name, &tables)?;
+    let rows: Vec<(&'static str, u64)> = tables
+        .iter()
+        .map(|(t, b)| (t.name, b.num_rows() as u64))
+        .collect();
+    let files = handover::file_names(&plan.county.name, &TABLES.iter().collect::<Vec<_>>());
+    progress(&format!(
+        "{} ({}): {} files, {} members, {} attendance rows, {} bytes, {:.1}s",
+        plan.county.tenant_id,
+        plan.county.name,
+        files.len(),
+        thousands(rows_of(&rows, "members")),
+        thousands(rows_of(&rows, "attendance")),
+        thousands(bytes),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(CountySummary {
+        tenant_id: plan.county.tenant_id.clone(),
+        name: plan.county.name.clone(),
+        dir: opts.out.clone(),
+        rows,
+        bytes,
+    })
+}
+
+fn rows_of(rows: &[(&'static str, u64)], table: &str) -> u64 {
+    rows.iter()
+        .find(|(t, _)| *t == table)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// 1480212 → `1,480,212`.
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Builds one county's model (everything but attendance and points).
+fn county_plan(id: &CountyId, seed: u64, scale: f64) -> Plan {
+    let sk = plan::county_structure(id, seed, scale);
+    let mut p = plan::populate(id.clone(), seed, sk);
+    plan::schedule(&mut p);
+    plan::score(&mut p, &Default::default());
+    plan::visit(&mut p);
+    p
+}
+
+fn write_county(
+    id: &CountyId,
+    opts: &GenerateOptions,
+    scale: f64,
+    dir: &Path,
+    threads: usize,
+    progress: &dyn Fn(&str),
+) -> Result<CountySummary, GenerateError> {
+    let started = Instant::now();
+    let plan = county_plan(id, opts.seed, scale);
+    write_tables(&plan, dir, opts.format, threads, started, progress)
+}
+
+fn write_table(
+    plan: &Plan,
+    table: &'static TableDef,
+    dir: &Path,
+    format: OutputFormat,
+) -> Result<(u64, u64), GenerateError> {
+    let path = dir.join(format!("{}.{}", table.name, format.extension()));
+    let mut sink = match format {
+        OutputFormat::Parquet => Sink::parquet(&path, table.arrow_schema())?,
+        OutputFormat::Csv => Sink::csv(&path)?,
+    };
+    let rows = emit::emit(plan, table, &mut sink)?;
+    let (bytes, _) = sink.finish()?;
+    Ok((rows, bytes))
+}
+
+/// Writes every table of `plan` into `dir`. With two or more threads the attendance table,
+/// about two thirds of the work, is written on a thread of its own.
+fn write_tables(
+    plan: &Plan,
+    dir: &Path,
+    format: OutputFormat,
+    threads: usize,
+    started: Instant,
+    progress: &dyn Fn(&str),
+) -> Result<CountySummary, GenerateError> {
+    mkdir(dir)?;
+    let mut results: Vec<Option<Result<(u64, u64), GenerateError>>> =
+        TABLES.iter().map(|_| None).collect();
+    std::thread::scope(|s| {
+        let side = TABLES.iter().position(|t| t.name == "attendance");
+        let handle = match side {
+            Some(i) if threads > 1 => Some((
+                i,
+                s.spawn(move || write_table(plan, &TABLES[i], dir, format)),
+            )),
+            _ => None,
+        };
+        for (i, table) in TABLES.iter().enumerate() {
+            if handle.as_ref().is_some_and(|(h, _)| *h == i) {
+                continue;
+            }
+            results[i] = Some(write_table(plan, table, dir, format));
+        }
+        if let Some((i, h)) = handle {
+            results[i] = Some(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+    });
+    let mut rows = Vec::new();
+    let mut bytes = 0;
+    for (table, result) in TABLES.iter().zip(results) {
+        let (r, b) = result.unwrap_or(Ok((0, 0)))?;
+        rows.push((table.name, r));
+        bytes += b;
+    }
+    progress(&format!(
+        "county {} ({}): {} branches, {} members, {} attendance rows, {} points entries, {} bytes, {:.1}s",
+        plan.county.tenant_id,
+        plan.county.name,
+        thousands(rows_of(&rows, "branches")),
+        thousands(rows_of(&rows, "members")),
+        thousands(rows_of(&rows, "attendance")),
+        thousands(rows_of(&rows, "points")),
+        thousands(bytes),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(CountySummary {
+        tenant_id: plan.county.tenant_id.clone(),
+        name: plan.county.name.clone(),
+        dir: dir.to_path_buf(),
+        rows,
+        bytes,
+    })
+}
+
+enum Report {
+    Progress(String),
+    Done(usize, Result<CountySummary, GenerateError>),
+}
+
+/// Counties on `threads` workers, each county start to finish on one worker. Progress comes
+/// back to this thread (the callback need not be thread-safe); the first error, in county
+/// order, stops the workers taking new counties and is returned.
+fn write_many(
+    ids: &[CountyId],
+    opts: &GenerateOptions,
+    scale: f64,
+    threads: usize,
+    progress: &dyn Fn(&str),
+) -> Result<Vec<CountySummary>, GenerateError> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<Report>();
+    let mut results: Vec<Option<Result<CountySummary, GenerateError>>> =
+        ids.iter().map(|_| None).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(ids.len()).max(1) {
+            let tx = tx.clone();
+            let (next, stop) = (&next, &stop);
+            s.spawn(move || {
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(id) = ids.get(i) else { break };
+                    let dir = opts.out.join(county_dir(&id.tenant_id));
+                    let report = |msg: &str| {
+                        // The receiver lives until every worker is done.
+                        let _ = tx.send(Report::Progress(msg.to_string()));
+                    };
+                    let result = write_county(id, opts, scale, &dir, 1, &report);
+                    if result.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    let _ = tx.send(Report::Done(i, result));
+                }
+            });
+        }
+        drop(tx);
+        let total = ids.len();
+        let mut done = 0;
+        for report in rx {
+            match report {
+                Report::Progress(msg) => progress(&msg),
+                Report::Done(i, result) => {
+                    done += 1;
+                    if result.is_ok() {
+                        progress(&format!("{done}/{total} counties written"));
+                    }
+                    results[i] = Some(result);
+                }
+            }
+        }
+    });
+    let mut out = Vec::new();
+    for r in results.into_iter().flatten() {
+        out.push(r?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,1431 @@
+//! The in-memory model of one county: grid, branches, members, organizations, meetings,
+//! scores and visits. The two large tables, attendance and points, are not held here; they are
+//! derived from this model batch by batch while they are written (see `emit`).
+//!
+//! A county is made in steps, each drawing from its own random stream: the structure (grid,
+//! branches with their target sizes and profiles, organizations) comes either from
+//! [`county_structure`] or from the hand-laid sample; members, meetings, scores and visits are
+//! then filled in the same way for both.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use super::dates::{days, days_in_month};
+use super::names;
+use super::rng::{Part, Rng};
+
+/// The year every generated county covers.
+pub(crate) const YEAR: i32 = 2024;
+
+/// Who a county is.
+#[derive(Debug, Clone)]
+pub(crate) struct CountyId {
+    /// Position in the city/province list; also keys the random streams.
+    pub index: u32,
+    pub tenant_id: String,
+    pub name: String,
+    /// The six-digit administrative region code that unit ids and ID numbers start with.
+    pub region: u32,
+    /// Relative size: 1.0 is a county like 醴陵 (24 townships, ≈1,000 branches).
+    pub size: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BranchType {
+    Rural,
+    Community,
+    Organ,
+    Institution,
+    Soe,
+    PrivateEnterprise,
+    SocialOrg,
+    School,
+}
+
+impl BranchType {
+    pub(crate) fn canonical(self) -> &'static str {
+        match self {
+            BranchType::Rural => "rural",
+            BranchType::Community => "community",
+            BranchType::Organ => "organ",
+            BranchType::Institution => "institution",
+            BranchType::Soe => "soe",
+            BranchType::PrivateEnterprise => "private_enterprise",
+            BranchType::SocialOrg => "social_org",
+            BranchType::School => "school",
+        }
+    }
+
+    /// The types the default rules rank for the red flag.
+    pub(crate) fn assessed(self) -> bool {
+        matches!(self, BranchType::Rural | BranchType::Community)
+    }
+}
+
+/// Who a branch's members are, which decides their ages and categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Profile {
+    Village,
+    Community,
+    /// Cadres and staff of organs, institutions, schools and state enterprises.
+    Cadre,
+    /// A branch of retired cadres.
+    Retired,
+    Enterprise,
+    Social,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Category {
+    Employed,
+    NoPost,
+    Mobile,
+    Retired,
+}
+
+impl Category {
+    pub(crate) fn canonical(self) -> &'static str {
+        match self {
+            Category::Employed => "employed",
+            Category::NoPost => "no_post",
+            Category::Mobile => "mobile",
+            Category::Retired => "retired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum MeetingKind {
+    Committee,
+    Group,
+    ThemeDay,
+    Assembly,
+    Lecture,
+    OrgLife,
+    Review,
+}
+
+impl MeetingKind {
+    pub(crate) fn canonical(self) -> &'static str {
+        match self {
+            MeetingKind::Assembly => "assembly",
+            MeetingKind::Committee => "committee",
+            MeetingKind::Group => "group",
+            MeetingKind::Lecture => "lecture",
+            MeetingKind::ThemeDay => "theme_day",
+            MeetingKind::OrgLife => "org_life",
+            MeetingKind::Review => "review",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OrgKind {
+    Enterprise,
+    SocialOrg,
+}
+
+impl OrgKind {
+    pub(crate) fn canonical(self) -> &'static str {
+        match self {
+            OrgKind::Enterprise => "enterprise",
+            OrgKind::SocialOrg => "social_org",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Unit {
+    pub id: String,
+    pub parent: Option<u32>,
+    pub level: u8,
+    pub name: String,
+    pub kind: &'static str,
+    pub leader: Option<String>,
+    /// The unit's ancestor at level 2 (itself at level 2); none above the townships.
+    pub township: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Branch {
+    pub id: String,
+    pub name: String,
+    pub unit: u32,
+    pub ty: BranchType,
+    pub is_joint: bool,
+    pub founded_on: Option<i32>,
+    pub paired: Option<u32>,
+    pub profile: Profile,
+    /// How many members to make.
+    pub size: u32,
+    /// Mean chance that a member attends a meeting.
+    pub rate: f64,
+    /// Chance that a due meeting is not held (weak branches).
+    pub skip: f64,
+    /// Score level for assessed branches, as a share of the 100 points.
+    pub quality: f64,
+    /// Member offsets given a plain, steady profile (formal, middle-aged, in a party group,
+    /// joined long ago) because the sample's boundary cases are built on them.
+    pub steady: Vec<u32>,
+    /// Filled by [`populate`]: the branch's members, a range of `Plan::members`.
+    pub members: Range<u32>,
+    /// Number of party groups (0 for a small branch).
+    pub groups: u8,
+    /// The first `committee` members sit on the branch committee (支委).
+    pub committee: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub id: String,
+    pub branch: u32,
+    pub name: String,
+    pub female: bool,
+    pub birth: i32,
+    pub joined: i32,
+    pub probationary: bool,
+    pub category: Category,
+    pub id_number: String,
+    pub phone: Option<String>,
+    /// 1-based party group, 0 for none.
+    pub group: u8,
+    pub exempt: bool,
+    /// Added to the branch's attendance rate.
+    pub reliability: f64,
+    /// Chance that an attended meeting is attended online.
+    pub online: f64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Org {
+    pub id: String,
+    pub name: String,
+    pub kind: OrgKind,
+    pub unit: u32,
+    pub industry: Option<&'static str>,
+    pub employees: Option<i64>,
+    pub party_members: i64,
+    pub branch: Option<u32>,
+    pub instructor: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Meeting {
+    pub id: String,
+    pub branch: u32,
+    pub kind: MeetingKind,
+    pub held_on: i32,
+    /// 1-based party group of a group meeting, 0 otherwise.
+    pub group: u8,
+    pub theme: &'static str,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Score {
+    /// 1..=6: 2024-B1 … 2024-B6.
+    pub period: u8,
+    pub branch: u32,
+    /// Index into [`INDICATORS`].
+    pub indicator: u8,
+    pub cents: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Visit {
+    pub id: String,
+    pub unit: u32,
+    pub member: Option<u32>,
+    pub on: i32,
+    pub households: i64,
+    pub raised: i64,
+    pub resolved: i64,
+}
+
+/// The ten indicators of the default rules and their maxima in cents, in rules order.
+/// (A test checks this against `engine`'s default rules.)
+pub(crate) const INDICATORS: &[(&str, i64)] = &[
+    ("党组织建设", 2000),
+    ("扶贫工作", 1000),
+    ("计生工作", 1000),
+    ("综治维稳", 1000),
+    ("安全生产", 1000),
+    ("民政民生", 1000),
+    ("整脏治乱", 1000),
+    ("财政税收", 500),
+    ("驻村帮扶", 1000),
+    ("党风廉政", 500),
+];
+
+pub(crate) const PERIODS: u8 = 6;
+
+/// What the sample fixes about one branch's scores in one period.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScoreTarget {
+    pub total: i64,
+    /// The 党组织建设 score, when a tie-break case needs it.
+    pub dangjian: Option<i64>,
+    /// An indicator left out of the period.
+    pub missing: Option<u8>,
+}
+
+/// Everything about one county except attendance and points.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub county: CountyId,
+    pub seed: u64,
+    pub units: Vec<Unit>,
+    pub branches: Vec<Branch>,
+    pub members: Vec<Member>,
+    pub orgs: Vec<Org>,
+    pub meetings: Vec<Meeting>,
+    pub scores: Vec<Score>,
+    pub visits: Vec<Visit>,
+    /// Members whose attendance is fixed: absent at exactly these meetings, present at all others.
+    pub absences: BTreeMap<u32, Vec<u32>>,
+}
+
+impl Plan {
+    pub(crate) fn rng(&self, part: Part) -> Rng {
+        Rng::stream(self.seed, self.county.index, part)
+    }
+
+    /// The members expected at a meeting, in member order: the committee for 支委会, the party
+    /// group for 党小组会, everyone otherwise; never someone who joined after the meeting.
+    pub(crate) fn participants(&self, m: &Meeting) -> impl Iterator<Item = u32> + '_ {
+        let b = &self.branches[m.branch as usize];
+        let range = match m.kind {
+            MeetingKind::Committee => b.members.start..b.members.start + b.committee,
+            _ => b.members.clone(),
+        };
+        let (kind, group, held_on) = (m.kind, m.group, m.held_on);
+        range.filter(move |&i| {
+            let member = &self.members[i as usize];
+            member.joined <= held_on && (kind != MeetingKind::Group || member.group == group)
+        })
+    }
+}
+
+/// The grid, branches and organizations, before any member exists.
+#[derive(Debug, Default)]
+pub(crate) struct Skeleton {
+    pub units: Vec<Unit>,
+    pub branches: Vec<Branch>,
+    pub orgs: Vec<Org>,
+}
+
+impl Skeleton {
+    /// Adds a unit one level below `parent` (or the root) and returns its index.
+    pub(crate) fn unit(
+        &mut self,
+        id: String,
+        parent: Option<u32>,
+        name: String,
+        kind: &'static str,
+        leader: Option<String>,
+    ) -> u32 {
+        let idx = self.units.len() as u32;
+        let level = parent.map_or(0, |p| self.units[p as usize].level + 1);
+        let township = match level {
+            0 | 1 => None,
+            2 => Some(idx),
+            _ => parent.and_then(|p| self.units[p as usize].township),
+        };
+        self.units.push(Unit {
+            id,
+            parent,
+            level,
+            name,
+            kind,
+            leader,
+            township,
+        });
+        idx
+    }
+
+    pub(crate) fn branch(&mut self, spec: BranchSpec) -> u32 {
+        let idx = self.branches.len() as u32;
+        self.branches.push(Branch {
+            id: format!("ZB{:04}", idx + 1),
+            name: spec.name,
+            unit: spec.unit,
+            ty: spec.ty,
+            is_joint: spec.is_joint,
+            founded_on: spec.founded_on,
+            paired: None,
+            profile: spec.profile,
+            size: spec.size.max(1),
+            rate: spec.rate,
+            skip: spec.skip,
+            quality: spec.quality,
+            steady: Vec::new(),
+            members: 0..0,
+            groups: 0,
+            committee: 0,
+        });
+        idx
+    }
+
+    pub(crate) fn org(&mut self, org: OrgSpec) -> u32 {
+        let idx = self.orgs.len() as u32;
+        self.orgs.push(Org {
+            id: format!("LX{:04}", idx + 1),
+            name: org.name,
+            kind: org.kind,
+            unit: org.unit,
+            industry: org.industry,
+            employees: org.employees,
+            party_members: org.party_members,
+            branch: None,
+            instructor: org.instructor,
+        });
+        idx
+    }
+}
+
+pub(crate) struct BranchSpec {
+    pub name: String,
+    pub unit: u32,
+    pub ty: BranchType,
+    pub is_joint: bool,
+    pub founded_on: Option<i32>,
+    pub profile: Profile,
+    pub size: u32,
+    pub rate: f64,
+    pub skip: f64,
+    pub quality: f64,
+}
+
+pub(crate) struct OrgSpec {
+    pub name: String,
+    pub kind: OrgKind,
+    pub unit: u32,
+    pub industry: Option<&'static str>,
+    pub employees: Option<i64>,
+    pub party_members: i64,
+    pub instructor: Option<String>,
+}
+
+/// A founding date between `from` and 2023, as county records have them; a few are unknown.
+pub(crate) fn founded(rng: &mut Rng, from: i32) -> Option<i32> {
+    if rng.chance(0.06) {
+        return None;
+    }
+    let y = rng.range(i64::from(from), 2023) as i32;
+    // 七一 is the favourite founding day.
+    if rng.chance(0.2) {
+        return Some(days(y, 7, 1));
+    }
+    let m = rng.range(1, 12) as u32;
+    let d = rng.range(1, i64::from(days_in_month(y, m))) as u32;
+    Some(days(y, m, d))
+}
+
+/// Attendance rate and meeting discipline of an ordinary or a weak branch.
+pub(crate) fn discipline(rng: &mut Rng, ty: BranchType) -> (f64, f64) {
+    let weak = rng.chance(0.12);
+    let rate = match (weak, ty) {
+        (true, _) => rng.uniform(0.66, 0.80),
+        (false, BranchType::Rural) => rng.uniform(0.80, 0.98),
+        (false, BranchType::Community) => rng.uniform(0.80, 0.97),
+        (false, BranchType::PrivateEnterprise | BranchType::SocialOrg) => rng.uniform(0.80, 0.96),
+        (false, _) => rng.uniform(0.88, 0.99),
+    };
+    let skip = if weak { rng.uniform(0.08, 0.35) } else { 0.0 };
+    (rate, skip)
+}
+
+/// The list of counties of a city or province under `seed`: the first `n` of one endless list,
+/// so a county run is the first county of a city run and a city the first ten of a province.
+pub(crate) fn county_ids(seed: u64, n: u32) -> Vec<CountyId> {
+    let mut rng = Rng::stream(seed, 0, Part::Names);
+    let mut used = std::collections::BTreeSet::new();
+    let mut out = Vec::with_capacity(n as usize);
+    for index in 0..n {
+        let size = if index == 0 {
+            1.0
+        } else {
+            rng.uniform(0.7, 1.3)
+        };
+        let suffix = if rng.chance(0.2) { "市" } else { "县" };
+        let mut name = format!("{}{suffix}", names::place(&mut rng));
+        while !used.insert(name.clone()) {
+            name = format!("{}{suffix}", names::place(&mut rng));
+        }
+        // Ten counties to a prefecture, numbered as region codes are (4301xx, 4302xx, …).
+        let region = 430_000 + (index / 10 + 1) * 100 + 21 + index % 10;
+        out.push(CountyId {
+            index,
+            tenant_id: format!("c{:03}", index + 1),
+            name,
+            region,
+            size,
+        });
+    }
+    out
+}
+
+/// County-level branches of one kind: (names, type, count at full size, member range).
+type CountyLevel = (&'static [&'static str], BranchType, usize, (i64, i64));
+
+/// The grid, branches and organizations of a county of relative size `county.size × scale`.
+pub(crate) fn county_structure(county: &CountyId, seed: u64, scale: f64) -> Skeleton {
+    let mut rng = Rng::stream(seed, county.index, Part::Structure);
+    let mut sk = Skeleton::default();
+    let size = county.size * scale;
+    let short: String = county.name.chars().take(2).collect();
+    let region = county.region;
+    let root = sk.unit(
+        region.to_string(),
+        None,
+        county.name.clone(),
+        "县",
+        Some(names::person(&mut rng, false)),
+    );
+
+    let n_towns = ((24.0 * size).round() as usize).max(2);
+    let n_districts = n_towns.min(5);
+    let districts: Vec<u32> = (0..n_districts)
+        .map(|d| {
+            let leader = names::someone(&mut rng, 0.2);
+            sk.unit(
+                format!("{region}P{}", d + 1),
+                Some(root),
+                names::DISTRICTS[d].to_string(),
+                "片区",
+                Some(leader),
+            )
+        })
+        .collect();
+
+    let mut village_branches: Vec<u32> = Vec::new();
+    let mut town_names = std::collections::BTreeSet::new();
+    let (mut n_street, mut n_town, mut n_xiang) = (0, 0, 0);
+    for t in 0..n_towns {
+        let district = districts[t * n_districts / n_towns];
+        // About one township in eight is an urban 街道, one in five a 乡.
+        let (kind, code) = if t % 8 == 0 {
+            n_street += 1;
+            ("街道", format!("{region}{n_street:03}"))
+        } else if t % 5 == 3 {
+            n_xiang += 1;
+            ("乡", format!("{region}{:03}", 200 + n_xiang))
+        } else {
+            n_town += 1;
+            ("镇", format!("{region}{:03}", 100 + n_town))
+        };
+        let mut base = names::place(&mut rng);
+        while !town_names.insert(base.clone()) {
+            base = names::place(&mut rng);
+        }
+        let town_name = format!("{base}{kind}");
+        let secretary = names::someone(&mut rng, 0.15);
+        let town = sk.unit(
+            code.clone(),
+            Some(district),
+            town_name.clone(),
+            kind,
+            Some(secretary),
+        );
+
+        let (n_comm, n_vill) = match kind {
+            "街道" => (rng.range(5, 9), rng.range(0, 2)),
+            "乡" => (0, rng.range(8, 12)),
+            _ => (rng.range(0, 1), rng.range(10, 15)),
+        };
+        let mut vill_names = std::collections::BTreeSet::new();
+        let mut first_village_branch = None;
+        for v in 0..(n_comm + n_vill) {
+            let community = v < n_comm;
+            let mut vname = names::place(&mut rng);
+            while !vill_names.insert(vname.clone()) {
+                vname = names::place(&mut rng);
+            }
+            // Statistical codes: 居委会 001–199, 村委会 200–399.
+            let (vkind, vcode) = if community {
+                ("社区", format!("{code}{:03}", v + 1))
+            } else {
+                ("村", format!("{code}{:03}", 201 + v - n_comm))
+            };
+            let vunit = sk.unit(
+                vcode.clone(),
+                Some(town),
+                format!("{vname}{vkind}"),
+                vkind,
+                None,
+            );
+            let n_groups = if community {
+                rng.range(3, 5)
+            } else {
+                rng.range(3, 6)
+            };
+            for g in 1..=n_groups {
+                let (gname, gkind) = if community {
+                    (
+                        format!("第{}居民小组", names::numeral(g as usize)),
+                        "居民小组",
+                    )
+                } else {
+                    (
+                        format!("第{}村民小组", names::numeral(g as usize)),
+                        "村民小组",
+                    )
+                };
+                let gunit = sk.unit(format!("{vcode}{g:02}"), Some(vunit), gname, gkind, None);
+                for c in 1..=rng.range(2, 4) {
+                    sk.unit(
+                        format!("{vcode}{g:02}{c:02}"),
+                        Some(gunit),
+                        format!("第{c}责任区"),
+                        "责任区",
+                        None,
+                    );
+                }
+            }
+            let ty = if community {
+                BranchType::Community
+            } else {
+                BranchType::Rural
+            };
+            let (rate, skip) = discipline(&mut rng, ty);
+            let weak = skip > 0.0;
+            let size = if community {
+                rng.range(35, 110)
+            } else {
+                rng.range(65, 200)
+            } as u32;
+            // Bigger branches are 党总支 in practice.
+            let suffix = if size >= 50 { "党总支" } else { "党支部" };
+            let quality = if weak {
+                rng.uniform(0.78, 0.88)
+            } else {
+                rng.uniform(0.845, 0.98)
+            };
+            let b = sk.branch(BranchSpec {
+                name: format!("{vname}{vkind}{suffix}"),
+                unit: vunit,
+                ty,
+                is_joint: false,
+                founded_on: founded(&mut rng, 1950),
+                profile: if community {
+                    Profile::Community
+                } else {
+                    Profile::Village
+                },
+                size,
+                rate,
+                skip,
+                quality,
+            });
+            village_branches.push(b);
+            first_village_branch.get_or_insert(village_branches.len() - 1);
+        }
+        let town_villages = first_village_branch
+            .map(|f| village_branches[f..].to_vec())
+            .unwrap_or_default();
+
+        // Township organs, one of them perhaps the retired cadres; organs pair with the
+        // township's weakest villages (结对共建).
+        let mut weakest = town_villages.clone();
+        weakest.sort_by(|a, b| {
+            sk.branches[*a as usize]
+                .quality
+                .total_cmp(&sk.branches[*b as usize].quality)
+        });
+        let n_organs = rng.range(2, 4) as usize;
+        for o in 0..n_organs {
+            let (rate, skip) = discipline(&mut rng, BranchType::Organ);
+            let b = sk.branch(BranchSpec {
+                name: format!("{town_name}机关第{}党支部", names::numeral(o + 1)),
+                unit: town,
+                ty: BranchType::Organ,
+                is_joint: false,
+                founded_on: founded(&mut rng, 1980),
+                profile: Profile::Cadre,
+                size: rng.range(15, 40) as u32,
+                rate,
+                skip,
+                quality: 0.0,
+            });
+            if rng.chance(0.65) {
+                sk.branches[b as usize].paired = weakest.get(o).copied();
+            }
+        }
+        if rng.chance(0.6) {
+            let (rate, skip) = discipline(&mut rng, BranchType::Organ);
+            sk.branch(BranchSpec {
+                name: format!("{town_name}离退休干部党支部"),
+                unit: town,
+                ty: BranchType::Organ,
+                is_joint: false,
+                founded_on: founded(&mut rng, 1990),
+                profile: Profile::Retired,
+                size: rng.range(10, 30) as u32,
+                rate: rate - 0.08,
+                skip,
+                quality: 0.0,
+            });
+        }
+        let n_inst = rng.range(1, 3) as usize;
+        let first = rng.index(names::TOWNSHIP_INSTITUTIONS.len());
+        for i in 0..n_inst {
+            let what =
+                names::TOWNSHIP_INSTITUTIONS[(first + i) % names::TOWNSHIP_INSTITUTIONS.len()];
+            let (rate, skip) = discipline(&mut rng, BranchType::Institution);
+            sk.branch(BranchSpec {
+                name: format!("{town_name}{what}党支部"),
+                unit: town,
+                ty: BranchType::Institution,
+                is_joint: false,
+                founded_on: founded(&mut rng, 1985),
+                profile: Profile::Cadre,
+                size: rng.range(6, 20) as u32,
+                rate,
+                skip,
+                quality: 0.0,
+            });
+        }
+        let n_school = rng.range(1, 3) as usize;
+        for s in 0..n_school {
+            let what = names::TOWNSHIP_SCHOOLS[s];
+            let (rate, skip) = discipline(&mut rng, BranchType::School);
+            sk.branch(BranchSpec {
+                name: format!("{town_name}{what}党支部"),
+                unit: town,
+                ty: BranchType::School,
+                is_joint: false,
+                founded_on: founded(&mut rng, 1985),
+                profile: Profile::Cadre,
+                size: rng.range(8, 28) as u32,
+                rate,
+                skip,
+                quality: 0.0,
+            });
+        }
+
+        // 两新组织: the township's enterprises and social organizations, sited in its villages
+        // or (industrial parks, the township seat) in the township itself.
+        let town_units: Vec<u32> = town_villages
+            .iter()
+            .map(|b| sk.branches[*b as usize].unit)
+            .collect();
+        let n_ent = if kind == "街道" {
+            rng.range(45, 70)
+        } else {
+            rng.range(35, 60)
+        };
+        let n_soc = rng.range(6, 14);
+        let instructor = names::someone(&mut rng, 0.3);
+        for social in [false, true] {
+            let mut joint: Vec<u32> = Vec::new();
+            let count = if social { n_soc } else { n_ent };
+            for _ in 0..count {
+                let unit = if town_units.is_empty() || rng.chance(0.25) {
+                    town
+                } else {
+                    *rng.pick(&town_units)
+                };
+                let (industry, name, employees) = if social {
+                    let (ind, suffix) = *rng.pick(names::SOCIAL_KINDS);
+                    let place = &sk.units[unit as usize].name;
+                    let place = place.trim_end_matches(['镇', '乡', '村']);
+                    let place = place.trim_end_matches("社区").trim_end_matches("街道");
+                    (ind, format!("{place}{suffix}"), rng.range(3, 40))
+                } else {
+                    let (ind, suffix) = *rng.pick(names::INDUSTRIES);
+                    let emp = 8 + (rng.unit() * rng.unit() * 400.0) as i64;
+                    (
+                        ind,
+                        format!("{short}{}{suffix}", names::brand(&mut rng)),
+                        emp,
+                    )
+                };
+                let u = rng.unit();
+                let pm = if social {
+                    if u < 0.7 {
+                        0
+                    } else if u < 0.9 {
+                        rng.range(1, 2)
+                    } else {
+                        rng.range(3, 6)
+                    }
+                } else if u < 0.5 {
+                    0
+                } else if u < 0.75 {
+                    rng.range(1, 2)
+                } else {
+                    3 + (rng.unit() * rng.unit() * 8.0) as i64
+                };
+                let o = sk.org(OrgSpec {
+                    name,
+                    kind: if social {
+                        OrgKind::SocialOrg
+                    } else {
+                        OrgKind::Enterprise
+                    },
+                    unit,
+                    industry: Some(industry),
+                    employees: (!rng.chance(0.04)).then_some(employees),
+                    party_members: pm,
+                    instructor: rng.chance(0.7).then(|| instructor.clone()),
+                });
+                // Coverage: most organizations with three or more members have their own
+                // branch; smaller ones share a joint branch or stay uncovered.
+                let cover = rng.unit();
+                if pm >= 3 && cover < if social { 0.7 } else { 0.8 } {
+                    let (ty, profile) = if social {
+                        (BranchType::SocialOrg, Profile::Social)
+                    } else {
+                        (BranchType::PrivateEnterprise, Profile::Enterprise)
+                    };
+                    let (rate, skip) = discipline(&mut rng, ty);
+                    let b = sk.branch(BranchSpec {
+                        name: format!("{}党支部", sk.orgs[o as usize].name),
+                        unit,
+                        ty,
+                        is_joint: false,
+                        founded_on: founded(&mut rng, 2005),
+                        profile,
+                        size: pm as u32 + rng.range(0, 1) as u32,
+                        rate,
+                        skip,
+                        quality: 0.0,
+                    });
+                    sk.orgs[o as usize].branch = Some(b);
+                } else if (pm >= 1 && cover < 0.7) || (pm == 0 && cover < 0.25) || pm >= 3 {
+                    joint.push(o);
+                }
+            }
+            // Joint branches take the waiting organizations in runs of 3–5, now and then more
+            // (beyond 一管五).
+            let mut rest = joint.as_slice();
+            let mut n = 0;
+            while !rest.is_empty() {
+                let mut take = if rng.chance(0.1) {
+                    rng.range(6, 8)
+                } else {
+                    rng.range(3, 5)
+                } as usize;
+                if rest.len() < take + 2 {
+                    take = rest.len();
+                }
+                let (chunk, tail) = rest.split_at(take.min(rest.len()));
+                rest = tail;
+                n += 1;
+                let pm: i64 = chunk
+                    .iter()
+                    .map(|o| sk.orgs[*o as usize].party_members)
+                    .sum();
+                let (ty, profile, what) = if social {
+                    (BranchType::SocialOrg, Profile::Social, "社会组织")
+                } else {
+                    (
+                        BranchType::PrivateEnterprise,
+                        Profile::Enterprise,
+                        "非公企业",
+                    )
+                };
+                let (rate, skip) = discipline(&mut rng, ty);
+                let b = sk.branch(BranchSpec {
+                    name: format!("{town_name}{what}第{}联合党支部", names::numeral(n)),
+                    unit: town,
+                    ty,
+                    is_joint: true,
+                    founded_on: founded(&mut rng, 2012),
+                    profile,
+                    size: (pm as u32 + rng.range(0, 2) as u32).max(3),
+                    rate,
+                    skip,
+                    quality: 0.0,
+                });
+                for o in chunk {
+                    sk.orgs[*o as usize].branch = Some(b);
+                }
+            }
+        }
+    }
+
+    // County departments, institutions, schools and state enterprises sit at the root; most
+    // organs pair with a weak village (驻村帮扶).
+    let mut weak_villages = village_branches.clone();
+    weak_villages.sort_by(|a, b| {
+        sk.branches[*a as usize]
+            .quality
+            .total_cmp(&sk.branches[*b as usize].quality)
+    });
+    let count = |full: usize, max: usize| (((full as f64) * size).round() as usize).clamp(2, max);
+    // (names, type, how many in a full-size county, member range)
+    let lists: [CountyLevel; 4] = [
+        (names::COUNTY_ORGANS, BranchType::Organ, 60, (15, 60)),
+        (
+            names::COUNTY_INSTITUTIONS,
+            BranchType::Institution,
+            15,
+            (15, 70),
+        ),
+        (names::COUNTY_SCHOOLS, BranchType::School, 7, (20, 80)),
+        (names::COUNTY_SOES, BranchType::Soe, 12, (20, 90)),
+    ];
+    let mut pair_next = 0;
+    for (list, ty, full, (lo, hi)) in lists {
+        for what in list.iter().take(count(full, list.len())) {
+            let (rate, skip) = discipline(&mut rng, ty);
+            let b = sk.branch(BranchSpec {
+                // 县委组织部 → 枫溪县委组织部, 团县委 → 团枫溪县委.
+                name: format!("{what}党支部").replacen('县', &county.name, 1),
+                unit: root,
+                ty,
+                is_joint: false,
+                founded_on: founded(&mut rng, 1970),
+                profile: Profile::Cadre,
+                size: rng.range(lo, hi) as u32,
+                rate,
+                skip,
+                quality: 0.0,
+            });
+            if ty == BranchType::Organ && rng.chance(0.7) && !weak_villages.is_empty() {
+                sk.branches[b as usize].paired =
+                    Some(weak_villages[pair_next % weak_villages.len()]);
+                pair_next += 1;
+            }
+        }
+    }
+    sk
+}
+
+/// Makes the members of every branch, fills in the grid's village-level leaders from them,
+/// and counts the formal members of organizations that have their own branch.
+pub(crate) fn populate(county: CountyId, seed: u64, mut sk: Skeleton) -> Plan {
+    let mut rng = Rng::stream(seed, county.index, Part::Members);
+    let mut members: Vec<Member> = Vec::new();
+    let mut ids_taken: BTreeMap<(i32, bool), u32> = BTreeMap::new();
+    for (bi, branch) in sk.branches.iter_mut().enumerate() {
+        let start = members.len() as u32;
+        let size = branch.size;
+        branch.committee = match size {
+            0..=19 => size.min(3),
+            20..=49 => 5,
+            _ => 7,
+        };
+        branch.groups = match size {
+            0..=19 => 0,
+            20..=49 => 2,
+            _ => 3,
+        };
+        for offset in 0..size {
+            let on_committee = offset < branch.committee;
+            let steady = branch.steady.contains(&offset);
+            let m = member(
+                &mut rng,
+                &county,
+                branch.profile,
+                on_committee || steady,
+                members.len() as u32,
+                &mut ids_taken,
+            );
+            let mut m = Member {
+                branch: bi as u32,
+                // Party groups are contiguous runs of the member list (members near each other
+                // live near each other).
+                group: if branch.groups == 0 {
+                    0
+                } else {
+                    (offset * u32::from(branch.groups) / size) as u8 + 1
+                },
+                ..m
+            };
+            if steady {
+                m.reliability = 0.0;
+            }
+            members.push(m);
+        }
+        branch.members = start..members.len() as u32;
+    }
+
+    // Village-level grid leaders are the village's own members: the secretary leads the
+    // village, members lead the groups and household cells (党员中心户).
+    let mut village_branch: BTreeMap<u32, u32> = BTreeMap::new();
+    for (bi, b) in sk.branches.iter().enumerate() {
+        if b.ty.assessed() {
+            village_branch.entry(b.unit).or_insert(bi as u32);
+        }
+    }
+    for ui in 0..sk.units.len() {
+        let mut village = ui as u32;
+        while sk.units[village as usize].level > 3 {
+            match sk.units[village as usize].parent {
+                Some(p) => village = p,
+                None => break,
+            }
+        }
+        if sk.units[ui].level < 3 {
+            continue;
+        }
+        if let Some(&b) = village_branch.get(&village) {
+            let range = sk.branches[b as usize].members.clone();
+            let pick = if sk.units[ui].level == 3 {
+                range.start
+            } else {
+                range.start + rng.below(u64::from(range.end - range.start)) as u32
+            };
+            sk.units[ui].leader = Some(members[pick as usize].name.clone());
+        }
+    }
+
+    for org in &mut sk.orgs {
+        if let Some(b) = org.branch {
+            let branch = &sk.branches[b as usize];
+            if !branch.is_joint {
+                org.party_members = members
+                    [branch.members.start as usize..branch.members.end as usize]
+                    .iter()
+                    .filter(|m| !m.probationary)
+                    .count() as i64;
+            }
+        }
+    }
+
+    Plan {
+        county,
+        seed,
+        units: sk.units,
+        branches: sk.branches,
+        members,
+        orgs: sk.orgs,
+        meetings: Vec::new(),
+        scores: Vec::new(),
+        visits: Vec::new(),
+        absences: BTreeMap::new(),
+    }
+}
+
+/// One member of a branch with the given profile. `steady` members (the committee, and the
+/// sample's boundary-case members) are formal, of working age and not mobile.
+fn member(
+    rng: &mut Rng,
+    county: &CountyId,
+    profile: Profile,
+    steady: bool,
+    seq: u32,
+    ids_taken: &mut BTreeMap<(i32, bool), u32>,
+) -> Member {
+    let female = rng.chance(match profile {
+        Profile::Cadre | Profile::Social => 0.38,
+        Profile::Community => 0.4,
+        _ => 0.25,
+    });
+    let (age, category) = if steady {
+        (
+            rng.range(32, 56),
+            match profile {
+                Profile::Village | Profile::Community | Profile::Social => Category::NoPost,
+                Profile::Retired => Category::Retired,
+                _ => Category::Employed,
+            },
+        )
+    } else {
+        match profile {
+            Profile::Village | Profile::Community => {
+                // Rural party members are older than the population: a triangular spread
+                // over 20–90 peaking at 55.
+                let age = 20 + (35.0 * (rng.unit() + rng.unit())) as i64;
+                let u = rng.unit();
+                let working = if profile == Profile::Village {
+                    if u < 0.22 {
+                        Category::Mobile
+                    } else if u < 0.32 {
+                        Category::Employed
+                    } else {
+                        Category::NoPost
+                    }
+                } else if u < 0.1 {
+                    Category::Mobile
+                } else if u < 0.55 {
+                    Category::Employed
+                } else {
+                    Category::NoPost
+                };
+                let retire_at = if female { 55 } else { 60 };
+                let cat = if age >= retire_at && rng.chance(0.75) {
+                    Category::Retired
+                } else {
+                    working
+                };
+                (age, cat)
+            }
+            Profile::Cadre => (rng.range(23, 59), Category::Employed),
+            Profile::Retired => (rng.range(58, 92), Category::Retired),
+            Profile::Enterprise => (
+                rng.range(22, 56),
+                if rng.chance(0.08) {
+                    Category::Mobile
+                } else {
+                    Category::Employed
+                },
+            ),
+            Profile::Social => {
+                let age = rng.range(25, 72);
+                let cat = if age >= 60 {
+                    Category::Retired
+                } else if rng.chance(0.6) {
+                    Category::Employed
+                } else {
+                    Category::NoPost
+                };
+                (age, cat)
+            }
+        }
+    };
+    let birth_year = YEAR - 1 - age as i32;
+    let mut birth = days(birth_year, 1, 1) + rng.range(0, 364) as i32;
+    // Joined the party at 20–40 (older villagers often later), never before 18.
+    let join_age = (rng.range(20, 40) as i32).min(age as i32 - 1).max(18);
+    let probationary = !steady && age <= 40 && rng.chance(0.06);
+    let joined = if probationary {
+        // Admitted this year: a probationary member for a year.
+        days(YEAR, 1, 1) + rng.range(0, 300) as i32
+    } else {
+        let y = (birth_year + join_age).min(YEAR - 1);
+        let y = if steady { y.min(YEAR - 8) } else { y };
+        days(y, 1, 1) + rng.range(0, 364) as i32
+    };
+    let joined = joined.max(birth + 18 * 365);
+
+    // ID numbers: the county's region code, the birth date and a sequence 9xx that the
+    // statistics office never issues at this scale, so no real person's number is produced.
+    // The ninth digit of the sequence is odd for men, even for women.
+    let id_number = loop {
+        let taken = ids_taken.entry((birth, female)).or_insert(0);
+        if *taken < 50 {
+            let seq3 = 900 + *taken * 2 + u32::from(!female);
+            *taken += 1;
+            let (y, m, d) = super::dates::ymd(birth);
+            let first17 = format!("{}{y:04}{m:02}{d:02}{seq3:03}", county.region);
+            let check = engine::schema::id_check_char(first17.as_bytes()).unwrap_or('0');
+            break format!("{first17}{check}");
+        }
+        birth += 1;
+    };
+    let name = names::person(rng, female);
+    // 10x numbers are not issued to mobile phones in China: obviously synthetic.
+    let phone = (!rng.chance(0.05)).then(|| format!("10{:02}{:07}", county.index % 100, seq + 1));
+    // Exempt from points: the very old (and so very few).
+    let exempt = category == Category::Retired && age >= 85 && rng.chance(0.7);
+    let reliability = if category == Category::Mobile {
+        rng.uniform(-0.25, -0.05)
+    } else {
+        rng.uniform(-0.10, 0.05)
+    };
+    let online = if category == Category::Mobile {
+        0.45
+    } else {
+        0.04
+    };
+    Member {
+        id: format!("DY{:06}", seq + 1),
+        branch: 0,
+        name,
+        female,
+        birth,
+        joined,
+        probationary,
+        category,
+        id_number,
+        phone,
+        group: 0,
+        exempt,
+        reliability,
+        online,
+    }
+}
+
+/// The year of 三会一课 and other meetings of every branch; weak branches skip some.
+pub(crate) fn schedule(plan: &mut Plan) {
+    let mut rng = plan.rng(Part::Meetings);
+    let mut all: Vec<Meeting> = Vec::new();
+    for (bi, b) in plan.branches.iter().enumerate() {
+        let mut own: Vec<(i32, MeetingKind, u8, &'static str)> = Vec::new();
+        let theme_day = *rng.pick(&[1u32, 5, 8, 10, 15, 20]);
+        let held = |rng: &mut Rng, skip: f64| !rng.chance(skip);
+        for month in 1..=12u32 {
+            let mi = (month - 1) as usize;
+            let dim = days_in_month(YEAR, month);
+            // Nothing is held in the Spring Festival week (2024-02-10).
+            let day = |rng: &mut Rng, lo: u32, hi: u32| {
+                let d = rng.range(i64::from(lo), i64::from(hi.min(dim))) as u32;
+                if month == 2 && (8..=17).contains(&d) {
+                    d + 10
+                } else {
+                    d
+                }
+            };
+            if held(&mut rng, b.skip) {
+                let d = day(&mut rng, 2, 8);
+                own.push((
+                    days(YEAR, month, d),
+                    MeetingKind::Committee,
+                    0,
+                    names::COMMITTEE_THEMES[mi],
+                ));
+            }
+            for g in 1..=b.groups {
+                if held(&mut rng, b.skip) {
+                    let d = day(&mut rng, 9, 20);
+                    own.push((
+                        days(YEAR, month, d),
+                        MeetingKind::Group,
+                        g,
+                        names::GROUP_THEMES[mi],
+                    ));
+                }
+            }
+            if held(&mut rng, b.skip) {
+                let d = if month == 2 && (8..=17).contains(&theme_day) {
+                    20
+                } else {
+                    theme_day
+                };
+                own.push((
+                    days(YEAR, month, d),
+                    MeetingKind::ThemeDay,
+                    0,
+                    names::THEME_DAY_THEMES[mi],
+                ));
+            }
+            if month % 3 == 1 && held(&mut rng, b.skip / 2.0) {
+                let m = month + rng.range(0, 1) as u32;
+                let d = rng.range(20, 28) as u32;
+                own.push((
+                    days(YEAR, m, d),
+                    MeetingKind::Assembly,
+                    0,
+                    names::ASSEMBLY_THEMES[mi / 3],
+                ));
+            }
+            if month % 3 == 0 && held(&mut rng, b.skip / 2.0) {
+                // The third-quarter lecture is the 七一 lecture, on July 1st.
+                let date = if month == 9 {
+                    days(YEAR, 7, 1)
+                } else {
+                    days(YEAR, month, rng.range(21, 28) as u32)
+                };
+                own.push((date, MeetingKind::Lecture, 0, names::LECTURE_THEMES[mi / 3]));
+            }
+        }
+        own.push((
+            days(YEAR, 1, rng.range(15, 26) as u32),
+            MeetingKind::OrgLife,
+            0,
+            names::ORG_LIFE_THEME,
+        ));
+        own.push((
+            days(YEAR, 12, rng.range(20, 28) as u32),
+            MeetingKind::Review,
+            0,
+            names::REVIEW_THEME,
+        ));
+        own.sort();
+        for (held_on, kind, group, theme) in own {
+            all.push(Meeting {
+                id: String::new(),
+                branch: bi as u32,
+                kind,
+                held_on,
+                group,
+                theme,
+            });
+        }
+    }
+    // Ids follow branch, then date, so a member's meetings in id order are in date order.
+    for (i, m) in all.iter_mut().enumerate() {
+        m.id = format!("HY{:06}", i + 1);
+    }
+    plan.meetings = all;
+}
+
+/// Splits `total` cents over the indicators: `dangjian` fixes 党组织建设 when given, `missing`
+/// leaves one indicator out. Scores are in half points, quarter points when the total needs it.
+pub(crate) fn split_total(
+    rng: &mut Rng,
+    total: i64,
+    dangjian: Option<i64>,
+    missing: Option<u8>,
+) -> [Option<i64>; 10] {
+    let mut out: [Option<i64>; 10] = [Some(0); 10];
+    if let Some(m) = missing {
+        out[m as usize] = None;
+    }
+    let free: Vec<usize> = (0..INDICATORS.len())
+        .filter(|&i| out[i].is_some() && !(i == 0 && dangjian.is_some()))
+        .collect();
+    let fixed = dangjian.unwrap_or(0);
+    if let Some(d) = dangjian {
+        out[0] = Some(d);
+    }
+    let room: i64 = free.iter().map(|&i| INDICATORS[i].1).sum();
+    let remaining = (total - fixed).clamp(0, room);
+    let ratio = remaining as f64 / room as f64;
+    for &i in &free {
+        let max = INDICATORS[i].1;
+        let v = (max as f64 * (ratio + rng.normalish() * 0.02)).clamp(0.0, max as f64);
+        out[i] = Some(((v / 50.0).round() as i64 * 50).clamp(0, max));
+    }
+    // Walk the difference off in half points (a quarter or less at the end), always on an
+    // indicator with room, starting from a random one.
+    let mut diff = remaining - free.iter().map(|&i| out[i].unwrap_or(0)).sum::<i64>();
+    while diff != 0 {
+        let step = diff.signum() * diff.abs().min(50);
+        let start = rng.index(free.len());
+        let mut moved = false;
+        for k in 0..free.len() {
+            let i = free[(start + k) % free.len()];
+            let v = out[i].unwrap_or(0) + step;
+            if (0..=INDICATORS[i].1).contains(&v) {
+                out[i] = Some(v);
+                diff -= step;
+                moved = true;
+                break;
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    out
+}
+
+/// Bimonthly scores of every rural and community branch. `targets` (the sample's engineered
+/// cases) fix a branch-period's total; all others follow the branch's quality.
+pub(crate) fn score(plan: &mut Plan, targets: &BTreeMap<(u32, u8), ScoreTarget>) {
+    let mut rng = plan.rng(Part::Scores);
+    let mut scores = Vec::new();
+    for (bi, b) in plan.branches.iter().enumerate() {
+        if !b.ty.assessed() {
+            continue;
+        }
+        for period in 1..=PERIODS {
+            let target = match targets.get(&(bi as u32, period)) {
+                Some(t) => *t,
+                None => {
+                    let pct = (b.quality + rng.normalish() * 0.02).clamp(0.70, 0.995);
+                    // Totals on quarter points.
+                    let total = ((pct * 400.0).round() as i64) * 25;
+                    let missing = rng.chance(0.012).then(|| rng.range(1, 9) as u8);
+                    ScoreTarget {
+                        total,
+                        dangjian: None,
+                        missing,
+                    }
+                }
+            };
+            let split = split_total(&mut rng, target.total, target.dangjian, target.missing);
+            for (i, v) in split.iter().enumerate() {
+                if let Some(cents) = v {
+                    scores.push(Score {
+                        period,
+                        branch: bi as u32,
+                        indicator: i as u8,
+                        cents: *cents,
+                    });
+                }
+            }
+        }
+    }
+    plan.scores = scores;
+}
+
+/// Grid visits: members of each village's branch visit households in the village, its groups
+/// and household cells, every month.
+pub(crate) fn visit(plan: &mut Plan) {
+    let mut rng = plan.rng(Part::Visits);
+    let mut children: Vec<Vec<u32>> = vec![Vec::new(); plan.units.len()];
+    for (i, u) in plan.units.iter().enumerate() {
+        if let Some(p) = u.parent {
+            children[p as usize].push(i as u32);
+        }
+    }
+    let mut visits = Vec::new();
+    let mut resolution: BTreeMap<u32, f64> = BTreeMap::new();
+    for b in plan.branches.iter().filter(|b| b.ty.assessed()) {
+        let village = b.unit;
+        let mut below = vec![village];
+        let mut i = 0;
+        while i < below.len() {
+            below.extend_from_slice(&children[below[i] as usize]);
+            i += 1;
+        }
+        let town = plan.units[village as usize].township.unwrap_or(village);
+        let rate = *resolution
+            .entry(town)
+            .or_insert_with(|| rng.uniform(0.82, 0.97));
+        let n_members = b.members.end - b.members.start;
+        for month in 1..=12u32 {
+            for _ in 0..rng.range(6, 14) {
+                let unit = below[rng.index(below.len())];
+                let level = plan.units[unit as usize].level;
+                let member = (n_members > 0 && !rng.chance(0.05))
+                    .then(|| b.members.start + rng.below(u64::from(n_members)) as u32);
+                let households = match level {
+                    3 => rng.range(3, 15),
+                    4 => rng.range(2, 10),
+                    _ => rng.range(1, 6),
+                };
+                let raised = (0..households).filter(|_| rng.chance(0.15)).count() as i64;
+                let resolved = (0..raised).filter(|_| rng.chance(rate)).count() as i64;
+                let day = rng.range(1, i64::from(days_in_month(YEAR, month))) as u32;
+                visits.push(Visit {
+                    id: String::new(),
+                    unit,
+                    member,
+                    on: days(YEAR, month, day),
+                    households,
+                    raised,
+                    resolved,
+                });
+            }
+        }
+    }
+    for (i, v) in visits.iter_mut().enumerate() {
+        v.id = format!("ZF{:06}", i + 1);
+    }
+    plan.visits = visits;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indicators_match_the_default_rules() {
+        let rules = engine::rules::Rules::default_rules();
+        let names: Vec<(String, i64)> = rules
+            .assessment
+            .indicators
+            .get_ref()
+            .iter()
+            .map(|i| (i.name.clone(), i.max.0))
+            .collect();
+        let ours: Vec<(String, i64)> = INDICATORS
+            .iter()
+            .map(|(n, m)| (n.to_string(), *m))
+            .collect();
+        assert_eq!(names, ours);
+    }
+
+    #[test]
+    fn split_hits_the_total_within_maxima() {
+        let mut rng = Rng::stream(3, 0, Part::Scores);
+        for total in (7000..=9950).step_by(25) {
+            let s = split_total(&mut rng, total, None, None);
+            let sum: i64 = s.iter().flatten().sum();
+            assert_eq!(sum, total);
+            for (v, (_, max)) in s.iter().zip(INDICATORS) {
+                let v = v.unwrap();
+                assert!((0..=*max).contains(&v));
+            }
+        }
+        let s = split_total(&mut rng, 8800, Some(1850), Some(8));
+        assert_eq!(s[0], Some(1850));
+        assert_eq!(s[8], None);
+        assert_eq!(s.iter().flatten().sum::<i64>(), 8800);
+    }
+}

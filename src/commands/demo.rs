@@ -1,0 +1,166 @@
+//! `generate` and `demo`: the built-in sample county and the scale generator.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use arrow::array::Array;
+use datasets::{GenerateOptions, OutputFormat, Scale};
+use engine::Warehouse;
+
+use super::{loads, metrics};
+use crate::output::{Format, Output};
+use crate::{AssessWhat, AttendanceWhat};
+
+pub fn generate(scale: &str, seed: Option<u64>, out: &Path, format: Option<&str>) -> Result<()> {
+    let scale: Scale = scale.parse()?;
+    let mut opts = GenerateOptions::new(scale, out.to_path_buf());
+    if let Some(seed) = seed {
+        opts.seed = seed;
+    }
+    if let Some(f) = format {
+        opts.format = f.parse::<OutputFormat>()?;
+    }
+    let started = std::time::Instant::now();
+    let summary = datasets::generate(&opts, &|msg: &str| eprintln!("{msg}"))?;
+    for c in &summary.counties {
+        let rows: u64 = c.rows.iter().map(|(_, n)| n).sum();
+        println!(
+            "{}\t{}\t{} rows\t{}",
+            c.tenant_id,
+            c.name,
+            rows,
+            c.dir.display()
+        );
+    }
+    eprintln!(
+        "generated {} ({} counties, seed {}, {}) in {:.1} s: {:.1} MB, {} attendance rows",
+        scale,
+        summary.counties.len(),
+        summary.seed,
+        summary.format,
+        started.elapsed().as_secs_f64(),
+        summary.bytes_written as f64 / 1e6,
+        summary.rows("attendance")
+    );
+    Ok(())
+}
+
+/// The sample county end to end: a fresh warehouse in OUT/warehouse, the load with its
+/// reconciliation, the newest period's ranking, and the metrics written to OUT.
+pub async fn demo(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let wh = out.join("warehouse");
+    if wh.exists() {
+        // Only ever remove a warehouse this command made.
+        if Warehouse::open(&wh).is_err() {
+            bail!(
+                "{} exists and is not a warehouse; choose another --out",
+                wh.display()
+            );
+        }
+        std::fs::remove_dir_all(&wh).with_context(|| format!("cannot remove {}", wh.display()))?;
+    }
+    let (tenant, name) = datasets::sample_identity();
+    let warehouse = Warehouse::init(&wh)?;
+    warehouse.add_tenant(tenant, name).await?;
+    println!("== 1. 导入示例县数据 (load the sample county {name}) ==");
+    loads::ingest(&wh, tenant, &[datasets::sample_dir()], Format::Table).await?;
+
+    let period = latest_period(&wh, tenant).await?;
+    println!("\n== 2. {period} 流动红旗排名 (the newest period's ranking) ==");
+    let table = Output {
+        format: Format::Table,
+        file: None,
+    };
+    metrics::assess(
+        &wh,
+        tenant,
+        AssessWhat::Period(period.clone()),
+        None,
+        &table,
+    )
+    .await?;
+
+    println!("\n== 3. 指标文件 (metrics written to {}) ==", out.display());
+    let file = |name: &str| -> PathBuf { out.join(name) };
+    let outputs: Vec<(PathBuf, Format)> = vec![
+        (file("ranking.csv"), Format::Csv),
+        (file("ranking.xlsx"), Format::Xlsx),
+        (file("ranking_year.csv"), Format::Csv),
+        (file("coverage.csv"), Format::Csv),
+        (file("coverage_findings.csv"), Format::Csv),
+        (file("attendance_townships.csv"), Format::Csv),
+        (file("meeting_compliance.csv"), Format::Csv),
+        (file("attendance_alerts.csv"), Format::Csv),
+        (file("points.csv"), Format::Csv),
+        (file("grid_visits.csv"), Format::Csv),
+    ];
+    let year: i32 = period[..4].parse().context("period year")?;
+    for (path, format) in &outputs {
+        let o = Output {
+            format: *format,
+            file: Some(path),
+        };
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        match name {
+            "ranking.csv" | "ranking.xlsx" => {
+                metrics::assess(&wh, tenant, AssessWhat::Period(period.clone()), None, &o).await?
+            }
+            "ranking_year.csv" => {
+                metrics::assess(&wh, tenant, AssessWhat::Year(year), None, &o).await?
+            }
+            "coverage.csv" => metrics::coverage(&wh, tenant, 2, false, &o).await?,
+            "coverage_findings.csv" => metrics::coverage(&wh, tenant, 2, true, &o).await?,
+            "attendance_townships.csv" => {
+                metrics::attendance(&wh, tenant, Some(2), Some(year), AttendanceWhat::Rates, &o)
+                    .await?
+            }
+            "meeting_compliance.csv" => {
+                metrics::attendance(
+                    &wh,
+                    tenant,
+                    None,
+                    Some(year),
+                    AttendanceWhat::Compliance,
+                    &o,
+                )
+                .await?
+            }
+            "attendance_alerts.csv" => {
+                metrics::attendance(&wh, tenant, None, Some(year), AttendanceWhat::Alerts, &o)
+                    .await?
+            }
+            "points.csv" => metrics::points(&wh, tenant, year, &o).await?,
+            _ => metrics::grid(&wh, tenant, 3, &o).await?,
+        }
+        println!("  {}", path.display());
+    }
+    println!(
+        "\nExplore further: gridassess --warehouse {} sql --tenant {tenant} \"select * from red_flag_year\"",
+        wh.display()
+    );
+    Ok(())
+}
+
+async fn latest_period(wh: &Path, tenant: &str) -> Result<String> {
+    let tenant = Warehouse::open(wh)?.tenant(tenant)?;
+    let manifest = tenant.manifest()?;
+    let ctx = engine::session::tenant_session(&tenant, &manifest, None).await?;
+    let batches = ctx
+        .sql("SELECT max(period) FROM red_flag_ranking")
+        .await?
+        .collect()
+        .await?;
+    let column = match batches.first() {
+        Some(b) => arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)?,
+        None => bail!("the sample has no scores to rank"),
+    };
+    let period = column
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .and_then(|a| (!a.is_empty() && a.is_valid(0)).then(|| a.value(0).to_string()));
+    period.context("the sample has no scores to rank")
+}
