@@ -10,4 +10,5 @@ mod metrics_cli;
 mod readme;
 mod reload;
 mod rules_cli;
+mod sample_views;
 mod sql;
