@@ -5,6 +5,7 @@ mod common;
 mod atomic_load;
 mod cli_errors;
 mod demo;
+mod differential;
 mod fixtures;
 mod metrics_cli;
 mod readme;
