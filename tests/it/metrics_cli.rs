@@ -96,3 +96,46 @@ fn binary_formats_are_written_to_the_output_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--output FILE"));
 }
+
+#[test]
+fn the_sample_countys_ranking_and_coverage_as_people_and_machines_see_them() {
+    let w = Warehouse::new();
+    w.ok(&[
+        "ingest",
+        "--tenant",
+        "t",
+        datasets::sample_dir().to_str().expect("path"),
+    ]);
+    let runs: &[(&str, &[&str])] = &[
+        (
+            "sample_assess_b6",
+            &["assess", "--tenant", "t", "--period", "2024-B6"],
+        ),
+        (
+            "sample_assess_year",
+            &["assess", "--tenant", "t", "--year", "2024"],
+        ),
+        (
+            "sample_coverage_county",
+            &["coverage", "--tenant", "t", "--level", "0"],
+        ),
+        (
+            "sample_coverage_findings",
+            &["coverage", "--tenant", "t", "--findings"],
+        ),
+        (
+            "sample_attendance_districts",
+            &["attendance", "--tenant", "t", "--level", "1"],
+        ),
+        (
+            "sample_grid_townships",
+            &["grid", "--tenant", "t", "--level", "2"],
+        ),
+    ];
+    for (name, args) in runs {
+        let mut csv_args = args.to_vec();
+        csv_args.extend(["--format", "csv"]);
+        insta::assert_snapshot!(format!("{name}_csv"), w.ok(&csv_args));
+        insta::assert_snapshot!(format!("{name}_table"), w.ok(args));
+    }
+}
