@@ -92,3 +92,64 @@ fn scores_are_checked_against_the_rules_in_force() {
     // Under the default rules 21 points of 党组织建设 is rejected; under these it loads.
     assert!(out.contains("scores,11,6,5,0"), "{out}");
 }
+
+#[test]
+fn a_period_can_be_recomputed_under_an_earlier_rules_version() {
+    let w = Warehouse::new();
+    let input = crate::common::fixtures().join("valid/gbk_chinese/input");
+    w.ok(&["ingest", "--tenant", "t", input.to_str().expect("path")]);
+    // Version 2 pays the flag holder of a low-scoring township too: a tier from 0 points.
+    let shown = w.ok(&["rules", "show", "--tenant", "t"]);
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("rules.toml");
+    fs::write(
+        &file,
+        shown.replace(
+            "{ min_score = 85, rewards = [300, 250, 200] } ]",
+            "{ min_score = 85, rewards = [300, 250, 200] },\n          { min_score = 0, rewards = [100] } ]",
+        ),
+    )
+    .expect("write");
+    w.ok(&[
+        "rules",
+        "set",
+        "--tenant",
+        "t",
+        file.to_str().expect("path"),
+    ]);
+    let q = |extra: &[&str]| {
+        let mut args = vec![
+            "assess", "--tenant", "t", "--period", "2024-B1", "--format", "csv",
+        ];
+        args.extend_from_slice(extra);
+        let out = w.ok(&args);
+        let header: Vec<&str> = out.lines().next().expect("header").split(',').collect();
+        let first: Vec<String> = out
+            .lines()
+            .nth(1)
+            .expect("row")
+            .split(',')
+            .map(str::to_string)
+            .collect();
+        let col = |name: &str| first[header.iter().position(|h| *h == name).expect(name)].clone();
+        (col("reward_yuan"), col("rules_version"))
+    };
+    assert_eq!(q(&[]), ("100.00".to_string(), "2".to_string()));
+    assert_eq!(
+        q(&["--rules-version", "1"]),
+        ("0.00".to_string(), "1".to_string())
+    );
+    let out = w.run(&[
+        "assess",
+        "--tenant",
+        "t",
+        "--period",
+        "2024-B1",
+        "--rules-version",
+        "7",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("there is no rules version 7 (versions: 1, 2)")
+    );
+}
