@@ -43,12 +43,10 @@ pub async fn base_session(
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
     for table in TABLES {
-        let path = tenant.table_path(table.name);
-        let version = manifest.tables.get(table.name).copied().unwrap_or(0);
-        let delta = open_version(&path, version).await?;
+        let delta = tenant.delta_at(table.name, manifest).await?;
         delta
             .update_datafusion_session(&ctx.state())
-            .map_err(|e| delta_err(&path, e))?;
+            .map_err(|e| delta_err(&tenant.table_path(table.name), e))?;
         let provider = delta.table_provider().await.map_err(QueryError::Sql)?;
         ctx.register_table(table.name, provider)?;
     }
@@ -60,20 +58,6 @@ fn delta_err(path: &Path, e: deltalake::DeltaTableError) -> QueryError {
         path: path.to_path_buf(),
         source: Box::new(e),
     })
-}
-
-async fn open_version(path: &Path, version: u64) -> Result<deltalake::DeltaTable, QueryError> {
-    let abs = std::path::absolute(path).map_err(|source| WarehouseError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let url = url::Url::from_directory_path(&abs).map_err(|()| WarehouseError::Io {
-        path: abs.clone(),
-        source: std::io::Error::other("cannot be expressed as a file URL"),
-    })?;
-    deltalake::open_table_with_version(url, version)
-        .await
-        .map_err(|e| delta_err(path, e))
 }
 
 /// Statements a query may not contain: it reads, it never changes anything.

@@ -516,6 +516,15 @@ impl Tenant {
         Ok(next)
     }
 
+    /// The Delta table `table` at the version `manifest` committed.
+    pub async fn delta_at(&self, table: &str, manifest: &Manifest) -> Result<DeltaTable> {
+        let path = self.table_path(table);
+        let version = manifest.tables.get(table).copied().unwrap_or(0);
+        deltalake::open_table_with_version(table_url(&path)?, version)
+            .await
+            .map_err(|e| delta_err(&path, e))
+    }
+
     /// Reads a table as committed in `manifest`.
     pub async fn read_table(&self, table: &str, manifest: &Manifest) -> Result<Vec<RecordBatch>> {
         let schema = schema_of(table).ok_or_else(|| WarehouseError::Schema {
@@ -523,10 +532,7 @@ impl Tenant {
             source: arrow::error::ArrowError::SchemaError("not a warehouse table".into()),
         })?;
         let path = self.table_path(table);
-        let version = manifest.tables.get(table).copied().unwrap_or(0);
-        let delta = deltalake::open_table_with_version(table_url(&path)?, version)
-            .await
-            .map_err(|e| delta_err(&path, e))?;
+        let delta = self.delta_at(table, manifest).await?;
         let (_, stream) = delta.scan_table().await.map_err(|e| delta_err(&path, e))?;
         let batches: Vec<RecordBatch> = stream
             .try_collect()
