@@ -12,6 +12,9 @@ pub enum TextEncoding {
     Utf8Bom,
     /// GB18030, the superset of GBK and GB2312 that Windows "ANSI" Chinese files use.
     Gb18030,
+    /// UTF-16 with a byte-order mark: what Excel's "Unicode text" export writes. The file is
+    /// converted to UTF-8 as a whole before parsing.
+    Utf16,
 }
 
 impl TextEncoding {
@@ -20,6 +23,7 @@ impl TextEncoding {
             TextEncoding::Utf8 => "UTF-8",
             TextEncoding::Utf8Bom => "UTF-8 with BOM",
             TextEncoding::Gb18030 => "GBK/GB18030",
+            TextEncoding::Utf16 => "UTF-16",
         }
     }
 }
@@ -59,11 +63,33 @@ fn decode_gb18030(bytes: &[u8]) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
+/// A UTF-16 file (recognized by its byte-order mark) as UTF-8 text; `None` for any other file,
+/// `Some(Err(offset))` with the byte offset of the first invalid sequence.
+pub fn utf16_to_utf8(bytes: &[u8]) -> Option<Result<String, usize>> {
+    let encoding = match bytes {
+        [0xFF, 0xFE, ..] => encoding_rs::UTF_16LE,
+        [0xFE, 0xFF, ..] => encoding_rs::UTF_16BE,
+        _ => return None,
+    };
+    let body = &bytes[2..];
+    Some(
+        encoding
+            .decode_without_bom_handling_and_without_replacement(body)
+            .map(|s| s.into_owned())
+            .ok_or_else(|| {
+                let mut decoder = encoding.new_decoder_without_bom_handling();
+                let mut out = String::with_capacity(body.len() * 2 + 16);
+                let (_, read) = decoder.decode_to_string_without_replacement(body, &mut out, true);
+                read + 2
+            }),
+    )
+}
+
 /// Decodes one field, or shows where it is broken: the text that decodes, with the bytes
 /// that do not as `\xNN` (`南\xFF\xFE村`), so the user can find the cell.
 pub fn decode_field(bytes: &[u8], enc: TextEncoding) -> Result<String, String> {
     let encoding: &'static Encoding = match enc {
-        TextEncoding::Utf8 | TextEncoding::Utf8Bom => encoding_rs::UTF_8,
+        TextEncoding::Utf8 | TextEncoding::Utf8Bom | TextEncoding::Utf16 => encoding_rs::UTF_8,
         TextEncoding::Gb18030 => GB18030,
     };
     if let Some(s) = encoding.decode_without_bom_handling_and_without_replacement(bytes) {
@@ -107,6 +133,23 @@ mod tests {
         let (enc, skip) = detect(&bytes);
         assert_eq!((enc, skip), (TextEncoding::Gb18030, 0));
         assert_eq!(decode_field(&bytes[..8], enc).unwrap(), "组织编码");
+    }
+
+    #[test]
+    fn utf16_with_a_bom_becomes_utf8() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for u in "组织编码\tB1\n".encode_utf16() {
+            bytes.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(
+            utf16_to_utf8(&bytes),
+            Some(Ok("组织编码\tB1\n".to_string()))
+        );
+        assert_eq!(utf16_to_utf8(b"plain"), None);
+        assert!(matches!(
+            utf16_to_utf8(&[0xFF, 0xFE, 0x00, 0xD8]),
+            Some(Err(_))
+        ));
     }
 
     #[test]

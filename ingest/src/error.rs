@@ -27,6 +27,12 @@ pub enum IngestError {
         bytes: String,
         encoding: &'static str,
     },
+    #[error("{}: byte {offset} is not valid {encoding}; re-save the file as CSV UTF-8", .path.display())]
+    Undecodable {
+        path: PathBuf,
+        offset: usize,
+        encoding: &'static str,
+    },
     #[error("{}: not a readable Excel workbook: {message}", .path.display())]
     Workbook { path: PathBuf, message: String },
     #[error("{}: not a readable Parquet file: {source}", .path.display())]

@@ -13,7 +13,7 @@ use calamine::{Data, Reader};
 use engine::schema::{HEADER_ALIASES, TABLES, TableDef, table_for_name};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::decode::{TextEncoding, decode_field, detect};
+use crate::decode::{TextEncoding, decode_field, detect, utf16_to_utf8};
 use crate::error::IngestError;
 use crate::issue::{Issue, Severity};
 
@@ -286,16 +286,42 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-/// Reads a CSV file in UTF-8, UTF-8 with BOM or GBK/GB18030.
+/// Tab when the header line has tabs and no commas (Excel's "Unicode text" and `.tsv`
+/// exports), otherwise comma.
+fn sniff_delimiter(bytes: &[u8]) -> u8 {
+    let header = bytes
+        .split(|b| *b == b'\n')
+        .find(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+        .unwrap_or_default();
+    let tabs = header.iter().filter(|b| **b == b'\t').count();
+    let commas = header.iter().filter(|b| **b == b',').count();
+    if tabs > 0 && commas == 0 { b'\t' } else { b',' }
+}
+
+/// Reads a delimited text file in UTF-8, UTF-8 with BOM, GBK/GB18030 or UTF-16.
 pub fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestError> {
     let bytes = fs::read(path).map_err(|source| IngestError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let (encoding, skip) = detect(&bytes);
+    let (bytes, encoding, skip) = match utf16_to_utf8(&bytes) {
+        Some(Ok(text)) => (text.into_bytes(), TextEncoding::Utf16, 0),
+        Some(Err(offset)) => {
+            return Err(IngestError::Undecodable {
+                path: path.to_path_buf(),
+                offset,
+                encoding: TextEncoding::Utf16.label(),
+            });
+        }
+        None => {
+            let (encoding, skip) = detect(&bytes);
+            (bytes, encoding, skip)
+        }
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .delimiter(sniff_delimiter(&bytes[skip..]))
         .from_reader(&bytes[skip..]);
     let source = path.display().to_string();
     let mut builder: Option<RawBuilder> = None;
@@ -579,6 +605,12 @@ fn table_of(path: &Path) -> Option<&'static TableDef> {
     })
 }
 
+fn has_extension(path: &Path, ext: &str) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+}
+
 #[derive(Clone, Copy)]
 enum Kind {
     Csv,
@@ -589,7 +621,7 @@ enum Kind {
 fn kind_of(path: &Path) -> Option<Kind> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     match ext.as_str() {
-        "csv" => Some(Kind::Csv),
+        "csv" | "tsv" | "txt" => Some(Kind::Csv),
         "xlsx" | "xlsm" | "xls" | "ods" => Some(Kind::Workbook),
         "parquet" => Some(Kind::Parquet),
         _ => None,
@@ -625,12 +657,15 @@ fn collect_files(
         }
         if entry.is_dir() {
             collect_files(&entry, out, skipped)?;
-        } else if kind_of(&entry).is_some() {
+        } else if kind_of(&entry).is_some()
+            && (!has_extension(&entry, "txt") || table_of(&entry).is_some())
+        {
             out.push(entry);
         } else {
             skipped.push(Skipped {
                 path: entry.display().to_string(),
-                reason: "not a CSV, Excel or Parquet file".into(),
+                reason: "not a CSV, Excel or Parquet file, nor a text export named after a table"
+                    .into(),
             });
         }
     }
