@@ -146,7 +146,8 @@ enum Command {
         tenant: String,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        query: String,
+        /// The query; without one, statements ending in ';' are read from standard input.
+        query: Option<String>,
     },
 }
 

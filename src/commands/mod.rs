@@ -81,6 +81,6 @@ pub async fn run(cli: Cli) -> Result<()> {
             tenant,
             format,
             query,
-        } => sql::run(&wh, &tenant, &query, format).await,
+        } => sql::run(&wh, &tenant, query.as_deref(), format).await,
     }
 }

@@ -69,3 +69,31 @@ fn sql_refuses_to_change_anything() {
     ]);
     assert_eq!(out, "n\n4\n");
 }
+
+#[test]
+fn without_a_query_statements_are_read_from_standard_input() {
+    use std::io::Write;
+    let w = loaded();
+    let mut child = w
+        .command(&["sql", "--tenant", "t", "--format", "csv"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"select count(*) as n\n  from members;\nselect nonsense from nowhere;\nselect 2 as two;\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "n\n4\ntwo\n2\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nowhere"), "{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed statement in a script fails the run"
+    );
+}
