@@ -234,9 +234,14 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            let message = e.to_string();
+            eprintln!("error: {message}");
+            // Library errors already quote their source; print only causes that add something.
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let cause = cause.to_string();
+                if !message.contains(&cause) {
+                    eprintln!("  caused by: {cause}");
+                }
             }
             ExitCode::FAILURE
         }

@@ -21,7 +21,18 @@ pub async fn run(wh: &Path, tenant: &str, sql: Option<&str>, format: Format) -> 
 }
 
 async fn query(ctx: &SessionContext, sql: &str, format: Format) -> Result<()> {
-    let df = ctx.sql_with_options(sql, read_only()).await?;
+    let df = match ctx.sql_with_options(sql, read_only()).await {
+        Ok(df) => df,
+        Err(e) if e.to_string().contains("not found") && e.to_string().contains("table") => {
+            let tables: Vec<&str> = engine::schema::TABLES.iter().map(|t| t.name).collect();
+            anyhow::bail!(
+                "{e}\n  tables: {}\n  views: {}",
+                tables.join(", "),
+                engine::views::VIEW_NAMES.join(", ")
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
     let schema = df.schema().inner().clone();
     let batches = df.collect().await?;
     // Ad-hoc queries keep the names the user wrote, in every format.
