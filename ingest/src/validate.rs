@@ -609,26 +609,51 @@ fn reject(
     });
 }
 
-fn key_of(staged: &Staged, row: usize) -> Option<String> {
-    let mut parts = Vec::with_capacity(staged.table.primary_key.len());
-    for k in staged.table.primary_key {
-        let col = staged.key_column(k)?;
-        if col.is_null(row) {
-            return None;
+/// The primary-key columns of a staged table, looked up once rather than per row.
+struct Keys {
+    cols: Vec<StringArray>,
+}
+
+impl Keys {
+    fn of(staged: &Staged) -> Keys {
+        Keys {
+            cols: staged
+                .table
+                .primary_key
+                .iter()
+                .filter_map(|k| staged.key_column(k).cloned())
+                .collect(),
         }
-        parts.push(col.value(row));
     }
-    Some(parts.join("\u{1f}"))
+
+    /// The row's key (parts joined by U+001F), or `None` when a part is null.
+    fn at(&self, row: usize) -> Option<String> {
+        if let [col] = self.cols.as_slice() {
+            return col.is_valid(row).then(|| col.value(row).to_string());
+        }
+        let mut key = String::new();
+        for (i, col) in self.cols.iter().enumerate() {
+            if col.is_null(row) {
+                return None;
+            }
+            if i > 0 {
+                key.push('\u{1f}');
+            }
+            key.push_str(col.value(row));
+        }
+        Some(key)
+    }
 }
 
 /// A repeated primary key inside the load: the first occurrence is kept.
 fn reject_duplicate_keys(staged: &mut Staged, issues: &mut Vec<Issue>) {
     let mut first: HashMap<String, usize> = HashMap::new();
+    let keys = Keys::of(staged);
     for row in 0..staged.read() {
         if !staged.alive[row] {
             continue;
         }
-        let Some(key) = key_of(staged, row) else {
+        let Some(key) = keys.at(row) else {
             continue;
         };
         match first.get(&key) {
@@ -653,11 +678,12 @@ fn reject_duplicate_keys(staged: &mut Staged, issues: &mut Vec<Issue>) {
 /// Where a key was rejected in this load, to explain a cascading rejection.
 fn rejected_keys(staged: &Staged) -> HashMap<String, String> {
     let mut out = HashMap::new();
+    let keys = Keys::of(staged);
     for row in 0..staged.read() {
         if staged.alive[row] {
             continue;
         }
-        if let Some(key) = key_of(staged, row) {
+        if let Some(key) = keys.at(row) {
             out.entry(key).or_insert_with(|| {
                 format!(
                     "{} line {}: {}",
@@ -676,9 +702,10 @@ fn rejected_keys(staged: &Staged) -> HashMap<String, String> {
 }
 
 fn alive_keys(staged: &Staged) -> HashSet<String> {
+    let keys = Keys::of(staged);
     (0..staged.read())
         .filter(|r| staged.alive[*r])
-        .filter_map(|r| key_of(staged, r))
+        .filter_map(|r| keys.at(r))
         .collect()
 }
 
