@@ -27,15 +27,21 @@ impl From<Cents> for f64 {
     }
 }
 
+/// Hundredths as a person writes them: 9500 → `95`, 9550 → `95.5`, 9505 → `95.05`. One
+/// spelling for rules messages, ingest messages and the generated hand-over files.
+pub fn hundredths_text(v: i128) -> String {
+    let sign = if v < 0 { "-" } else { "" };
+    let a = v.unsigned_abs();
+    match a % 100 {
+        0 => format!("{sign}{}", a / 100),
+        f if f % 10 == 0 => format!("{sign}{}.{}", a / 100, f / 10),
+        f => format!("{sign}{}.{f:02}", a / 100),
+    }
+}
+
 impl fmt::Display for Cents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let a = self.0.unsigned_abs();
-        if a.is_multiple_of(100) {
-            write!(f, "{sign}{}", a / 100)
-        } else {
-            write!(f, "{sign}{}.{:02}", a / 100, a % 100)
-        }
+        f.write_str(&hundredths_text(i128::from(self.0)))
     }
 }
 

@@ -38,15 +38,7 @@ pub fn parse_cents(s: &str) -> Result<i128, &'static str> {
 }
 
 /// Formats hundredths as a person writes them: 9500 → `95`, 9550 → `95.5`, 9505 → `95.05`.
-pub fn format_cents(v: i128) -> String {
-    let sign = if v < 0 { "-" } else { "" };
-    let a = v.unsigned_abs();
-    match a % 100 {
-        0 => format!("{sign}{}", a / 100),
-        f if f % 10 == 0 => format!("{sign}{}.{}", a / 100, f / 10),
-        f => format!("{sign}{}.{f:02}", a / 100),
-    }
-}
+pub use engine::rules::hundredths_text as format_cents;
 
 fn digits(s: &str) -> Option<u32> {
     if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {

@@ -2,6 +2,19 @@ use std::fs;
 
 use crate::common::Warehouse;
 
+/// The default rules with five points moved from 驻村帮扶 to 党组织建设: maxima still sum to 100.
+fn five_points_to_party_building(rules: &str) -> String {
+    rules
+        .replace(
+            "{ name = \"党组织建设\", max = 20 }",
+            "{ name = \"党组织建设\", max = 25 }",
+        )
+        .replace(
+            "{ name = \"驻村帮扶\", max = 10 }",
+            "{ name = \"驻村帮扶\", max = 5 }",
+        )
+}
+
 #[test]
 fn rules_round_trip_and_every_change_is_a_new_version() {
     let w = Warehouse::new();
@@ -15,15 +28,7 @@ fn rules_round_trip_and_every_change_is_a_new_version() {
     // Move five points from 驻村帮扶 to 党组织建设: the maxima still sum to 100.
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("rules.toml");
-    let changed = shown
-        .replace(
-            "{ name = \"党组织建设\", max = 20 }",
-            "{ name = \"党组织建设\", max = 25 }",
-        )
-        .replace(
-            "{ name = \"驻村帮扶\", max = 10 }",
-            "{ name = \"驻村帮扶\", max = 5 }",
-        );
+    let changed = five_points_to_party_building(&shown);
     fs::write(&file, &changed).expect("write");
     let out = w.ok(&[
         "rules",
@@ -60,19 +65,7 @@ fn scores_are_checked_against_the_rules_in_force() {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("rules.toml");
     let shown = w.ok(&["rules", "show", "--tenant", "t"]);
-    fs::write(
-        &file,
-        shown
-            .replace(
-                "{ name = \"党组织建设\", max = 20 }",
-                "{ name = \"党组织建设\", max = 25 }",
-            )
-            .replace(
-                "{ name = \"驻村帮扶\", max = 10 }",
-                "{ name = \"驻村帮扶\", max = 5 }",
-            ),
-    )
-    .expect("write");
+    fs::write(&file, five_points_to_party_building(&shown)).expect("write");
     w.ok(&[
         "rules",
         "set",

@@ -95,15 +95,7 @@ fn zh_month(m: &str) -> String {
 }
 
 /// Hundredths as a person types them: 1850 → `18.5`, 9500 → `95`, 925 → `9.25`.
-fn cents_text(v: i128) -> String {
-    let sign = if v < 0 { "-" } else { "" };
-    let a = v.unsigned_abs();
-    match a % 100 {
-        0 => format!("{sign}{}", a / 100),
-        f if f % 10 == 0 => format!("{sign}{}.{}", a / 100, f / 10),
-        f => format!("{sign}{}.{f:02}", a / 100),
-    }
-}
+use engine::rules::hundredths_text as cents_text;
 
 fn date_text(z: i32, style: DateStyle) -> String {
     let (y, m, d) = ymd(z);
