@@ -3,7 +3,6 @@
 
 mod commands;
 mod output;
-mod present;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -135,7 +134,20 @@ enum Command {
         #[arg(long)]
         format: Option<String>,
     },
-    /// The sample county end to end: load, rank, write the metrics.
+    /// Charts (PNG, SVG), an offline HTML report and a print-ready ranking workbook.
+    Report {
+        #[arg(long)]
+        tenant: String,
+        /// A period: 2024-B3, 2024年1-2月, 2024-Q2, …
+        #[arg(long, conflicts_with = "year", required_unless_present = "year")]
+        period: Option<String>,
+        #[arg(long)]
+        year: Option<i32>,
+        /// The folder to write charts/, report.html and ranking.xlsx into.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The sample county end to end: load, rank, write the metrics and the report.
     Demo {
         #[arg(long, default_value = "demo")]
         out: PathBuf,

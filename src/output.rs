@@ -10,7 +10,7 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use clap::ValueEnum;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use crate::present;
+use reports::present;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -105,7 +105,7 @@ pub fn write_batches(
                 Some(l) => table.set_header(l.to_vec()),
                 None => table.set_header(names.iter().map(|n| present::label(n))),
             };
-            for row in present::humanize(batches, &names)? {
+            for row in present::humanize(batches, &names, present::Marks::TERMINAL)? {
                 table.add_row(row);
             }
             writeln!(out, "{table}")?;

@@ -46,7 +46,8 @@ pub fn generate(scale: &str, seed: Option<u64>, out: &Path, format: Option<&str>
 }
 
 /// The sample county end to end: a fresh warehouse in OUT/warehouse, the load with its
-/// reconciliation, the newest period's ranking, and the metrics written to OUT.
+/// reconciliation, the newest period's ranking, the metrics written to OUT, and the report in
+/// OUT/report.
 pub async fn demo(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let wh = out.join("warehouse");
@@ -138,6 +139,22 @@ pub async fn demo(out: &Path) -> Result<()> {
         }
         println!("  {}", path.display());
     }
+    let report_dir = out.join("report");
+    println!(
+        "\n== 4. 考核报告 (charts, report.html and the print-ready ranking.xlsx in {}) ==",
+        report_dir.display()
+    );
+    super::report::report(
+        &wh,
+        tenant,
+        reports::Scope::Period(period.clone()),
+        &report_dir,
+    )
+    .await?;
+    println!(
+        "\nOpen {} in a browser (it works offline), or print it.",
+        report_dir.join("report.html").display()
+    );
     println!(
         "\nExplore further: gridassess --warehouse {} sql --tenant {tenant} \"select * from red_flag_year\"",
         wh.display()

@@ -46,6 +46,29 @@ async fn distinct(ctx: &SessionContext, sql: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// `p` normalized (2024年1-2月 → 2024-B1), or an error when no branch has scores in it.
+pub async fn period_with_scores(ctx: &SessionContext, p: &str) -> Result<String> {
+    let Some(period) = ingest::values::normalize_period(p) else {
+        bail!("'{p}' is not a period (expected e.g. 2024-B3, 2024年1-2月, 2024-Q2)");
+    };
+    let periods = distinct(
+        ctx,
+        "SELECT DISTINCT period FROM red_flag_ranking ORDER BY period",
+    )
+    .await?;
+    if !periods.contains(&period) {
+        bail!(
+            "no branch took part in {period}: there are no scores for it{}",
+            if periods.is_empty() {
+                " (no scores are loaded yet)".to_string()
+            } else {
+                format!(" (periods with scores: {})", periods.join(", "))
+            }
+        );
+    }
+    Ok(period)
+}
+
 pub async fn assess(
     wh: &Path,
     tenant: &str,
@@ -56,24 +79,7 @@ pub async fn assess(
     let ctx = session(wh, tenant, rules_version).await?;
     match what {
         AssessWhat::Period(p) => {
-            let Some(period) = ingest::values::normalize_period(&p) else {
-                bail!("'{p}' is not a period (expected e.g. 2024-B3, 2024年1-2月, 2024-Q2)");
-            };
-            let periods = distinct(
-                &ctx,
-                "SELECT DISTINCT period FROM red_flag_ranking ORDER BY period",
-            )
-            .await?;
-            if !periods.contains(&period) {
-                bail!(
-                    "no branch took part in {period}: there are no scores for it{}",
-                    if periods.is_empty() {
-                        " (no scores are loaded yet)".to_string()
-                    } else {
-                        format!(" (periods with scores: {})", periods.join(", "))
-                    }
-                );
-            }
+            let period = period_with_scores(&ctx, &p).await?;
             // People read the ranking; machines get every column, indicators included.
             let columns = if out.format == crate::output::Format::Table {
                 println!("{period} 流动红旗排名");

@@ -3,6 +3,7 @@
 mod demo;
 mod loads;
 mod metrics;
+mod report;
 mod rules;
 mod sql;
 mod tenant;
@@ -76,6 +77,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             out,
             format,
         } => demo::generate(&scale, seed, &out, format.as_deref()),
+        Command::Report {
+            tenant,
+            period,
+            year,
+            out,
+        } => {
+            let scope = match (period, year) {
+                (Some(p), _) => reports::Scope::Period(p),
+                (None, Some(y)) => reports::Scope::Year(y),
+                (None, None) => anyhow::bail!("give --period P or --year Y"),
+            };
+            report::report(&wh, &tenant, scope, &out).await
+        }
         Command::Demo { out } => demo::demo(&out).await,
         Command::Sql {
             tenant,

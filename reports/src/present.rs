@@ -57,6 +57,8 @@ pub fn label(column: &str) -> String {
         "compliant" => "达标",
         "missing" => "缺少",
         "member_id" => "党员编号",
+        "member_name" => "姓名",
+        "members" => "人数",
         "unexcused" => "无故缺席",
         "longest_run" => "最长连续缺席",
         "admonish" => "诫勉谈话",
@@ -79,6 +81,20 @@ pub fn label(column: &str) -> String {
     zh.to_string()
 }
 
+/// How marks are drawn: a terminal has emoji; print and spreadsheets get words, which every
+/// font and printer has.
+#[derive(Debug, Clone, Copy)]
+pub struct Marks {
+    pub red_flag: &'static str,
+}
+
+impl Marks {
+    pub const TERMINAL: Marks = Marks { red_flag: "🚩" };
+    pub const PRINT: Marks = Marks {
+        red_flag: "★流动红旗",
+    };
+}
+
 /// Boolean columns shown as a mark on the rows where they hold, blank elsewhere.
 const MARKS: &[&str] = &["red_flag", "top_share", "last_place"];
 
@@ -87,7 +103,7 @@ fn is_rate(column: &str) -> bool {
 }
 
 /// Whole yuan without decimals: ¥600, ¥62.5.
-fn yuan(text: &str) -> String {
+pub fn yuan(text: &str) -> String {
     let t = if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.')
     } else {
@@ -96,7 +112,8 @@ fn yuan(text: &str) -> String {
     format!("¥{t}")
 }
 
-fn canonical_to_chinese(value: &str) -> Option<&'static str> {
+/// The Chinese spelling of a canonical enum value (`non_public` → `非公企业`).
+pub fn canonical_to_chinese(value: &str) -> Option<&'static str> {
     use engine::schema::{BRANCH_TYPES, ORG_KINDS};
     ORG_KINDS
         .iter()
@@ -106,7 +123,13 @@ fn canonical_to_chinese(value: &str) -> Option<&'static str> {
 }
 
 /// One cell as a person reads it.
-fn cell(column: &str, array: &ArrayRef, row: usize, formatter: &ArrayFormatter) -> String {
+fn cell(
+    column: &str,
+    array: &ArrayRef,
+    row: usize,
+    formatter: &ArrayFormatter,
+    marks: Marks,
+) -> String {
     if array.is_null(row) {
         return String::new();
     }
@@ -114,7 +137,7 @@ fn cell(column: &str, array: &ArrayRef, row: usize, formatter: &ArrayFormatter) 
         DataType::Boolean => {
             let v = array.as_boolean().value(row);
             match (column, v) {
-                ("red_flag", true) => "🚩".into(),
+                ("red_flag", true) => marks.red_flag.into(),
                 ("top_share", true) => "★".into(),
                 ("last_place", true) => "末位".into(),
                 // Marks read best when only the marked rows carry them.
@@ -144,8 +167,12 @@ fn cell(column: &str, array: &ArrayRef, row: usize, formatter: &ArrayFormatter) 
     }
 }
 
-/// The batches as rows of display strings, with the labels for the header.
-pub fn humanize(batches: &[RecordBatch], columns: &[String]) -> anyhow::Result<Vec<Vec<String>>> {
+/// The batches as rows of display strings (columns in the batches' order, named by `columns`).
+pub fn humanize(
+    batches: &[RecordBatch],
+    columns: &[String],
+    marks: Marks,
+) -> Result<Vec<Vec<String>>, arrow::error::ArrowError> {
     let options = FormatOptions::default().with_null("");
     let mut rows = Vec::new();
     for batch in batches {
@@ -161,7 +188,7 @@ pub fn humanize(batches: &[RecordBatch], columns: &[String]) -> anyhow::Result<V
                     .iter()
                     .zip(&formatters)
                     .zip(columns)
-                    .map(|((a, f), name)| cell(name, a, r, f))
+                    .map(|((a, f), name)| cell(name, a, r, f, marks))
                     .collect(),
             );
         }

@@ -1,0 +1,226 @@
+//! What a report is made of: the record batches the engine's metric views return, and the
+//! typed columns the charts read from them.
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+
+use crate::error::ReportError;
+
+/// What the report covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// One assessment period, normalized (`2024-B3`, `2024-Q2`, `2024-M05`, `2024-H1`).
+    Period(String),
+    /// One calendar year.
+    Year(i32),
+}
+
+impl Scope {
+    pub fn year(&self) -> i32 {
+        match self {
+            Scope::Period(p) => p.get(..4).and_then(|y| y.parse().ok()).unwrap_or(0),
+            Scope::Year(y) => *y,
+        }
+    }
+
+    /// The months (1–12) the scope covers.
+    pub fn months(&self) -> Vec<u32> {
+        let Scope::Period(p) = self else {
+            return (1..=12).collect();
+        };
+        let n: u32 = p.get(6..).and_then(|n| n.parse().ok()).unwrap_or(0);
+        match p.get(5..6) {
+            Some("B") => vec![2 * n - 1, 2 * n],
+            Some("Q") => (3 * n - 2..=3 * n).collect(),
+            Some("M") => vec![n],
+            Some("H") => (6 * n - 5..=6 * n).collect(),
+            _ => vec![],
+        }
+    }
+
+    /// How people write it: `2024年第3期（5—6月）`, `2024年第2季度`, `2024年度`.
+    pub fn label(&self) -> String {
+        match self {
+            Scope::Year(y) => format!("{y}年度"),
+            Scope::Period(p) => {
+                let y = self.year();
+                let n: u32 = p.get(6..).and_then(|n| n.parse().ok()).unwrap_or(0);
+                match p.get(5..6) {
+                    Some("B") => format!("{y}年第{n}期（{}—{}月）", 2 * n - 1, 2 * n),
+                    Some("Q") => format!("{y}年第{n}季度"),
+                    Some("M") => format!("{y}年{n}月"),
+                    Some("H") if n == 1 => format!("{y}年上半年"),
+                    Some("H") => format!("{y}年下半年"),
+                    _ => p.clone(),
+                }
+            }
+        }
+    }
+
+    /// A short tag for file names and sheet titles: `2024-B3` or `2024`.
+    pub fn tag(&self) -> String {
+        match self {
+            Scope::Period(p) => p.clone(),
+            Scope::Year(y) => y.to_string(),
+        }
+    }
+}
+
+/// The lines drawn across score charts, from the rules in force.
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    /// The reward tiers' minimum scores, highest first (95, 85).
+    pub reward_min: Vec<f64>,
+    /// A last-placed branch below this is penalized (85).
+    pub penalty_below: f64,
+    /// The most a branch can score (the sum of the indicator maxima, 100).
+    pub max_total: f64,
+    /// The points grades, best first (优秀, 合格, 基本合格, 不合格).
+    pub grades: Vec<String>,
+}
+
+/// Everything a report shows, as the engine returned it. Each field names the view it comes
+/// from and the columns the report reads; extra columns are carried into the full tables.
+#[derive(Debug, Clone)]
+pub struct ReportInput {
+    pub tenant_id: String,
+    pub county: String,
+    pub scope: Scope,
+    pub rules_version: u32,
+    /// When the report was made, as printed on it (`2024-07-01 09:30`).
+    pub generated_at: String,
+    pub thresholds: Thresholds,
+    /// `red_flag_ranking` of the period (empty for a year report), in ranking order.
+    pub ranking: Vec<RecordBatch>,
+    /// `red_flag_year` of the year plus `group_name`, in ranking order within each group.
+    pub year_summary: Vec<RecordBatch>,
+    /// `red_flag_ranking` of every period of the year: `period, group_id, group_name,
+    /// branch_id, branch_name, total, red_flag, penalty`.
+    pub year_periods: Vec<RecordBatch>,
+    /// `attendance_monthly_by_unit` of the year at level 0 (the county) and 2 (townships).
+    pub attendance: Vec<RecordBatch>,
+    /// `coverage` at levels 0 and 2.
+    pub coverage: Vec<RecordBatch>,
+    /// `coverage_findings`.
+    pub findings: Vec<RecordBatch>,
+    /// `meeting_compliance` rows of the year that are not compliant.
+    pub compliance_gaps: Vec<RecordBatch>,
+    /// `attendance_alerts` of the year.
+    pub alerts: Vec<RecordBatch>,
+    /// Members per township and grade for the year (`member_points` rolled up): `unit_id,
+    /// unit_name, grade, members`.
+    pub points: Vec<RecordBatch>,
+    /// `grid_visits` at level 2.
+    pub visits: Vec<RecordBatch>,
+}
+
+/// One column of a view's result, cast to a Rust type, across all its batches.
+pub(crate) struct Column;
+
+impl Column {
+    fn arrays(
+        batches: &[RecordBatch],
+        table: &'static str,
+        column: &'static str,
+        to: &DataType,
+    ) -> Result<Vec<arrow::array::ArrayRef>, ReportError> {
+        batches
+            .iter()
+            .map(|b| {
+                let a = b
+                    .column_by_name(column)
+                    .ok_or(ReportError::MissingColumn { table, column })?;
+                cast(a, to).map_err(|source| ReportError::Arrow { table, source })
+            })
+            .collect()
+    }
+
+    pub(crate) fn text(
+        batches: &[RecordBatch],
+        table: &'static str,
+        column: &'static str,
+    ) -> Result<Vec<String>, ReportError> {
+        let mut out = Vec::new();
+        for a in Self::arrays(batches, table, column, &DataType::Utf8)? {
+            out.extend(
+                a.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap_or_default().to_string()),
+            );
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn float(
+        batches: &[RecordBatch],
+        table: &'static str,
+        column: &'static str,
+    ) -> Result<Vec<Option<f64>>, ReportError> {
+        let mut out = Vec::new();
+        for a in Self::arrays(batches, table, column, &DataType::Float64)? {
+            out.extend(a.as_primitive::<Float64Type>().iter());
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn int(
+        batches: &[RecordBatch],
+        table: &'static str,
+        column: &'static str,
+    ) -> Result<Vec<i64>, ReportError> {
+        let mut out = Vec::new();
+        for a in Self::arrays(batches, table, column, &DataType::Int64)? {
+            out.extend(a.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(0)));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn flag(
+        batches: &[RecordBatch],
+        table: &'static str,
+        column: &'static str,
+    ) -> Result<Vec<bool>, ReportError> {
+        let mut out = Vec::new();
+        for a in Self::arrays(batches, table, column, &DataType::Boolean)? {
+            let a = a.as_boolean();
+            out.extend((0..a.len()).map(|i| a.is_valid(i) && a.value(i)));
+        }
+        Ok(out)
+    }
+}
+
+/// Numbers as a person reads them: up to two decimals, no trailing zeros (95, 95.5, 95.25).
+pub fn score_text(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A rate as a percentage with one decimal (0.953 → 95.3%).
+pub fn percent_text(v: f64) -> String {
+    format!("{:.1}%", v * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_read_as_people_write_them() {
+        let p = Scope::Period("2024-B3".into());
+        assert_eq!(p.label(), "2024年第3期（5—6月）");
+        assert_eq!(p.months(), vec![5, 6]);
+        assert_eq!(Scope::Period("2024-Q2".into()).months(), vec![4, 5, 6]);
+        assert_eq!(Scope::Period("2024-H2".into()).label(), "2024年下半年");
+        assert_eq!(Scope::Period("2024-M05".into()).label(), "2024年5月");
+        assert_eq!(Scope::Year(2024).months().len(), 12);
+    }
+
+    #[test]
+    fn numbers_drop_needless_decimals() {
+        assert_eq!(score_text(95.0), "95");
+        assert_eq!(score_text(95.5), "95.5");
+        assert_eq!(score_text(95.25), "95.25");
+        assert_eq!(percent_text(0.9531), "95.3%");
+    }
+}
