@@ -299,6 +299,9 @@ fn attendance_chart(input: &ReportInput) -> Result<AttendanceChart, ReportError>
     })
 }
 
+/// A heat-table row: the unit's label and one cell per kind.
+type CoverageRow = (String, Vec<Option<CoverageCell>>);
+
 fn coverage_chart(input: &ReportInput) -> Result<CoverageChart, ReportError> {
     let t = "coverage";
     let b = &input.coverage;
@@ -312,7 +315,7 @@ fn coverage_chart(input: &ReportInput) -> Result<CoverageChart, ReportError> {
     let mut kinds: Vec<String> = kind.clone();
     kinds.sort();
     kinds.dedup();
-    let mut rows: BTreeMap<(i64, String), (String, Vec<Option<CoverageCell>>)> = BTreeMap::new();
+    let mut rows: BTreeMap<(i64, String), CoverageRow> = BTreeMap::new();
     for i in 0..level.len() {
         // Townships first (by id), the county total last.
         let key = (if level[i] == 0 { 1 } else { 0 }, unit[i].clone());

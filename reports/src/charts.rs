@@ -388,6 +388,14 @@ pub struct RateSeries {
     pub rates: [Option<f64>; 12],
 }
 
+/// The colour and marker of the i-th line: colours cycle, and within each colour the marker
+/// changes, so up to 28 lines differ by colour or marker (and never by colour alone in the
+/// first seven, which also differ by marker).
+fn series_style(i: usize) -> (RGBColor, usize) {
+    let (colour, cycle) = (i % SERIES.len(), i / SERIES.len());
+    (SERIES[colour], (colour + cycle) % 4)
+}
+
 /// Monthly attendance rates of the county (bold) and each township.
 pub struct AttendanceChart {
     pub year: i32,
@@ -442,7 +450,7 @@ impl ChartSpec for AttendanceChart {
         for t in ticks(lo, hi, step) {
             pen.line(&[(x0, sy(t / 100.0)), (x1, sy(t / 100.0))], GRID, 1.0)?;
             pen.text(
-                &format!("{}%", score_text(t)),
+                &format!("{} %", score_text(t)),
                 x0 - 6.0,
                 sy(t / 100.0),
                 TICK_EM,
@@ -491,8 +499,7 @@ impl ChartSpec for AttendanceChart {
         let lx = PAGE_WIDTH - 16.0 - legend_w;
         let mut ly = y0 + 6.0;
         for (i, s) in self.townships.iter().enumerate() {
-            let color = SERIES[i % SERIES.len()];
-            let shape = i / SERIES.len() + i;
+            let (color, shape) = series_style(i);
             draw_series(s, color, 1.6, shape)?;
             pen.line(&[(lx, ly), (lx + 22.0, ly)], color, 1.6)?;
             pen.marker(shape, lx + 11.0, ly, 3.1, color)?;
@@ -784,7 +791,7 @@ impl ChartSpec for PointsChart {
         for t in ticks(0.0, 100.0, 25.0) {
             let x = x0 + (x1 - x0) * t / 100.0;
             pen.text(
-                &format!("{}%", t),
+                &format!("{} %", t),
                 x,
                 bottom + 6.0,
                 TICK_EM,
@@ -849,7 +856,7 @@ impl ChartSpec for VisitsChart {
         for t in ticks(0.0, 100.0, 20.0) {
             pen.line(&[(sx(t / 100.0), y0), (sx(t / 100.0), bottom)], GRID, 1.0)?;
             pen.text(
-                &format!("{}%", t),
+                &format!("{} %", t),
                 sx(t / 100.0),
                 bottom + 6.0,
                 TICK_EM,
@@ -915,5 +922,201 @@ impl ChartSpec for VisitsChart {
             pen.label(&label, x, y, 11.0, INK, HPos::Left)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pen::render;
+
+    fn thresholds() -> Thresholds {
+        Thresholds {
+            reward_min: vec![95.0, 85.0],
+            penalty_below: 85.0,
+            max_total: 100.0,
+            grades: vec![
+                "优秀".into(),
+                "合格".into(),
+                "基本合格".into(),
+                "不合格".into(),
+            ],
+        }
+    }
+
+    /// (x, y, font size, anchor, text) of every SVG text element.
+    fn texts(svg: &str) -> Vec<(f64, f64, f64, String, String)> {
+        let mut out = Vec::new();
+        for part in svg.split("<text ").skip(1) {
+            let (tag, rest) = part.split_once('>').unwrap();
+            let attr = |n: &str| {
+                tag.split(&format!("{n}=\""))
+                    .nth(1)
+                    .and_then(|v| v.split('"').next())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let num = |n: &str| attr(n).parse::<f64>().unwrap_or(0.0);
+            let text = rest.split("</text>").next().unwrap().trim().to_string();
+            out.push((
+                num("x"),
+                num("y"),
+                num("font-size"),
+                attr("text-anchor"),
+                text,
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn twenty_five_villages_with_long_names_keep_to_their_rows_and_columns() {
+        let very_long = "某某县某某镇某某某某某某村党总支部委员会第一党支部";
+        let bars: Vec<RankedBar> = (0..25)
+            .map(|i| RankedBar {
+                rank: i + 1,
+                name: match i {
+                    0 => "古楼坪村党支部".to_string(),
+                    1 => very_long.to_string(),
+                    _ => format!("第{i}村党支部"),
+                },
+                value: 99.5 - i as f64,
+                flag: i == 0,
+                penalty: (i == 24).then(|| "表态发言".to_string()),
+                note: match i {
+                    0 => "★流动红旗 奖¥600".into(),
+                    24 => "末位·表态发言".into(),
+                    _ => String::new(),
+                },
+            })
+            .collect();
+        let chart = RankingChart {
+            stem: "ranking_x".into(),
+            group_name: "古楼坪镇".into(),
+            scope_label: "2024年第3期（5—6月）".into(),
+            measure: "总分".into(),
+            bars,
+            thresholds: thresholds(),
+        };
+        let c = render(&chart).unwrap();
+        assert!(c.missing_chars.is_empty());
+        let svg_texts = texts(&c.svg);
+        let bar_x = c
+            .svg
+            .split("<rect ")
+            .filter(|r| r.contains("height=\"14\""))
+            .filter_map(|r| {
+                r.split("x=\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .fold(f64::MAX, f64::min);
+        let names: Vec<_> = svg_texts
+            .iter()
+            .filter(|t| t.2 == 12.0 && t.3 == "start" && t.4.contains("党"))
+            .collect();
+        assert_eq!(names.len(), 25, "{names:?}");
+        assert!(names.iter().any(|t| t.4 == "古楼坪村党支部"));
+        // The very long name is cut with an ellipsis rather than running into the bars.
+        assert!(
+            names
+                .iter()
+                .any(|t| t.4.ends_with('…') && very_long.starts_with(t.4.trim_end_matches('…')))
+        );
+        for w in names.windows(2) {
+            assert!(
+                w[1].1 - w[0].1 >= 20.0,
+                "rows overlap: {:?} {:?}",
+                w[0],
+                w[1]
+            );
+        }
+        for t in &names {
+            assert!(
+                t.0 + text_width(&t.4, 12.0) <= bar_x,
+                "{} runs into the bars",
+                t.4
+            );
+        }
+        // Every value label ends inside the page.
+        for t in svg_texts.iter().filter(|t| t.2 == 11.0) {
+            assert!(
+                t.0 + text_width(&t.4, 11.0) <= PAGE_WIDTH,
+                "{} leaves the page",
+                t.4
+            );
+        }
+        assert_eq!(c.png_size, (1600, (chart.size().1 * 2.0).ceil() as u32));
+    }
+
+    #[test]
+    fn fifteen_townships_each_get_a_legend_row_and_a_distinct_style() {
+        let rate = |k: usize| {
+            let mut r = [None; 12];
+            for (m, v) in r.iter_mut().enumerate() {
+                *v = Some(0.7 + ((m + k) % 7) as f64 * 0.04);
+            }
+            r
+        };
+        let townships: Vec<RateSeries> = (0..15)
+            .map(|i| RateSeries {
+                name: format!("第{i}镇"),
+                rates: rate(i),
+            })
+            .collect();
+        let chart = AttendanceChart {
+            year: 2024,
+            county: RateSeries {
+                name: "全县".into(),
+                rates: rate(0),
+            },
+            townships,
+        };
+        let c = render(&chart).unwrap();
+        let legend: Vec<_> = texts(&c.svg)
+            .into_iter()
+            .filter(|t| t.4.starts_with('第') || t.4 == "全县")
+            .collect();
+        assert_eq!(legend.len(), 16);
+        for w in legend.windows(2) {
+            assert!(w[1].1 - w[0].1 >= 18.0, "legend rows overlap");
+        }
+        assert!(
+            legend.last().unwrap().1 < chart.size().1,
+            "legend leaves the chart"
+        );
+        // Colour and marker together tell up to 28 lines apart.
+        let styles: std::collections::BTreeSet<_> = (0..28)
+            .map(|i| {
+                let (c, m) = series_style(i);
+                (c.0, c.1, c.2, m)
+            })
+            .collect();
+        assert_eq!(styles.len(), 28);
+    }
+
+    #[test]
+    fn coverage_cells_choose_readable_ink() {
+        assert_eq!(blues(0.0), RGBColor(0xF7, 0xFB, 0xFF));
+        assert_eq!(blues(1.0), RGBColor(0x08, 0x30, 0x6B));
+        let mid = blues(0.5);
+        assert_eq!(mid, RGBColor(0x6B, 0xAE, 0xD6));
+    }
+
+    #[test]
+    fn reference_lines_name_what_they_mean() {
+        let lines = threshold_lines(&thresholds());
+        assert_eq!(
+            lines,
+            vec![
+                (95.0, "95分奖励线".to_string()),
+                (85.0, "85分奖励/处罚线".to_string())
+            ]
+        );
+        assert_eq!(period_short("2024-B3"), "3期");
+        assert_eq!(period_short("2024-M05"), "5月");
     }
 }

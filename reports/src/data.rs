@@ -196,9 +196,9 @@ pub fn score_text(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// A rate as a percentage with one decimal (0.953 → 95.3%).
+/// A rate as a percentage with one decimal (0.953 → 95.3 %), as the terminal tables print it.
 pub fn percent_text(v: f64) -> String {
-    format!("{:.1}%", v * 100.0)
+    format!("{:.1} %", v * 100.0)
 }
 
 #[cfg(test)]
@@ -221,6 +221,6 @@ mod tests {
         assert_eq!(score_text(95.0), "95");
         assert_eq!(score_text(95.5), "95.5");
         assert_eq!(score_text(95.25), "95.25");
-        assert_eq!(percent_text(0.9531), "95.3%");
+        assert_eq!(percent_text(0.9531), "95.3 %");
     }
 }

@@ -51,10 +51,9 @@ fn esc(s: &str) -> String {
 fn figure(out: &mut String, c: &Chart) {
     let _ = write!(
         out,
-        "<figure id=\"{}\">\n{}\n<figcaption>{} · 图片文件 charts/{}.png、charts/{}.svg</figcaption>\n</figure>\n",
+        "<figure id=\"{}\">\n{}\n<figcaption>图片文件：charts/{}.png（插入文档用）、charts/{}.svg（屏幕用）</figcaption>\n</figure>\n",
         esc(&c.name),
         c.svg_inline(),
-        esc(&c.title),
         esc(&c.name),
         esc(&c.name)
     );
@@ -93,9 +92,9 @@ fn table_html(out: &mut String, t: &Table, empty: &str) {
 }
 
 fn card(out: &mut String, class: &str, key: &str, value: &str, detail: &str) {
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<div class=\"figure {class}\"><div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"d\">{}</div></div>\n",
+        "<div class=\"figure {class}\"><div class=\"k\">{}</div><div class=\"v\">{}</div><div class=\"d\">{}</div></div>",
         esc(key),
         esc(value),
         esc(detail)
@@ -329,9 +328,9 @@ pub(crate) fn render(report: &Report) -> Result<String, ReportError> {
         "没有走访记录",
     );
 
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<footer>由 gridassess 根据 {} 的数据生成（租户 {}）。指标口径见 SPEC 第 4 节；本文件不引用任何网络资源，可离线打开和打印。</footer>\n",
+        "<footer>由 gridassess 根据 {} 的数据生成（租户 {}）。指标口径见 SPEC 第 4 节；本文件不引用任何网络资源，可离线打开和打印。</footer>",
         esc(&input.county),
         esc(&input.tenant_id)
     );

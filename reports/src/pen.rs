@@ -184,7 +184,7 @@ impl<DB: DrawingBackend> Pen<'_, DB> {
         let pts: Vec<_> = points.iter().map(|&(x, y)| self.at(x, y)).collect();
         let (dash, gap) = ((4.0 * self.k) as i32, (3.0 * self.k) as i32);
         self.area.draw(&DashedPathElement::new(
-            pts.into_iter(),
+            pts,
             dash,
             gap,
             color.stroke_width(self.width(w)),

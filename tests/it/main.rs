@@ -10,6 +10,7 @@ mod fixtures;
 mod metrics_cli;
 mod readme;
 mod reload;
+mod report;
 mod rules_cli;
 mod sample_views;
 mod sql;
