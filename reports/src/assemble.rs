@@ -86,18 +86,64 @@ fn parse_month(s: &str) -> Option<(i32, u32)> {
 
 /// Every chart of the report, in the order the report shows them.
 pub(crate) fn charts(input: &ReportInput) -> Result<Vec<Result<Chart, ReportError>>, ReportError> {
-    let mut out = Vec::new();
-    for c in ranking_charts(input)? {
-        out.push(render(&c));
+    type Job = Box<dyn FnOnce() -> Result<Chart, ReportError> + Send>;
+    fn job<S: ChartSpecSend>(spec: S) -> Job {
+        Box::new(move || render(&spec))
     }
-    for c in totals_charts(input)? {
-        out.push(render(&c));
+    let mut jobs: Vec<Job> = Vec::new();
+    jobs.extend(ranking_charts(input)?.into_iter().map(job));
+    jobs.extend(totals_charts(input)?.into_iter().map(job));
+    jobs.push(job(attendance_chart(input)?));
+    jobs.push(job(coverage_chart(input)?));
+    jobs.push(job(points_chart(input)?));
+    jobs.push(job(visits_chart(input)?));
+    let n = jobs.len();
+    let drawn = run_parallel(jobs);
+    if drawn.len() != n {
+        return Err(ReportError::Chart {
+            chart: "(all)".into(),
+            message: format!(
+                "only {} of {n} charts came back from the drawing threads",
+                drawn.len()
+            ),
+        });
     }
-    out.push(render(&attendance_chart(input)?));
-    out.push(render(&coverage_chart(input)?));
-    out.push(render(&points_chart(input)?));
-    out.push(render(&visits_chart(input)?));
-    Ok(out)
+    Ok(drawn)
+}
+
+/// A chart spec that can be drawn on another thread.
+trait ChartSpecSend: crate::pen::ChartSpec + Send + 'static {}
+impl<T: crate::pen::ChartSpec + Send + 'static> ChartSpecSend for T {}
+
+/// Runs the jobs on as many threads as there are cores and returns the results in job order:
+/// drawing and PNG compression are CPU-bound and independent per chart.
+fn run_parallel<T: Send>(jobs: Vec<Box<dyn FnOnce() -> T + Send>>) -> Vec<T> {
+    let n = jobs.len();
+    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
+    let results = std::sync::Mutex::new((0..n).map(|_| None).collect::<Vec<Option<T>>>());
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(n.max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let next = queue.lock().map(|mut q| q.pop()).unwrap_or(None);
+                    let Some((i, job)) = next else { break };
+                    let result = job();
+                    if let Ok(mut r) = results.lock() {
+                        r[i] = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Rows grouped by group_id in first-seen order.
@@ -159,6 +205,7 @@ fn ranking_charts(input: &ReportInput) -> Result<Vec<RankingChart>, ReportError>
                     group_name: gname[rows[0]].clone(),
                     scope_label: input.scope.label(),
                     measure: "总分".into(),
+                    whole_year: false,
                     bars,
                     thresholds: input.thresholds.clone(),
                 });
@@ -208,6 +255,7 @@ fn ranking_charts(input: &ReportInput) -> Result<Vec<RankingChart>, ReportError>
                     group_name: gname[rows[0]].clone(),
                     scope_label: input.scope.label(),
                     measure: "各期平均分".into(),
+                    whole_year: true,
                     bars,
                     thresholds: input.thresholds.clone(),
                 });

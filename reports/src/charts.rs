@@ -35,6 +35,8 @@ pub struct RankingChart {
     pub scope_label: String,
     /// "总分" for a period, "平均分" for a year.
     pub measure: String,
+    /// A year's summary (bars are mean totals; marks mean "at least once") rather than a period.
+    pub whole_year: bool,
     pub bars: Vec<RankedBar>,
     pub thresholds: Thresholds,
 }
@@ -75,7 +77,7 @@ impl ChartSpec for RankingChart {
         self.stem.clone()
     }
     fn title(&self) -> String {
-        format!("{} 流动红旗排名 · {}", self.group_name, self.scope_label)
+        format!("{}流动红旗排名  {}", self.group_name, self.scope_label)
     }
     fn size(&self) -> (f64, f64) {
         (
@@ -99,17 +101,31 @@ impl ChartSpec for RankingChart {
     fn draw<DB: DrawingBackend>(&self, pen: &Pen<'_, DB>) -> Drawn<DB> {
         let top = pen.heading(
             &self.title(),
-            &format!(
-                "{}，满分 {}；红色为流动红旗，黑色为排名末位且低于 {} 分（按规定处理）",
-                self.measure,
-                score_text(self.thresholds.max_total),
-                score_text(self.thresholds.penalty_below)
-            ),
+            &if self.whole_year {
+                format!(
+                    "{}，满分 {}；红色为本年获过流动红旗，黑色为本年因排名末位且低于 {} 分受过处理",
+                    self.measure,
+                    score_text(self.thresholds.max_total),
+                    score_text(self.thresholds.penalty_below)
+                )
+            } else {
+                format!(
+                    "{}，满分 {}；红色为流动红旗，黑色为排名末位且低于 {} 分（按规定处理）",
+                    self.measure,
+                    score_text(self.thresholds.max_total),
+                    score_text(self.thresholds.penalty_below)
+                )
+            },
         )?;
+        let (flag_label, penalty_label) = if self.whole_year {
+            ("获过流动红旗", "受过处理")
+        } else {
+            ("流动红旗", "末位且低于处罚线")
+        };
         pen.legend_row(
             &[
-                (VERMILLION, "流动红旗"),
-                (INK, "末位且低于处罚线"),
+                (VERMILLION, flag_label),
+                (INK, penalty_label),
                 (BLUE, "其他参评党组织"),
             ],
             16.0,
@@ -995,6 +1011,7 @@ mod tests {
             group_name: "古楼坪镇".into(),
             scope_label: "2024年第3期（5—6月）".into(),
             measure: "总分".into(),
+            whole_year: false,
             bars,
             thresholds: thresholds(),
         };

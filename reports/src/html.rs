@@ -38,6 +38,11 @@ tr.flag td { background: #fbe3d3; }
 tr.penalty td { background: #d9d9d9; font-weight: bold; }
 .empty { color: #666; font-style: italic; }
 footer { margin-top: 16pt; color: #666; font-size: 8.5pt; border-top: 0.5pt solid #ccc; padding-top: 4pt; }
+/* Tables wider than a portrait page print on landscape pages of their own. */
+@page wide { size: A4 landscape; margin: 10mm; }
+.wide { page: wide; overflow-x: auto; }
+.wide table { font-size: 8pt; }
+.wide td { white-space: nowrap; }
 @media print { body { padding: 0; max-width: none; } h2.page { break-before: page; } }
 "#;
 
@@ -60,11 +65,17 @@ fn figure(out: &mut String, c: &Chart) {
 }
 
 fn table_html(out: &mut String, t: &Table, empty: &str) {
-    let _ = writeln!(out, "<h3>{}</h3>", esc(&t.title));
     if t.text.is_empty() {
+        let _ = writeln!(out, "<h3>{}</h3>", esc(&t.title));
         let _ = writeln!(out, "<p class=\"empty\">{}</p>", esc(empty));
         return;
     }
+    // Wide tables (the ranking with every indicator) get landscape pages.
+    let wide = t.headers.len() > 10;
+    if wide {
+        out.push_str("<section class=\"wide\">\n");
+    }
+    let _ = writeln!(out, "<h3>{}</h3>", esc(&t.title));
     out.push_str("<table>\n<thead><tr>");
     for h in &t.headers {
         let _ = write!(out, "<th>{}</th>", esc(h));
@@ -89,6 +100,9 @@ fn table_html(out: &mut String, t: &Table, empty: &str) {
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody>\n</table>\n");
+    if wide {
+        out.push_str("</section>\n");
+    }
 }
 
 fn card(out: &mut String, class: &str, key: &str, value: &str, detail: &str) {
@@ -336,7 +350,7 @@ pub(crate) fn render(report: &Report) -> Result<String, ReportError> {
     );
 
     let css = CSS.replace("FAMILY", FAMILY);
-    let face = font::font_face_css(&format!("{title}{body}"))?;
+    let face = font::font_face_css(&format!("{title}{body}"), font::Packing::Woff2)?;
     Ok(format!(
         "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{} {}</title>\n<style>\n{face}\n{css}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
         esc(&title),

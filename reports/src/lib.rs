@@ -85,7 +85,7 @@ impl Report {
             let png = charts_dir.join(format!("{}.png", c.name));
             std::fs::write(&png, &c.png).map_err(io(&png))?;
             let svg = charts_dir.join(format!("{}.svg", c.name));
-            std::fs::write(&svg, c.svg_file()?).map_err(io(&svg))?;
+            std::fs::write(&svg, &c.svg_file).map_err(io(&svg))?;
             files.extend([png, svg]);
         }
         let html = dir.join("report.html");

@@ -59,6 +59,9 @@ pub struct Chart {
     pub title: String,
     /// The SVG without an embedded font (the HTML report embeds one for all charts).
     pub svg: String,
+    /// The SVG file: the chart with a font subset of its own characters embedded, so it looks
+    /// the same on a machine without Chinese fonts.
+    pub svg_file: String,
     pub png: Vec<u8>,
     pub png_size: (u32, u32),
     /// Characters the font lacks (drawn as boxes in the PNG).
@@ -319,10 +322,13 @@ pub fn render<S: ChartSpec>(spec: &S) -> Result<Chart, ReportError> {
         .iter()
         .flat_map(|t| font::missing_chars(t))
         .collect();
+    let css = font::font_face_css(&svg_text(&svg), font::Packing::TrueType)?;
+    let svg_file = insert_after_svg_open(&svg, &format!("<style>{css}</style>"));
     Ok(Chart {
         name,
         title: spec.title(),
         svg,
+        svg_file,
         png,
         png_size: (pw, ph),
         missing_chars: missing.into_iter().collect(),
@@ -339,7 +345,7 @@ fn encode_png(name: &str, pixels: &[u8], w: u32, h: u32) -> Result<Vec<u8>, Repo
         let mut enc = png::Encoder::new(&mut out, w, h);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Best);
+        enc.set_compression(png::Compression::Default);
         enc.set_pixel_dims(Some(png::PixelDimensions {
             xppu: PNG_PIXELS_PER_METRE,
             yppu: PNG_PIXELS_PER_METRE,
@@ -353,42 +359,32 @@ fn encode_png(name: &str, pixels: &[u8], w: u32, h: u32) -> Result<Vec<u8>, Repo
 }
 
 impl Chart {
-    /// The SVG file: the chart with a font subset of its own characters embedded, so it looks
-    /// the same on a machine without Chinese fonts.
-    pub fn svg_file(&self) -> Result<String, ReportError> {
-        let css = font::font_face_css(&self.svg_text())?;
-        Ok(insert_after_svg_open(
-            &self.svg,
-            &format!("<style>{css}</style>"),
-        ))
-    }
-
     /// The SVG for inlining into HTML: no namespace attribute, scaled by CSS.
     pub fn svg_inline(&self) -> String {
         self.svg
             .replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
             .replacen("<svg ", "<svg role=\"img\" ", 1)
     }
+}
 
-    /// The characters drawn in the SVG (text contents), for font subsetting.
-    pub fn svg_text(&self) -> String {
-        let mut out = String::new();
-        let mut rest = self.svg.as_str();
-        while let Some(start) = rest.find("<text") {
-            rest = &rest[start..];
-            let Some(open_end) = rest.find('>') else {
-                break;
-            };
-            let Some(close) = rest.find("</text>") else {
-                break;
-            };
-            out.push_str(&rest[open_end + 1..close]);
-            rest = &rest[close..];
-        }
-        out.replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
+/// The characters drawn in the SVG (text contents), for font subsetting.
+fn svg_text(svg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find("<text") {
+        rest = &rest[start..];
+        let Some(open_end) = rest.find('>') else {
+            break;
+        };
+        let Some(close) = rest.find("</text>") else {
+            break;
+        };
+        out.push_str(&rest[open_end + 1..close]);
+        rest = &rest[close..];
     }
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
 }
 
 fn insert_after_svg_open(svg: &str, insert: &str) -> String {

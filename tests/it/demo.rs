@@ -1,5 +1,5 @@
 //! `demo` from a fresh start: the sample county loads without a rejection, the newest period is
-//! ranked on screen, and the metrics are written as files.
+//! ranked on screen, the metrics are written as files, and the report is written.
 
 use crate::common::bin;
 
@@ -36,6 +36,18 @@ fn demo_runs_into_a_temp_dir() {
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         assert!(len > 100, "{} is missing or empty", path.display());
     }
+    // It ends with the report.
+    for f in [
+        "report/report.html",
+        "report/ranking.xlsx",
+        "report/charts/attendance_trend.png",
+        "report/charts/coverage.svg",
+    ] {
+        let path = out_dir.join(f);
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 1000, "{} is missing or empty", path.display());
+    }
+    assert!(stdout.contains("考核报告"), "{stdout}");
     let ranking = std::fs::read_to_string(out_dir.join("ranking.csv")).expect("ranking");
     assert!(ranking.starts_with("period,group_id,group_name,rank,branch_id,branch_name,total"));
 
