@@ -186,7 +186,7 @@ fn ranking_charts(input: &ReportInput) -> Result<Vec<RankingChart>, ReportError>
                             note.push(format!("奖{money}"));
                         }
                         if !penalty[i].is_empty() {
-                            note.push(format!("末位·{}", penalty[i]));
+                            note.push(format!("末位，{}", penalty[i]));
                         } else if last[i] {
                             note.push("末位".into());
                         }

@@ -429,6 +429,113 @@ impl AttendanceChart {
     }
 }
 
+/// More lines than this on one chart cannot be told apart; each township then gets a panel.
+const MAX_LINES: usize = 7;
+
+/// Draws `rates` as a line broken where a month has no value, with a marker on every value.
+fn rate_line<DB: DrawingBackend>(
+    pen: &Pen<'_, DB>,
+    rates: &[Option<f64>; 12],
+    at: impl Fn(usize, f64) -> (f64, f64),
+    color: RGBColor,
+    width: f64,
+    marker: Option<(usize, f64)>,
+) -> Drawn<DB> {
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    for (m, r) in rates.iter().enumerate() {
+        match r {
+            Some(r) => run.push(at(m, *r)),
+            None => {
+                if run.len() > 1 {
+                    pen.line(&run, color, width)?;
+                }
+                run.clear();
+            }
+        }
+    }
+    if run.len() > 1 {
+        pen.line(&run, color, width)?;
+    }
+    if let Some((shape, size)) = marker {
+        for (m, r) in rates.iter().enumerate() {
+            if let Some(r) = r {
+                let (x, y) = at(m, *r);
+                pen.marker(shape, x, y, size, color)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl AttendanceChart {
+    fn small_multiples(&self) -> bool {
+        self.townships.len() > MAX_LINES
+    }
+
+    /// One panel per township: its line in blue over the county's in grey.
+    fn draw_panels<DB: DrawingBackend>(&self, pen: &Pen<'_, DB>) -> Drawn<DB> {
+        let (lo, hi) = self.y_range();
+        let top = pen.heading(
+            &self.title(),
+            &format!(
+                "出勤率 = 实到（含线上）人次 ÷ 应到人次；每格一个乡镇（蓝），灰线为全县；纵轴 {}—{} %",
+                score_text(lo),
+                score_text(hi)
+            ),
+        )?;
+        pen.legend_row(&[(BLUE, "本乡镇"), (RULE, "全县")], 16.0, top + 6.0)?;
+        let grid_top = top + 26.0;
+        let panel_w = (PAGE_WIDTH - 32.0) / PANELS_PER_ROW as f64;
+        for (i, s) in self.townships.iter().enumerate() {
+            let px = 16.0 + (i % PANELS_PER_ROW) as f64 * panel_w;
+            let py = grid_top + (i / PANELS_PER_ROW) as f64 * PANEL_H;
+            let (x0, x1) = (px + 30.0, px + panel_w - 10.0);
+            let (y0, y1) = (py + 24.0, py + PANEL_H - 22.0);
+            pen.text(
+                &fit(&s.name, 11.5, panel_w - 12.0),
+                px + 4.0,
+                py + 6.0,
+                11.5,
+                INK,
+                HPos::Left,
+                VPos::Top,
+            )?;
+            let at = |m: usize, r: f64| {
+                (
+                    x0 + (x1 - x0) * m as f64 / 11.0,
+                    y1 - (y1 - y0) * ((r * 100.0 - lo) / (hi - lo).max(1.0)).clamp(0.0, 1.0),
+                )
+            };
+            pen.outline(x0, y0, x1, y1, GRID, 1.0)?;
+            for v in [lo, hi] {
+                pen.text(
+                    &format!("{} %", score_text(v)),
+                    x0 - 3.0,
+                    at(0, v / 100.0).1,
+                    9.5,
+                    MUTED,
+                    HPos::Right,
+                    VPos::Center,
+                )?;
+            }
+            for m in [0usize, 5, 11] {
+                pen.text(
+                    &format!("{}月", m + 1),
+                    at(m, lo / 100.0).0,
+                    y1 + 4.0,
+                    9.5,
+                    MUTED,
+                    HPos::Center,
+                    VPos::Top,
+                )?;
+            }
+            rate_line(pen, &self.county.rates, at, RULE, 1.5, None)?;
+            rate_line(pen, &s.rates, at, BLUE, 1.6, Some((0, 2.2)))?;
+        }
+        Ok(())
+    }
+}
+
 impl ChartSpec for AttendanceChart {
     fn name(&self) -> String {
         "attendance_trend".into()
@@ -437,6 +544,10 @@ impl ChartSpec for AttendanceChart {
         format!("{}年各月出勤率（全县与各乡镇）", self.year)
     }
     fn size(&self) -> (f64, f64) {
+        if self.small_multiples() {
+            let rows = self.townships.len().div_ceil(PANELS_PER_ROW);
+            return (PAGE_WIDTH, 62.0 + 26.0 + rows as f64 * PANEL_H + 8.0);
+        }
         let legend = (self.townships.len() + 1) as f64 * 20.0 + 20.0;
         (PAGE_WIDTH, 62.0 + legend.max(300.0) + 40.0)
     }
@@ -446,6 +557,9 @@ impl ChartSpec for AttendanceChart {
         t
     }
     fn draw<DB: DrawingBackend>(&self, pen: &Pen<'_, DB>) -> Drawn<DB> {
+        if self.small_multiples() {
+            return self.draw_panels(pen);
+        }
         let (lo, hi) = self.y_range();
         let top = pen.heading(
             &self.title(),
@@ -1001,7 +1115,7 @@ mod tests {
                 penalty: (i == 24).then(|| "表态发言".to_string()),
                 note: match i {
                     0 => "★流动红旗 奖¥600".into(),
-                    24 => "末位·表态发言".into(),
+                    24 => "末位，表态发言".into(),
                     _ => String::new(),
                 },
             })
@@ -1069,35 +1183,39 @@ mod tests {
         assert_eq!(c.png_size, (1600, (chart.size().1 * 2.0).ceil() as u32));
     }
 
-    #[test]
-    fn fifteen_townships_each_get_a_legend_row_and_a_distinct_style() {
-        let rate = |k: usize| {
-            let mut r = [None; 12];
-            for (m, v) in r.iter_mut().enumerate() {
-                *v = Some(0.7 + ((m + k) % 7) as f64 * 0.04);
-            }
-            r
-        };
-        let townships: Vec<RateSeries> = (0..15)
-            .map(|i| RateSeries {
-                name: format!("第{i}镇"),
-                rates: rate(i),
-            })
-            .collect();
-        let chart = AttendanceChart {
+    fn rates(k: usize) -> [Option<f64>; 12] {
+        let mut r = [None; 12];
+        for (m, v) in r.iter_mut().enumerate() {
+            *v = Some(0.7 + ((m + k) % 7) as f64 * 0.04);
+        }
+        r
+    }
+
+    fn attendance(townships: usize) -> AttendanceChart {
+        AttendanceChart {
             year: 2024,
             county: RateSeries {
                 name: "全县".into(),
-                rates: rate(0),
+                rates: rates(0),
             },
-            townships,
-        };
+            townships: (0..townships)
+                .map(|i| RateSeries {
+                    name: format!("第{i}镇"),
+                    rates: rates(i),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn up_to_seven_townships_share_one_chart_with_a_legend_row_each() {
+        let chart = attendance(7);
         let c = render(&chart).unwrap();
         let legend: Vec<_> = texts(&c.svg)
             .into_iter()
             .filter(|t| t.4.starts_with('第') || t.4 == "全县")
             .collect();
-        assert_eq!(legend.len(), 16);
+        assert_eq!(legend.len(), 8);
         for w in legend.windows(2) {
             assert!(w[1].1 - w[0].1 >= 18.0, "legend rows overlap");
         }
@@ -1113,6 +1231,22 @@ mod tests {
             })
             .collect();
         assert_eq!(styles.len(), 28);
+    }
+
+    #[test]
+    fn more_townships_get_a_panel_each_instead_of_a_tangle_of_lines() {
+        let chart = attendance(15);
+        let c = render(&chart).unwrap();
+        let names: Vec<_> = texts(&c.svg)
+            .into_iter()
+            .filter(|t| t.4.starts_with('第'))
+            .collect();
+        assert_eq!(names.len(), 15);
+        // Four panels a row, each name in its own panel.
+        let rows: std::collections::BTreeSet<i64> = names.iter().map(|t| t.1 as i64).collect();
+        assert_eq!(rows.len(), 4);
+        let (_, h) = chart.size();
+        assert!(names.iter().all(|t| t.1 + PANEL_H <= h + 8.0));
     }
 
     #[test]
