@@ -38,6 +38,9 @@ enum Command {
     /// Add or list tenants (counties).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Add, list or remove the users of the SQL server (passwords are read from stdin).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Show or set a tenant's assessment rules (rules.toml).
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -154,8 +157,13 @@ enum Command {
     },
     /// Run a read-only SQL query over a tenant's tables.
     Sql {
+        /// A tenant, or several separated by commas (their union, with a tenant_id column).
         #[arg(long)]
         tenant: String,
+        /// See the data as this role would: admin, analyst (personal data masked) or viewer
+        /// (the metric views only).
+        #[arg(long, default_value = "admin")]
+        role: engine::access::Role,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         /// The query; without one, statements ending in ';' are read from standard input.
@@ -207,6 +215,39 @@ enum TenantCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Show, or change, a tenant's query limits (memory, time, result rows).
+    Limits {
+        id: String,
+        /// Memory all of the tenant's running queries may hold together, in MiB.
+        #[arg(long)]
+        memory_mb: Option<u64>,
+        /// A query running longer is cancelled.
+        #[arg(long)]
+        timeout_seconds: Option<f64>,
+        /// A result with more rows is refused.
+        #[arg(long)]
+        max_rows: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from standard input (asked twice on a terminal).
+    Add {
+        name: String,
+        /// The tenants the user may read, separated by commas.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        role: engine::access::Role,
+    },
+    /// List the users and what they may read (never their passwords).
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Remove a user.
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,7 +274,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Planning recurses over expression trees; the guardrails bound their size, and roomy
+    // stacks keep every accepted query well clear of an overflow.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(16 * 1024 * 1024)
         .enable_all()
         .build()
     {

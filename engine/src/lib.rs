@@ -5,9 +5,12 @@
 //! It knows nothing of spreadsheets: `ingest` turns county files into validated Arrow batches
 //! and commits them through [`warehouse::Tenant::commit`].
 
+pub mod access;
+pub mod guard;
 pub mod rules;
 pub mod schema;
 pub mod session;
+pub mod users;
 pub mod views;
 pub mod warehouse;
 

@@ -53,8 +53,19 @@ pub struct ColumnDef {
     pub zh: &'static str,
     pub ty: ColumnType,
     pub required: bool,
-    /// Personal data, masked for analysts (SPEC §5).
-    pub pii: bool,
+    /// Personal data, and how it is masked for analysts (SPEC §5).
+    pub mask: Option<Mask>,
+}
+
+/// How a column of personal data is shown to an analyst (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mask {
+    /// 张三 → 张*
+    Name,
+    /// 430281199001011234 → 430281********1234
+    IdNumber,
+    /// 13812345678 → 138****5678
+    Phone,
 }
 
 /// `column` refers to the primary key of `table` (always a single column).
@@ -120,17 +131,23 @@ const fn col(name: &'static str, zh: &'static str, ty: ColumnType, required: boo
         zh,
         ty,
         required,
-        pii: false,
+        mask: None,
     }
 }
 
-const fn pii(name: &'static str, zh: &'static str, ty: ColumnType, required: bool) -> ColumnDef {
+const fn pii(
+    name: &'static str,
+    zh: &'static str,
+    ty: ColumnType,
+    required: bool,
+    mask: Mask,
+) -> ColumnDef {
     ColumnDef {
         name,
         zh,
         ty,
         required,
-        pii: true,
+        mask: Some(mask),
     }
 }
 
@@ -215,7 +232,8 @@ pub static TABLES: &[TableDef] = &[
             ),
             col("name", "名称", ColumnType::Text, true),
             col("kind", "类型", ColumnType::Text, false),
-            col("leader", "责任人", ColumnType::Text, false),
+            // The person responsible for the unit: a name like any other.
+            pii("leader", "责任人", ColumnType::Text, false, Mask::Name),
         ],
         primary_key: &["unit_id"],
         // parent_id is checked by the grid rules, which also need the level.
@@ -250,7 +268,7 @@ pub static TABLES: &[TableDef] = &[
         columns: &[
             col("member_id", "党员编号", ColumnType::Text, true),
             col("branch_id", "所在支部", ColumnType::Text, true),
-            pii("name", "姓名", ColumnType::Text, true),
+            pii("name", "姓名", ColumnType::Text, true, Mask::Name),
             col("gender", "性别", ColumnType::Enum(GENDERS), false),
             col("birth_date", "出生日期", ColumnType::Date, false),
             col("joined_on", "入党日期", ColumnType::Date, false),
@@ -266,8 +284,14 @@ pub static TABLES: &[TableDef] = &[
                 ColumnType::Enum(MEMBER_CATEGORIES),
                 false,
             ),
-            pii("id_number", "身份证号", ColumnType::IdNumber, false),
-            pii("phone", "联系电话", ColumnType::Text, false),
+            pii(
+                "id_number",
+                "身份证号",
+                ColumnType::IdNumber,
+                false,
+                Mask::IdNumber,
+            ),
+            pii("phone", "联系电话", ColumnType::Text, false, Mask::Phone),
             col("party_group", "党小组", ColumnType::Text, false),
             col(
                 "points_exempt",

@@ -16,6 +16,9 @@ pub enum QueryError {
     Warehouse(#[from] WarehouseError),
     #[error("{0}")]
     Sql(#[from] DataFusionError),
+    /// Refused before planning, or stopped by a limit (see [`crate::guard`]).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// A session over the tenant's committed tables and the metric views under the rules in
@@ -42,15 +45,32 @@ pub async fn base_session(
 ) -> Result<SessionContext, QueryError> {
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
+    register_tables(&ctx, tenant, manifest, false).await?;
+    Ok(ctx)
+}
+
+/// Registers the tenant's tables in `ctx` under their SPEC names; with `mask`, personal columns
+/// are masked inside each provider (see [`crate::access`]).
+pub async fn register_tables(
+    ctx: &SessionContext,
+    tenant: &Tenant,
+    manifest: &Manifest,
+    mask: bool,
+) -> Result<(), QueryError> {
     for table in TABLES {
         let delta = tenant.delta_at(table.name, manifest).await?;
         delta
             .update_datafusion_session(&ctx.state())
             .map_err(|e| delta_err(&tenant.table_path(table.name), e))?;
         let provider = delta.table_provider().await.map_err(QueryError::Sql)?;
+        let provider = if mask && table.columns.iter().any(|c| c.mask.is_some()) {
+            crate::access::masked(ctx, table, provider)?
+        } else {
+            provider
+        };
         ctx.register_table(table.name, provider)?;
     }
-    Ok(ctx)
+    Ok(())
 }
 
 fn delta_err(path: &Path, e: deltalake::DeltaTableError) -> QueryError {

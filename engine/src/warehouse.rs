@@ -76,6 +76,8 @@ pub enum WarehouseError {
     },
     #[error(transparent)]
     Rules(#[from] RulesError),
+    #[error("{}: {message}", .path.display())]
+    Limits { path: PathBuf, message: String },
     #[error("there is no rules version {version} (versions: {known})")]
     UnknownRulesVersion { version: u32, known: String },
 }
@@ -110,7 +112,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let text = fs::read_to_string(path).map_err(io_err(path))?;
     serde_json::from_str(&text).map_err(|source| WarehouseError::Json {
         path: path.to_path_buf(),
@@ -118,7 +120,7 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     })
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|source| WarehouseError::Json {
         path: path.to_path_buf(),
         source,
@@ -478,6 +480,22 @@ impl Tenant {
         }
         versions.sort_unstable();
         Ok(versions)
+    }
+
+    /// The tenant's query limits (`limits.toml`; the defaults when there is none).
+    pub fn limits(&self) -> Result<crate::guard::Limits> {
+        let path = self.dir.join("limits.toml");
+        if !path.is_file() {
+            return Ok(crate::guard::Limits::default());
+        }
+        let text = fs::read_to_string(&path).map_err(io_err(&path))?;
+        crate::guard::Limits::parse(&text)
+            .map_err(|message| WarehouseError::Limits { path, message })
+    }
+
+    /// Replaces the tenant's query limits.
+    pub fn set_limits(&self, limits: &crate::guard::Limits) -> Result<()> {
+        write_atomic(&self.dir.join("limits.toml"), limits.to_toml().as_bytes())
     }
 
     /// The rules in force: (version, text, parsed).

@@ -7,6 +7,7 @@ mod report;
 mod rules;
 mod sql;
 mod tenant;
+mod users;
 
 use anyhow::Result;
 
@@ -93,8 +94,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Demo { out } => demo::demo(&out).await,
         Command::Sql {
             tenant,
+            role,
             format,
             query,
-        } => sql::run(&wh, &tenant, query.as_deref(), format).await,
+        } => sql::run(&wh, &tenant, role, query.as_deref(), format).await,
+        Command::User(cmd) => users::run(&wh, cmd),
     }
 }

@@ -4,37 +4,57 @@ use std::path::Path;
 use anyhow::Result;
 use datafusion::prelude::SessionContext;
 use engine::Warehouse;
-use engine::session::{read_only, tenant_session};
+use engine::access::{Access, Role, user_session};
+use engine::guard::{self, Limits};
 
 use crate::output::{Format, write_batches};
 
 /// Runs one query, or with none, every `;`-terminated statement read from standard input (an
-/// interactive prompt when that is a terminal; `\q` or end of input quits).
-pub async fn run(wh: &Path, tenant: &str, sql: Option<&str>, format: Format) -> Result<()> {
-    let tenant = Warehouse::open(wh)?.tenant(tenant)?;
-    let manifest = tenant.manifest()?;
-    let ctx = tenant_session(&tenant, &manifest, None).await?;
+/// interactive prompt when that is a terminal; `\q` or end of input quits). The session is the
+/// one the server would give a user of `role` on these tenants, under the same guardrails.
+pub async fn run(
+    wh: &Path,
+    tenants: &str,
+    role: Role,
+    sql: Option<&str>,
+    format: Format,
+) -> Result<()> {
+    let warehouse = Warehouse::open(wh)?;
+    let access = Access {
+        tenants: tenants.split(',').map(|t| t.trim().to_string()).collect(),
+        role,
+    };
+    let (ctx, limits) = user_session(&warehouse, &access).await?;
+    let session = Session { ctx, limits };
     match sql {
-        Some(q) => query(&ctx, q, format).await,
-        None => prompt(&ctx, &tenant.id, format).await,
+        Some(q) => query(&session, q, format).await,
+        None => prompt(&session, tenants, format).await,
     }
 }
 
-async fn query(ctx: &SessionContext, sql: &str, format: Format) -> Result<()> {
-    let df = match ctx.sql_with_options(sql, read_only()).await {
-        Ok(df) => df,
+struct Session {
+    ctx: SessionContext,
+    limits: Limits,
+}
+
+async fn query(session: &Session, sql: &str, format: Format) -> Result<()> {
+    let (schema, batches) = match guard::run(&session.ctx, sql, &session.limits).await {
+        Ok(result) => result,
         Err(e) if e.to_string().contains("not found") && e.to_string().contains("table") => {
-            let tables: Vec<&str> = engine::schema::TABLES.iter().map(|t| t.name).collect();
-            anyhow::bail!(
-                "{e}\n  tables: {}\n  views: {}",
-                tables.join(", "),
-                engine::views::VIEW_NAMES.join(", ")
-            );
+            let names = session
+                .ctx
+                .catalog("datafusion")
+                .and_then(|c| c.schema("public"))
+                .map(|s| {
+                    let mut n = s.table_names();
+                    n.sort();
+                    n
+                })
+                .unwrap_or_default();
+            anyhow::bail!("{e}\n  tables and views: {}", names.join(", "));
         }
         Err(e) => return Err(e.into()),
     };
-    let schema = df.schema().inner().clone();
-    let batches = df.collect().await?;
     // Ad-hoc queries keep the names the user wrote, in every format.
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     write_batches(
@@ -60,7 +80,7 @@ fn statement_end(text: &str) -> Option<usize> {
     None
 }
 
-async fn prompt(ctx: &SessionContext, tenant: &str, format: Format) -> Result<()> {
+async fn prompt(session: &Session, tenant: &str, format: Format) -> Result<()> {
     let interactive = std::io::stdin().is_terminal();
     if interactive {
         eprintln!("gridassess sql on tenant {tenant}: end statements with ';', \\q quits.");
@@ -95,7 +115,7 @@ async fn prompt(ctx: &SessionContext, tenant: &str, format: Format) -> Result<()
                 continue;
             }
             // One bad statement is reported and the prompt goes on.
-            if let Err(e) = query(ctx, statement, format).await {
+            if let Err(e) = query(session, statement, format).await {
                 eprintln!("error: {e}");
                 failed = true;
             }
@@ -103,7 +123,7 @@ async fn prompt(ctx: &SessionContext, tenant: &str, format: Format) -> Result<()
     }
     let rest = pending.trim();
     if !rest.is_empty()
-        && let Err(e) = query(ctx, rest, format).await
+        && let Err(e) = query(session, rest, format).await
     {
         eprintln!("error: {e}");
         failed = true;

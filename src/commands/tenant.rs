@@ -51,6 +51,30 @@ pub async fn run(wh: &Path, cmd: TenantCommand) -> Result<()> {
                 None,
             )?;
         }
+        TenantCommand::Limits {
+            id,
+            memory_mb,
+            timeout_seconds,
+            max_rows,
+        } => {
+            let tenant = warehouse.tenant(&id)?;
+            let mut limits = tenant.limits()?;
+            let changed = memory_mb.is_some() || timeout_seconds.is_some() || max_rows.is_some();
+            if let Some(v) = memory_mb {
+                limits.memory_mb = v;
+            }
+            if let Some(v) = timeout_seconds {
+                anyhow::ensure!(v > 0.0, "--timeout-seconds must be more than 0");
+                limits.timeout_seconds = v;
+            }
+            if let Some(v) = max_rows {
+                limits.max_rows = v;
+            }
+            if changed {
+                tenant.set_limits(&limits)?;
+            }
+            print!("{}", limits.to_toml());
+        }
     }
     Ok(())
 }

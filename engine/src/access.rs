@@ -1,0 +1,213 @@
+//! Who sees what (SPEC §5), built into the session itself.
+//!
+//! A session is made for one user: it registers only the tables and views of the tenants that
+//! user was granted — no other tenant's table has a name, path or URL in it. For an analyst the
+//! personal-data columns are masked inside the table provider (a projection over the stored
+//! table that the session never exposes by name), so the mask holds wherever the column is
+//! used: output, joins, GROUP BY, exports and error messages. The metric views are built on top
+//! of those providers. A viewer gets the metric views only, without member-level rows. A user
+//! of several tenants sees their union, with a `tenant_id` column first.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use datafusion::common::Column;
+use datafusion::logical_expr::{Expr, lit};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use serde::{Deserialize, Serialize};
+
+use crate::guard::Limits;
+use crate::schema::{Mask, TABLES};
+use crate::session::QueryError;
+use crate::views::VIEW_NAMES;
+use crate::warehouse::Warehouse;
+
+/// A user's role (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Every column.
+    Admin,
+    /// Personal data masked.
+    Analyst,
+    /// The metric views only, without member-level rows.
+    Viewer,
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "analyst" => Ok(Role::Analyst),
+            "viewer" => Ok(Role::Viewer),
+            other => Err(format!(
+                "unknown role '{other}' (roles: admin, analyst, viewer)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Admin => "admin",
+            Role::Analyst => "analyst",
+            Role::Viewer => "viewer",
+        })
+    }
+}
+
+/// The metric views a viewer may read: everything but the member-level ones.
+pub const VIEWER_VIEWS: &[&str] = &[
+    "red_flag_ranking",
+    "red_flag_year",
+    "coverage",
+    "coverage_findings",
+    "attendance_monthly",
+    "attendance_monthly_by_unit",
+    "meeting_compliance",
+    "grid_visits",
+];
+
+/// The SQL expression that masks column `c` (SPEC §5). Values too short to keep their ends
+/// are starred out entirely rather than shown.
+pub fn mask_sql(mask: Mask, c: &str) -> String {
+    let c = format!("\"{c}\"");
+    let len = format!("character_length({c})");
+    match mask {
+        Mask::Name => {
+            format!("CASE WHEN {c} IS NULL THEN NULL ELSE concat(substr({c}, 1, 1), '*') END")
+        }
+        Mask::IdNumber => format!(
+            "CASE WHEN {c} IS NULL THEN NULL WHEN {len} < 11 THEN repeat('*', {len}) \
+             ELSE concat(substr({c}, 1, 6), '********', substr({c}, {len} - 3, 4)) END"
+        ),
+        Mask::Phone => format!(
+            "CASE WHEN {c} IS NULL THEN NULL WHEN {len} < 8 THEN repeat('*', {len}) \
+             ELSE concat(substr({c}, 1, 3), '****', substr({c}, {len} - 3, 4)) END"
+        ),
+    }
+}
+
+fn column(name: &str) -> Expr {
+    Expr::Column(Column::new_unqualified(name))
+}
+
+/// What a session is for.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub tenants: Vec<String>,
+    pub role: Role,
+}
+
+/// A session for `access` over the committed state of its tenants, with the tenants' limits
+/// (the strictest of them when there are several) and their memory pool.
+pub async fn user_session(
+    warehouse: &Warehouse,
+    access: &Access,
+) -> Result<(SessionContext, Limits), QueryError> {
+    let mut limits: Option<Limits> = None;
+    for t in &access.tenants {
+        let l = warehouse.tenant(t)?.limits()?;
+        limits = Some(match limits {
+            None => l,
+            Some(prev) => prev.strictest(&l),
+        });
+    }
+    let limits = limits.unwrap_or_default();
+    let runtime = crate::guard::runtime_for(&access.tenants, &limits)?;
+    let config = || {
+        SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("datafusion", "public")
+    };
+
+    // One session per tenant, with (masked) tables and the views over them.
+    let mut per_tenant = Vec::new();
+    for t in &access.tenants {
+        let tenant = warehouse.tenant(t)?;
+        let manifest = tenant.manifest()?;
+        let ctx = SessionContext::new_with_config_rt(config(), runtime.clone());
+        crate::session::register_tables(&ctx, &tenant, &manifest, access.role == Role::Analyst)
+            .await?;
+        let (version, _, rules) = tenant.rules()?;
+        crate::views::register(&ctx, &rules, version).await?;
+        per_tenant.push((t.clone(), ctx));
+    }
+
+    let names: Vec<&str> = match access.role {
+        Role::Viewer => VIEWER_VIEWS.to_vec(),
+        _ => TABLES
+            .iter()
+            .map(|t| t.name)
+            .chain(VIEW_NAMES.iter().copied())
+            .collect(),
+    };
+    if per_tenant.len() == 1 && access.role != Role::Viewer {
+        let (_, ctx) = per_tenant.remove(0);
+        return Ok((ctx, limits));
+    }
+
+    // A fresh session that holds only the allowed names; each is a view over the tenant
+    // sessions' plans (one tenant), or their union with the tenant's id first.
+    let session = SessionContext::new_with_config_rt(config(), runtime);
+    let several = per_tenant.len() > 1;
+    for name in names {
+        let mut union: Option<DataFrame> = None;
+        for (t, ctx) in &per_tenant {
+            let df = ctx.table(name).await?;
+            let df = if several {
+                let mut exprs = vec![lit(t.as_str()).alias("tenant_id")];
+                exprs.extend(df.schema().fields().iter().map(|f| column(f.name())));
+                df.select(exprs)?
+            } else {
+                df
+            };
+            union = Some(match union {
+                None => df,
+                // Tenants may weigh different indicators; by name, missing ones are null.
+                Some(u) => u.union_by_name(df)?,
+            });
+        }
+        if let Some(df) = union {
+            session.register_table(name, df.into_view())?;
+        }
+    }
+    Ok((session, limits))
+}
+
+/// The provider of `table` as an analyst sees it: the stored table under a projection that
+/// masks its personal columns. The stored table itself gets no name in the session.
+pub(crate) fn masked(
+    ctx: &SessionContext,
+    table: &crate::schema::TableDef,
+    stored: Arc<dyn datafusion::catalog::TableProvider>,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>, QueryError> {
+    let df = ctx.read_table(stored)?;
+    let mut exprs = Vec::new();
+    for c in table.columns {
+        exprs.push(match c.mask {
+            None => column(c.name),
+            Some(m) => df.parse_sql_expr(&mask_sql(m, c.name))?.alias(c.name),
+        });
+    }
+    Ok(df.select(exprs)?.into_view())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_read_as_written() {
+        assert_eq!("analyst".parse::<Role>().unwrap(), Role::Analyst);
+        assert!(
+            "root"
+                .parse::<Role>()
+                .unwrap_err()
+                .contains("admin, analyst, viewer")
+        );
+        assert_eq!(Role::Viewer.to_string(), "viewer");
+    }
+}

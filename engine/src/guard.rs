@@ -1,0 +1,298 @@
+//! Guardrails for every ad-hoc query, from `sql` and from the server (SPEC §5): read-only, a
+//! size check before anything is parsed, a memory pool per set of tenants, a time limit with
+//! real cancellation, a result-row limit, and a panic inside the engine turned into an error
+//! for that query alone.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use futures::{FutureExt, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::session::{QueryError, read_only};
+
+/// A tenant's limits (`limits.toml` in the tenant's folder).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Memory all running queries of the tenant may hold together, in MiB.
+    pub memory_mb: u64,
+    /// A query running longer is cancelled.
+    pub timeout_seconds: f64,
+    /// A result with more rows is refused (ask with LIMIT, or narrow the query).
+    pub max_rows: u64,
+    /// The longest SQL text accepted, in bytes.
+    pub max_sql_bytes: usize,
+    /// The most operators (arithmetic, comparison, AND/OR, …) in one statement.
+    pub max_operators: usize,
+    /// The deepest nesting of parentheses.
+    pub max_nesting: usize,
+    /// The most UNION / INTERSECT / EXCEPT in one statement.
+    pub max_set_operations: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            memory_mb: 1024,
+            timeout_seconds: 30.0,
+            max_rows: 200_000,
+            max_sql_bytes: 64 * 1024,
+            max_operators: 2_000,
+            max_nesting: 64,
+            max_set_operations: 200,
+        }
+    }
+}
+
+impl Limits {
+    pub fn parse(text: &str) -> Result<Limits, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// The smaller of each limit (a user of several tenants gets the strictest).
+    pub fn strictest(&self, other: &Limits) -> Limits {
+        Limits {
+            memory_mb: self.memory_mb.min(other.memory_mb),
+            timeout_seconds: self.timeout_seconds.min(other.timeout_seconds),
+            max_rows: self.max_rows.min(other.max_rows),
+            max_sql_bytes: self.max_sql_bytes.min(other.max_sql_bytes),
+            max_operators: self.max_operators.min(other.max_operators),
+            max_nesting: self.max_nesting.min(other.max_nesting),
+            max_set_operations: self.max_set_operations.min(other.max_set_operations),
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout_seconds.max(0.001))
+    }
+}
+
+/// The runtime (and with it the memory pool) of a set of tenants: every session over the same
+/// tenants shares it, so one tenant's queries together stay within its memory limit, and no
+/// other tenant's pool is touched. Queries that need more fail with "Resources exhausted";
+/// nothing spills to disk.
+pub fn runtime_for(tenants: &[String], limits: &Limits) -> Result<Arc<RuntimeEnv>, QueryError> {
+    /// (pool size in bytes, runtime) per sorted tenant list.
+    type Pools = Mutex<HashMap<String, (u64, Arc<RuntimeEnv>)>>;
+    static RUNTIMES: OnceLock<Pools> = OnceLock::new();
+    let mut key: Vec<&str> = tenants.iter().map(String::as_str).collect();
+    key.sort_unstable();
+    let key = key.join(",");
+    let bytes = limits.memory_mb.saturating_mul(1024 * 1024);
+    let map = RUNTIMES.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = map
+        .lock()
+        .map_err(|_| QueryError::Refused("the memory pools are unavailable".into()))?;
+    if let Some((b, rt)) = map.get(&key)
+        && *b == bytes
+    {
+        return Ok(rt.clone());
+    }
+    let rt = RuntimeEnvBuilder::new()
+        .with_memory_limit(bytes as usize, 1.0)
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+        )
+        .build_arc()?;
+    map.insert(key, (bytes, rt.clone()));
+    Ok(rt)
+}
+
+/// Refuses SQL that is too big or too deeply built to plan safely, before it is parsed: the
+/// planner recurses over expression trees, and `1+1+…` twenty thousand times deep would
+/// overflow the stack and abort the whole process (apache/datafusion#22229). The tokenizer
+/// does not recurse, so this check cannot itself be made to overflow.
+pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
+    if sql.len() > limits.max_sql_bytes {
+        return Err(QueryError::Refused(format!(
+            "the query is {} bytes long; the limit is {} bytes",
+            sql.len(),
+            limits.max_sql_bytes
+        )));
+    }
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .map_err(|e| QueryError::Refused(format!("cannot read the query: {e}")))?;
+    let (mut operators, mut depth, mut deepest, mut set_ops) = (0usize, 0usize, 0usize, 0usize);
+    for t in &tokens {
+        match t {
+            Token::LParen | Token::LBracket => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            Token::RParen | Token::RBracket => depth = depth.saturating_sub(1),
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::StringConcat
+            | Token::Eq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::Ampersand
+            | Token::Pipe
+            | Token::Caret => operators += 1,
+            Token::Word(w) => match w.keyword {
+                Keyword::AND
+                | Keyword::OR
+                | Keyword::NOT
+                | Keyword::WHEN
+                | Keyword::LIKE
+                | Keyword::IN
+                | Keyword::BETWEEN => operators += 1,
+                Keyword::UNION | Keyword::INTERSECT | Keyword::EXCEPT => set_ops += 1,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    let refuse = |what: &str, n: usize, max: usize| {
+        Err(QueryError::Refused(format!(
+            "the query has {n} {what}; the limit is {max} (split it, or use IN (...) or a join)"
+        )))
+    };
+    if operators > limits.max_operators {
+        return refuse("operators", operators, limits.max_operators);
+    }
+    if deepest > limits.max_nesting {
+        return refuse("levels of nested parentheses", deepest, limits.max_nesting);
+    }
+    if set_ops > limits.max_set_operations {
+        return refuse("UNION/INTERSECT/EXCEPT", set_ops, limits.max_set_operations);
+    }
+    Ok(())
+}
+
+/// Runs one read-only query under `limits`: checked, planned, executed with a time limit (on
+/// expiry the plan is dropped, which cancels its tasks), stopped past `max_rows`, and a panic
+/// anywhere inside becomes an error for this query only.
+pub async fn run(
+    ctx: &SessionContext,
+    sql: &str,
+    limits: &Limits,
+) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+    check_sql(sql, limits)?;
+    let work = async {
+        let df = ctx.sql_with_options(sql, read_only()).await?;
+        let schema = df.schema().inner().clone();
+        let mut stream = df.execute_stream().await?;
+        let mut batches = Vec::new();
+        let mut rows = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows() as u64;
+            if rows > limits.max_rows {
+                return Err(QueryError::Refused(format!(
+                    "the result has more than {} rows (this tenant's limit); add LIMIT or narrow the query",
+                    limits.max_rows
+                )));
+            }
+            batches.push(batch);
+        }
+        Ok((schema, batches))
+    };
+    let timed = tokio::time::timeout(
+        limits.timeout(),
+        std::panic::AssertUnwindSafe(work).catch_unwind(),
+    );
+    match timed.await {
+        Err(_) => Err(QueryError::Refused(format!(
+            "the query ran longer than {} s (this tenant's time limit) and was cancelled",
+            limits.timeout_seconds
+        ))),
+        Ok(Err(panic)) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(%what, "a query panicked inside the engine");
+            Err(QueryError::Refused(
+                "the query failed inside the engine (an internal error, logged); nothing else is affected".into(),
+            ))
+        }
+        Ok(Ok(result)) => result,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(op: &str, n: usize) -> String {
+        format!("SELECT {}", vec!["1"; n].join(op))
+    }
+
+    #[test]
+    fn huge_and_deep_queries_are_refused_before_parsing() {
+        let l = Limits::default();
+        assert!(check_sql(&chain("+", 1_000), &l).is_ok());
+        let err = check_sql(
+            &chain("+", 20_000),
+            &Limits {
+                max_sql_bytes: 1 << 20,
+                ..l.clone()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("19999 operators"), "{err}");
+        assert!(
+            check_sql(&chain("+", 40_000), &l)
+                .unwrap_err()
+                .to_string()
+                .contains("bytes long")
+        );
+        let nested = format!("SELECT {}1{}", "(".repeat(100), ")".repeat(100));
+        assert!(
+            check_sql(&nested, &l)
+                .unwrap_err()
+                .to_string()
+                .contains("nested")
+        );
+        let unions = vec!["SELECT 1"; 500].join(" UNION ALL ");
+        assert!(
+            check_sql(&unions, &l)
+                .unwrap_err()
+                .to_string()
+                .contains("UNION")
+        );
+    }
+
+    #[test]
+    fn the_strictest_limits_win() {
+        let a = Limits {
+            max_rows: 10,
+            ..Limits::default()
+        };
+        let b = Limits {
+            timeout_seconds: 1.0,
+            ..Limits::default()
+        };
+        let s = a.strictest(&b);
+        assert_eq!((s.max_rows, s.timeout_seconds), (10, 1.0));
+        assert_eq!(Limits::parse(&s.to_toml()).unwrap(), s);
+        assert!(
+            Limits::parse("memory = 1")
+                .unwrap_err()
+                .contains("unknown field")
+        );
+    }
+}

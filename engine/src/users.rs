@@ -1,0 +1,215 @@
+//! Users of the SQL interfaces: who they are, which tenants they may read, and with which role
+//! (SPEC §5). Passwords are kept only as slow salted hashes (Argon2id, PHC strings) in
+//! `users.json` at the warehouse root.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use serde::{Deserialize, Serialize};
+
+use crate::access::Role;
+use crate::warehouse::{Warehouse, WarehouseError, read_json, write_json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error(
+        "user name '{name}' is not valid: use 1–63 letters, digits, '_', '-' or '.', starting with a letter"
+    )]
+    InvalidName { name: String },
+    #[error("user '{name}' already exists (remove it first to change it)")]
+    Exists { name: String },
+    #[error("unknown user '{name}'")]
+    Unknown { name: String },
+    #[error("a user needs at least one tenant")]
+    NoTenant,
+    #[error("the password is empty")]
+    EmptyPassword,
+    #[error("hashing the password: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+}
+
+/// A stored user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub name: String,
+    pub tenants: Vec<String>,
+    pub role: Role,
+    /// Argon2id PHC string: algorithm, parameters, salt and hash; never the password.
+    pub password_hash: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct UserFile {
+    users: BTreeMap<String, User>,
+}
+
+/// The users of one warehouse.
+pub struct Users {
+    path: PathBuf,
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.len() <= 63
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+impl Users {
+    pub fn of(warehouse: &Warehouse) -> Users {
+        Users {
+            path: warehouse.root().join("users.json"),
+        }
+    }
+
+    fn load(&self) -> Result<UserFile, UserError> {
+        if !self.path.exists() {
+            return Ok(UserFile::default());
+        }
+        Ok(read_json(&self.path)?)
+    }
+
+    /// Adds a user after checking the tenants exist; the password is hashed here and dropped.
+    pub fn add(
+        &self,
+        warehouse: &Warehouse,
+        name: &str,
+        tenants: &[String],
+        role: Role,
+        password: &str,
+    ) -> Result<User, UserError> {
+        if !valid_name(name) {
+            return Err(UserError::InvalidName { name: name.into() });
+        }
+        if tenants.is_empty() {
+            return Err(UserError::NoTenant);
+        }
+        for t in tenants {
+            warehouse.tenant(t)?;
+        }
+        if password.is_empty() {
+            return Err(UserError::EmptyPassword);
+        }
+        let mut file = self.load()?;
+        if file.users.contains_key(name) {
+            return Err(UserError::Exists { name: name.into() });
+        }
+        let salt = new_salt()?;
+        let hash = Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|e| UserError::Hash(e.to_string()))?
+            .to_string();
+        let user = User {
+            name: name.into(),
+            tenants: tenants.to_vec(),
+            role,
+            password_hash: hash,
+        };
+        file.users.insert(name.into(), user.clone());
+        write_json(&self.path, &file)?;
+        Ok(user)
+    }
+
+    pub fn remove(&self, name: &str) -> Result<(), UserError> {
+        let mut file = self.load()?;
+        if file.users.remove(name).is_none() {
+            return Err(UserError::Unknown { name: name.into() });
+        }
+        write_json(&self.path, &file)?;
+        Ok(())
+    }
+
+    pub fn list(&self) -> Result<Vec<User>, UserError> {
+        Ok(self.load()?.users.into_values().collect())
+    }
+
+    /// The user, when `password` is theirs. A wrong password and an unknown user look the
+    /// same to the caller, and both cost one hash verification, so neither can be told apart
+    /// by the answer or its timing.
+    pub fn authenticate(&self, name: &str, password: &str) -> Result<Option<User>, UserError> {
+        let file = self.load()?;
+        let user = file.users.get(name);
+        let stored = user.map_or(dummy_hash(), |u| u.password_hash.as_str());
+        let ok = PasswordHash::new(stored)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        Ok(if ok { user.cloned() } else { None })
+    }
+}
+
+/// 16 random bytes from the operating system, as a salt.
+fn new_salt() -> Result<SaltString, UserError> {
+    let mut bytes = [0u8; 16];
+    getrandom_std::getrandom(&mut bytes).map_err(|e| UserError::Hash(e.to_string()))?;
+    SaltString::encode_b64(&bytes).map_err(|e| UserError::Hash(e.to_string()))
+}
+
+/// The hash of a throwaway password, verified against when the user does not exist, so that
+/// takes as long as a wrong password.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let Ok(salt) = new_salt() else {
+            return String::new();
+        };
+        Argon2::default()
+            .hash_password(b"no such user", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_stored_hashed_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let wh = Warehouse::init(&dir.path().join("wh")).unwrap();
+        rt.block_on(wh.add_tenant("a", "甲县")).unwrap();
+        let users = Users::of(&wh);
+        users
+            .add(&wh, "qa", &["a".into()], Role::Analyst, "s3cret-密码")
+            .unwrap();
+        let stored = std::fs::read_to_string(dir.path().join("wh/users.json")).unwrap();
+        assert!(!stored.contains("s3cret"), "{stored}");
+        assert!(stored.contains("$argon2id$"));
+        assert_eq!(
+            users
+                .authenticate("qa", "s3cret-密码")
+                .unwrap()
+                .unwrap()
+                .role,
+            Role::Analyst
+        );
+        assert!(users.authenticate("qa", "wrong").unwrap().is_none());
+        assert!(
+            users
+                .authenticate("nobody", "s3cret-密码")
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            users.add(&wh, "qa", &["a".into()], Role::Admin, "x"),
+            Err(UserError::Exists { .. })
+        ));
+        assert!(matches!(
+            users.add(&wh, "qb", &["zz".into()], Role::Admin, "x"),
+            Err(UserError::Warehouse(WarehouseError::UnknownTenant { .. }))
+        ));
+        assert!(matches!(
+            users.add(&wh, "1bad", &["a".into()], Role::Admin, "x"),
+            Err(UserError::InvalidName { .. })
+        ));
+    }
+}
