@@ -150,6 +150,19 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Serve SQL over the PostgreSQL wire protocol (psql, DBeaver, FineBI, Python).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:5433")]
+        listen: std::net::SocketAddr,
+        /// PEM certificate chain; with --tls-key, only TLS connections are accepted.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Where each query is recorded as a JSON line (default: audit.jsonl in the warehouse).
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
+    },
     /// The sample county end to end: load, rank, write the metrics and the report.
     Demo {
         #[arg(long, default_value = "demo")]
@@ -270,7 +283,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GRIDASSESS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,audit=info")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -11,11 +11,11 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::session::{QueryError, read_only};
@@ -96,7 +96,7 @@ pub fn runtime_for(tenants: &[String], limits: &Limits) -> Result<Arc<RuntimeEnv
     let map = RUNTIMES.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = map
         .lock()
-        .map_err(|_| QueryError::Refused("the memory pools are unavailable".into()))?;
+        .map_err(|_| QueryError::refused("XX000", "the memory pools are unavailable"))?;
     if let Some((b, rt)) = map.get(&key)
         && *b == bytes
     {
@@ -118,15 +118,18 @@ pub fn runtime_for(tenants: &[String], limits: &Limits) -> Result<Arc<RuntimeEnv
 /// does not recurse, so this check cannot itself be made to overflow.
 pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
     if sql.len() > limits.max_sql_bytes {
-        return Err(QueryError::Refused(format!(
-            "the query is {} bytes long; the limit is {} bytes",
-            sql.len(),
-            limits.max_sql_bytes
-        )));
+        return Err(QueryError::refused(
+            "54001",
+            format!(
+                "the query is {} bytes long; the limit is {} bytes",
+                sql.len(),
+                limits.max_sql_bytes
+            ),
+        ));
     }
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
         .tokenize()
-        .map_err(|e| QueryError::Refused(format!("cannot read the query: {e}")))?;
+        .map_err(|e| QueryError::refused("42601", format!("cannot read the query: {e}")))?;
     let (mut operators, mut depth, mut deepest, mut set_ops) = (0usize, 0usize, 0usize, 0usize);
     for t in &tokens {
         match t {
@@ -165,9 +168,12 @@ pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
         }
     }
     let refuse = |what: &str, n: usize, max: usize| {
-        Err(QueryError::Refused(format!(
-            "the query has {n} {what}; the limit is {max} (split it, or use IN (...) or a join)"
-        )))
+        Err(QueryError::refused(
+            "54001",
+            format!(
+                "the query has {n} {what}; the limit is {max} (split it, or use IN (...) or a join)"
+            ),
+        ))
     };
     if operators > limits.max_operators {
         return refuse("operators", operators, limits.max_operators);
@@ -181,52 +187,98 @@ pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
     Ok(())
 }
 
-/// Runs one read-only query under `limits`: checked, planned, executed with a time limit (on
-/// expiry the plan is dropped, which cancels its tasks), stopped past `max_rows`, and a panic
-/// anywhere inside becomes an error for this query only.
+/// Runs one read-only query under `limits`: checked, planned, then executed as [`execute`].
 pub async fn run(
     ctx: &SessionContext,
     sql: &str,
     limits: &Limits,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
     check_sql(sql, limits)?;
-    let work = async {
-        let df = ctx.sql_with_options(sql, read_only()).await?;
-        let schema = df.schema().inner().clone();
+    let (ctx, sql) = (ctx.clone(), sql.to_string());
+    execute(limits, async move {
+        Ok(ctx.sql_with_options(&sql, read_only()).await?)
+    })
+    .await
+}
+
+/// The runtime queries execute on, apart from the one that accepts connections and keeps
+/// time: a query that keeps its threads busy for a long stretch cannot delay the timer that
+/// stops it, nor another client's login.
+fn query_runtime() -> Result<&'static tokio::runtime::Runtime, QueryError> {
+    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .thread_name("gridassess-query")
+                // Planning recurses over expression trees; check_sql bounds their size and a
+                // roomy stack keeps every accepted query clear of an overflow.
+                .thread_stack_size(16 * 1024 * 1024)
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
+        .ok_or_else(|| QueryError::refused("XX000", "cannot start the query runtime"))
+}
+
+/// Plans (`plan`) and executes a query on the query runtime with a time limit (on expiry the
+/// task is aborted, which drops the plan and cancels its tasks), stopped past `max_rows`; a
+/// panic anywhere inside becomes an error for this query only.
+pub async fn execute(
+    limits: &Limits,
+    plan: impl std::future::Future<Output = Result<DataFrame, QueryError>> + Send + 'static,
+) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+    let max_rows = limits.max_rows;
+    let work = async move {
+        let df = plan.await?;
         let mut stream = df.execute_stream().await?;
+        // The physical schema: what the batches carry (view types, nullability).
+        let schema = stream.schema();
         let mut batches = Vec::new();
         let mut rows = 0u64;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             rows += batch.num_rows() as u64;
-            if rows > limits.max_rows {
-                return Err(QueryError::Refused(format!(
-                    "the result has more than {} rows (this tenant's limit); add LIMIT or narrow the query",
-                    limits.max_rows
-                )));
+            if rows > max_rows {
+                return Err(QueryError::refused(
+                    "54000",
+                    format!(
+                        "the result has more than {max_rows} rows (this tenant's limit); add LIMIT or narrow the query"
+                    ),
+                ));
             }
             batches.push(batch);
         }
         Ok((schema, batches))
     };
-    let timed = tokio::time::timeout(
-        limits.timeout(),
-        std::panic::AssertUnwindSafe(work).catch_unwind(),
-    );
-    match timed.await {
-        Err(_) => Err(QueryError::Refused(format!(
-            "the query ran longer than {} s (this tenant's time limit) and was cancelled",
-            limits.timeout_seconds
-        ))),
-        Ok(Err(panic)) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(%what, "a query panicked inside the engine");
-            Err(QueryError::Refused(
-                "the query failed inside the engine (an internal error, logged); nothing else is affected".into(),
+    let task = query_runtime()?.spawn(work);
+    let abort = task.abort_handle();
+    match tokio::time::timeout(limits.timeout(), task).await {
+        Err(_) => {
+            abort.abort();
+            Err(QueryError::refused(
+                "57014",
+                format!(
+                    "the query ran longer than {} s (this tenant's time limit) and was cancelled",
+                    limits.timeout_seconds
+                ),
+            ))
+        }
+        Ok(Err(join)) => {
+            let what = if join.is_panic() {
+                let panic = join.into_panic();
+                panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default()
+            } else {
+                join.to_string()
+            };
+            tracing::error!(%what, "a query failed inside the engine");
+            Err(QueryError::refused(
+                "XX000",
+                "the query failed inside the engine (an internal error, logged); nothing else is affected",
             ))
         }
         Ok(Ok(result)) => result,

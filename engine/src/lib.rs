@@ -9,6 +9,7 @@ pub mod access;
 pub mod guard;
 pub mod rules;
 pub mod schema;
+pub mod server;
 pub mod session;
 pub mod users;
 pub mod views;

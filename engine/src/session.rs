@@ -16,9 +16,36 @@ pub enum QueryError {
     Warehouse(#[from] WarehouseError),
     #[error("{0}")]
     Sql(#[from] DataFusionError),
-    /// Refused before planning, or stopped by a limit (see [`crate::guard`]).
-    #[error("{0}")]
-    Refused(String),
+    /// Refused before planning, or stopped by a limit (see [`crate::guard`]); `sqlstate` is
+    /// the PostgreSQL error code the server reports.
+    #[error("{message}")]
+    Refused {
+        sqlstate: &'static str,
+        message: String,
+    },
+}
+
+impl QueryError {
+    pub fn refused(sqlstate: &'static str, message: impl Into<String>) -> QueryError {
+        QueryError::Refused {
+            sqlstate,
+            message: message.into(),
+        }
+    }
+
+    /// The PostgreSQL SQLSTATE for this error.
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            QueryError::Refused { sqlstate, .. } => sqlstate,
+            QueryError::Sql(e) => match e.find_root() {
+                DataFusionError::ResourcesExhausted(_) => "53200",
+                DataFusionError::Plan(_) | DataFusionError::SQL(..) => "42601",
+                DataFusionError::SchemaError(..) => "42703",
+                _ => "XX000",
+            },
+            QueryError::Warehouse(_) => "58000",
+        }
+    }
 }
 
 /// A session over the tenant's committed tables and the metric views under the rules in

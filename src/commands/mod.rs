@@ -92,6 +92,22 @@ pub async fn run(cli: Cli) -> Result<()> {
             report::report(&wh, &tenant, scope, &out).await
         }
         Command::Demo { out } => demo::demo(&out).await,
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            audit_log,
+        } => {
+            let options = engine::server::ServeOptions {
+                audit_log: Some(audit_log.unwrap_or_else(|| wh.join("audit.jsonl"))),
+                warehouse: wh,
+                listen,
+                tls: tls_cert.zip(tls_key),
+            };
+            engine::server::serve(options, shutdown_signal()).await?;
+            eprintln!("stopped");
+            Ok(())
+        }
         Command::Sql {
             tenant,
             role,
@@ -99,5 +115,29 @@ pub async fn run(cli: Cli) -> Result<()> {
             query,
         } => sql::run(&wh, &tenant, role, query.as_deref(), format).await,
         Command::User(cmd) => users::run(&wh, cmd),
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
     }
 }

@@ -13,4 +13,5 @@ mod reload;
 mod report;
 mod rules_cli;
 mod sample_views;
+mod server;
 mod sql;

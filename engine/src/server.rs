@@ -1,0 +1,671 @@
+//! `gridassess serve`: the PostgreSQL wire protocol (pgwire, with datafusion-postgres for query
+//! handling, result encoding and `pg_catalog`), with a session per connection.
+//!
+//! datafusion-postgres's own `serve` shares one SessionContext across all connections and
+//! accepts any user. Here every connection authenticates (cleartext password, checked against
+//! the Argon2 hash; use TLS on untrusted networks), the database name picks the tenant (`all`
+//! for every tenant the user was granted), and only then is a session built for that user
+//! (see [`crate::access`]). Before a connection has authenticated, every query handler refuses.
+//! Every statement passes the guardrails of [`crate::guard`]: size check on the raw text,
+//! read-only plans, a time limit, a row limit, panics caught; and is written to the audit log.
+
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use datafusion::common::ParamValues;
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{DataFrame, SessionContext};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
+use datafusion_postgres::hooks::HookClient;
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
+use datafusion_postgres::pgwire;
+use datafusion_postgres::{DfSessionService, Parser, QueryHook};
+use futures::Sink;
+use pgwire::api::auth::{
+    DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
+};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, Response};
+use pgwire::api::stmt::StoredStatement;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, METADATA_DATABASE, METADATA_USER, PgWireConnectionState,
+    PgWireServerHandlers,
+};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::extendedquery::Parse;
+use pgwire::messages::startup::Authentication;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::types::format::FormatOptions;
+
+use crate::access::{Access, user_session};
+use crate::guard::{self, Limits};
+use crate::session::{QueryError, read_only};
+use crate::users::Users;
+use crate::warehouse::Warehouse;
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub warehouse: PathBuf,
+    pub listen: SocketAddr,
+    /// PEM certificate chain and private key; with them, only TLS connections are accepted.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Where each query is recorded (JSON lines), besides the log on stderr.
+    pub audit_log: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("audit log {}: {source}", .path.display())]
+    Audit {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Warehouse(#[from] crate::warehouse::WarehouseError),
+}
+
+fn user_error(sqlstate: &str, message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".into(),
+        sqlstate.into(),
+        message.into(),
+    )))
+}
+
+fn query_error(e: QueryError) -> PgWireError {
+    user_error(e.sqlstate(), e.to_string())
+}
+
+/// Everything the connections share.
+struct Shared {
+    warehouse: Warehouse,
+    audit: Option<Mutex<std::fs::File>>,
+    require_tls: bool,
+}
+
+/// A connection after it has authenticated.
+struct Authed {
+    service: Arc<DfSessionService>,
+    limits: Limits,
+}
+
+/// One connection's handlers. The session slot is filled by the startup handler once the
+/// password checks out; until then every query handler refuses.
+#[derive(Clone)]
+struct Connection {
+    shared: Arc<Shared>,
+    authed: Arc<OnceLock<Authed>>,
+    /// Provides a parser before login, for pgwire's describe defaults; never runs anything.
+    placeholder: Arc<DfSessionService>,
+}
+
+impl Connection {
+    fn authed(&self) -> PgWireResult<&Authed> {
+        self.authed
+            .get()
+            .ok_or_else(|| user_error("28000", "not authenticated"))
+    }
+}
+
+impl PgWireServerHandlers for Connection {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::new(self.clone())
+    }
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::new(self.clone())
+    }
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        Arc::new(self.clone())
+    }
+}
+
+#[async_trait]
+impl StartupHandler for Connection {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use futures::SinkExt;
+        match message {
+            PgWireFrontendMessage::Startup(ref startup) => {
+                protocol_negotiation(client, startup).await?;
+                save_startup_parameters_to_metadata(client, startup);
+                if self.shared.require_tls && !client.is_secure() {
+                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".into(),
+                        "28000".into(),
+                        "this server accepts TLS connections only (sslmode=require)".into(),
+                    ))));
+                }
+                client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::CleartextPassword,
+                    ))
+                    .await?;
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(p) => {
+                let password = p.into_password()?.password;
+                let user = client
+                    .metadata()
+                    .get(METADATA_USER)
+                    .cloned()
+                    .ok_or(PgWireError::UserNameRequired)?;
+                let database = client
+                    .metadata()
+                    .get(METADATA_DATABASE)
+                    .cloned()
+                    .unwrap_or_else(|| user.clone());
+                let authed = self.login(&user, &password, &database).await?;
+                let _ = self.authed.set(authed);
+                let mut params = DefaultServerParameterProvider::default();
+                params.is_superuser = false;
+                params.default_transaction_read_only = true;
+                finish_authentication(client, &params).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Connection {
+    async fn login(&self, user: &str, password: &str, database: &str) -> PgWireResult<Authed> {
+        let users = Users::of(&self.shared.warehouse);
+        let (name, pw) = (user.to_string(), password.to_string());
+        // Argon2 is slow on purpose; keep it off the async workers.
+        let found = tokio::task::spawn_blocking(move || users.authenticate(&name, &pw))
+            .await
+            .map_err(|e| user_error("XX000", e.to_string()))?
+            .map_err(|e| user_error("XX000", e.to_string()))?;
+        let Some(found) = found else {
+            tracing::warn!(target: "audit", user, database, "password authentication failed");
+            return Err(PgWireError::InvalidPassword(user.to_string()));
+        };
+        let tenants = if database == "all" {
+            found.tenants.clone()
+        } else if found.tenants.iter().any(|t| t == database) {
+            vec![database.to_string()]
+        } else {
+            // The same answer whether the tenant exists or not.
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".into(),
+                "3D000".into(),
+                format!(
+                    "database \"{database}\" is not one of yours (yours: {}, or all)",
+                    found.tenants.join(", ")
+                ),
+            ))));
+        };
+        let access = Access {
+            tenants: tenants.clone(),
+            role: found.role,
+        };
+        let (ctx, limits) = user_session(&self.shared.warehouse, &access)
+            .await
+            .map_err(query_error)?;
+        datafusion_postgres::datafusion_pg_catalog::setup_pg_catalog(
+            &ctx,
+            "datafusion",
+            datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider,
+        )
+        .map_err(|e| user_error("XX000", e.to_string()))?;
+        let guard = Arc::new(Guard {
+            user: user.to_string(),
+            tenants: tenants.join(","),
+            limits: limits.clone(),
+            shared: self.shared.clone(),
+        });
+        let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            guard,
+            Arc::new(CursorStatementHook),
+            Arc::new(SetShowHook),
+            Arc::new(TransactionStatementHook),
+        ];
+        tracing::info!(target: "audit", user, tenants = %tenants.join(","), role = %found.role, "connected");
+        Ok(Authed {
+            service: Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), hooks)),
+            limits,
+        })
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Connection {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let authed = self.authed()?;
+        // Before anything parses it: a hostile text must never reach a recursive parser.
+        guard::check_sql(query, &authed.limits).map_err(query_error)?;
+        <DfSessionService as SimpleQueryHandler>::do_query(&authed.service, client, query).await
+    }
+}
+
+type Stmt = (String, Option<(Statement, LogicalPlan)>);
+
+#[async_trait]
+impl ExtendedQueryHandler for Connection {
+    type Statement = Stmt;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        match self.authed.get() {
+            Some(a) => a.service.query_parser(),
+            None => self.placeholder.query_parser(),
+        }
+    }
+
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let authed = self.authed()?;
+        guard::check_sql(&message.query, &authed.limits).map_err(query_error)?;
+        <DfSessionService as ExtendedQueryHandler>::on_parse(&authed.service, client, message).await
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let authed = self.authed()?;
+        <DfSessionService as ExtendedQueryHandler>::do_query(
+            &authed.service,
+            client,
+            portal,
+            max_rows,
+        )
+        .await
+    }
+
+    async fn do_describe_statement<C>(
+        &self,
+        client: &mut C,
+        target: &StoredStatement<Self::Statement>,
+    ) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let authed = self.authed()?;
+        <DfSessionService as ExtendedQueryHandler>::do_describe_statement(
+            &authed.service,
+            client,
+            target,
+        )
+        .await
+    }
+
+    async fn do_describe_portal<C>(
+        &self,
+        client: &mut C,
+        target: &Portal<Self::Statement>,
+    ) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let authed = self.authed()?;
+        <DfSessionService as ExtendedQueryHandler>::do_describe_portal(
+            &authed.service,
+            client,
+            target,
+        )
+        .await
+    }
+}
+
+/// The first hook of every statement: lets through what reads, runs it under the limits, and
+/// writes the audit line; refuses everything else.
+struct Guard {
+    user: String,
+    tenants: String,
+    limits: Limits,
+    shared: Arc<Shared>,
+}
+
+/// Session settings a client may change: how values are shown, nothing about resources.
+const SETTABLE: &[&str] = &[
+    "datestyle",
+    "extra_float_digits",
+    "application_name",
+    "client_encoding",
+    "search_path",
+    "bytea_output",
+    "intervalstyle",
+    "timezone",
+    "time",
+    "client_min_messages",
+    "standard_conforming_strings",
+    "statement_timeout",
+];
+
+enum Kind {
+    /// Runs here, under the limits.
+    Read,
+    /// Handled by datafusion-postgres's own hooks (SET of a display setting, SHOW,
+    /// transaction and cursor statements).
+    Session,
+    Refused(String),
+}
+
+fn classify(statement: &Statement) -> Kind {
+    match statement {
+        Statement::Query(_)
+        | Statement::Explain { .. }
+        | Statement::ShowTables { .. }
+        | Statement::ShowColumns { .. } => Kind::Read,
+        Statement::Set(_) => {
+            let text = statement.to_string().to_lowercase();
+            let name = text
+                .trim_start_matches("set ")
+                .trim_start_matches("session ")
+                .trim_start_matches("local ")
+                .split([' ', '='])
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if SETTABLE.contains(&name.as_str()) {
+                Kind::Session
+            } else {
+                Kind::Refused(format!(
+                    "SET {name} is not allowed: only display settings may be changed"
+                ))
+            }
+        }
+        Statement::ShowVariable { .. }
+        | Statement::ShowStatus { .. }
+        | Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Declare { .. }
+        | Statement::Fetch { .. }
+        | Statement::Close { .. } => Kind::Session,
+        other => {
+            let text = other.to_string();
+            let first: String = text
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            Kind::Refused(format!(
+                "{first} …: this server is read-only (queries only: no DDL, DML, COPY or settings)"
+            ))
+        }
+    }
+}
+
+impl Guard {
+    fn audit(&self, sql: &str, started: Instant, result: &Result<u64, String>) {
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(rows) => {
+                tracing::info!(target: "audit", user = %self.user, tenants = %self.tenants, ms = format!("{ms:.1}"), rows, sql)
+            }
+            Err(e) => {
+                tracing::info!(target: "audit", user = %self.user, tenants = %self.tenants, ms = format!("{ms:.1}"), error = %e, sql)
+            }
+        }
+        if let Some(file) = &self.shared.audit {
+            use std::io::Write;
+            let line = serde_json::json!({
+                "at": chrono::Utc::now().to_rfc3339(),
+                "user": self.user,
+                "tenants": self.tenants,
+                "ms": (ms * 10.0).round() / 10.0,
+                "rows": result.as_ref().ok(),
+                "error": result.as_ref().err(),
+                "sql": sql,
+            });
+            if let Ok(mut f) = file.lock() {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl QueryHook for Guard {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        match classify(statement) {
+            Kind::Session => None,
+            Kind::Refused(why) => {
+                self.audit(&statement.to_string(), Instant::now(), &Err(why.clone()));
+                Some(Err(user_error("25006", why)))
+            }
+            Kind::Read => {
+                let sql = statement.to_string();
+                let (ctx2, statement) = (ctx.clone(), statement.clone());
+                let plan = async move {
+                    let plan = ctx2
+                        .state()
+                        .statement_to_plan(DfStatement::Statement(Box::new(statement)))
+                        .await?;
+                    read_only().verify_plan(&plan)?;
+                    Ok(ctx2.execute_logical_plan(plan).await?)
+                };
+                Some(self.respond(ctx, &sql, plan, &*client).await)
+            }
+        }
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        match classify(statement) {
+            Kind::Refused(why) => {
+                self.audit(&statement.to_string(), Instant::now(), &Err(why.clone()));
+                Some(Err(user_error("25006", why)))
+            }
+            _ => None,
+        }
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        plan: &LogicalPlan,
+        params: &ParamValues,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        match classify(statement) {
+            Kind::Session => None,
+            Kind::Refused(why) => Some(Err(user_error("25006", why))),
+            Kind::Read => {
+                let sql = statement.to_string();
+                let (ctx2, plan, params) = (ctx.clone(), plan.clone(), params.clone());
+                let plan = async move {
+                    read_only().verify_plan(&plan)?;
+                    let plan = plan.replace_params_with_values(&params)?;
+                    Ok(ctx2.execute_logical_plan(plan).await?)
+                };
+                Some(self.respond(ctx, &sql, plan, &*client).await)
+            }
+        }
+    }
+}
+
+impl Guard {
+    async fn respond(
+        &self,
+        ctx: &SessionContext,
+        sql: &str,
+        plan: impl std::future::Future<Output = Result<DataFrame, QueryError>> + Send + 'static,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> PgWireResult<Response> {
+        let started = Instant::now();
+        let result = guard::execute(&self.limits, plan).await;
+        let rows = result
+            .as_ref()
+            .map(|(_, b)| b.iter().map(|b| b.num_rows() as u64).sum())
+            .map_err(|e| e.to_string());
+        self.audit(sql, started, &rows);
+        let (schema, batches) = result.map_err(query_error)?;
+        let table = MemTable::try_new(schema, vec![batches])
+            .map_err(|e| user_error("XX000", e.to_string()))?;
+        let df = ctx
+            .read_table(Arc::new(table))
+            .map_err(|e| user_error("XX000", e.to_string()))?;
+        let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+        let response = encode_dataframe(df, &Format::UnifiedText, Some(options)).await?;
+        Ok(Response::Query(response))
+    }
+}
+
+/// Serves until `shutdown` completes; then stops accepting and lets open connections finish
+/// their current statement (up to the time limit).
+pub async fn serve(
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let warehouse = Warehouse::open(&options.warehouse)?;
+    let tls = match &options.tls {
+        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+        None => None,
+    };
+    let audit = match &options.audit_log {
+        Some(path) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| ServeError::Audit {
+                    path: path.clone(),
+                    source,
+                })?,
+        )),
+        None => None,
+    };
+    let shared = Arc::new(Shared {
+        warehouse,
+        audit,
+        require_tls: tls.is_some(),
+    });
+    let placeholder = Arc::new(DfSessionService::new(Arc::new(SessionContext::new())));
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: options.listen,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: options.listen,
+        source,
+    })?;
+    // The one line a supervisor (or a test) waits for.
+    println!("listening on {local}");
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let Ok((socket, peer)) = accepted else { continue };
+                let handlers = Connection {
+                    shared: shared.clone(),
+                    authed: Arc::new(OnceLock::new()),
+                    placeholder: placeholder.clone(),
+                };
+                let tls = tls.clone();
+                connections.spawn(async move {
+                    if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    tracing::info!(
+        "shutting down: waiting for {} open connection(s)",
+        connections.len()
+    );
+    let grace = tokio::time::sleep(std::time::Duration::from_secs(10));
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            _ = &mut grace => { connections.abort_all(); break; }
+            next = connections.join_next() => if next.is_none() { break },
+        }
+    }
+    Ok(())
+}
+
+fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<pgwire::tokio::TlsAcceptor, ServeError> {
+    use pgwire::tokio::tokio_rustls::rustls::{
+        self,
+        pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+    };
+    let certs = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| ServeError::Tls(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| ServeError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
+    Ok(pgwire::tokio::TlsAcceptor::from(Arc::new(config)))
+}

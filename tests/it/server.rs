@@ -1,0 +1,317 @@
+//! `gridassess serve` started for real and driven by real clients: psql (Debian
+//! postgresql-client) and Python psycopg 3 (tests/server/clients.py). `.ci/run` installs both.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::common::bin;
+
+const TIME_LIMIT: f64 = 3.0;
+const MEMORY_MB: u64 = 256;
+
+struct Server {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+    warehouse: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn gridassess(wh: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let mut cmd = bin();
+    cmd.env("GRIDASSESS_WAREHOUSE", wh).args(args);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run gridassess");
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "gridassess {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Two tenants — a: the sample county, b: the small fixture county — users on a, a city user
+/// on both, tight limits, and the server listening on a free port.
+fn start() -> Server {
+    let dir = tempfile::tempdir().expect("dir");
+    let wh = dir.path().join("wh");
+    gridassess(&wh, &["init"], None);
+    gridassess(&wh, &["tenant", "add", "a", "--name", "甲县"], None);
+    gridassess(&wh, &["tenant", "add", "b", "--name", "乙县"], None);
+    gridassess(
+        &wh,
+        &[
+            "ingest",
+            "--tenant",
+            "a",
+            datasets::sample_dir().to_str().expect("path"),
+        ],
+        None,
+    );
+    let fixture = datasets::fixtures_dir().join("valid/utf8_english/input");
+    gridassess(
+        &wh,
+        &["ingest", "--tenant", "b", fixture.to_str().expect("path")],
+        None,
+    );
+    for (user, role) in [
+        ("qa_admin", "admin"),
+        ("qa_analyst", "analyst"),
+        ("qa_viewer", "viewer"),
+    ] {
+        gridassess(
+            &wh,
+            &["user", "add", user, "--tenant", "a", "--role", role],
+            Some(&format!("pw-{user}\n")),
+        );
+    }
+    gridassess(
+        &wh,
+        &[
+            "user", "add", "city", "--tenant", "a,b", "--role", "analyst",
+        ],
+        Some("pw-city\n"),
+    );
+    for t in ["a", "b"] {
+        gridassess(
+            &wh,
+            &[
+                "tenant",
+                "limits",
+                t,
+                "--timeout-seconds",
+                &TIME_LIMIT.to_string(),
+                "--memory-mb",
+                &MEMORY_MB.to_string(),
+                "--max-rows",
+                "100000",
+            ],
+            None,
+        );
+    }
+    let mut child = bin()
+        .env("GRIDASSESS_WAREHOUSE", &wh)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    Server {
+        child,
+        port,
+        _dir: dir,
+        warehouse: wh,
+    }
+}
+
+fn psql(port: u16, user: &str, password: &str, db: &str, args: &[&str]) -> std::process::Output {
+    Command::new("psql")
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            user,
+            "-d",
+            db,
+            "-X",
+            "-A",
+            "-t",
+        ])
+        .args(args)
+        .output()
+        .expect("psql runs (apt-get install postgresql-client; .ci/run does)")
+}
+
+fn peak_rss_mb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
+#[test]
+fn psql_connects_lists_tables_and_is_refused_a_wrong_password() {
+    let s = start();
+    let out = psql(
+        s.port,
+        "qa_admin",
+        "pw-qa_admin",
+        "a",
+        &["-c", "select count(*) from branches"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "38");
+    // psql's \dt goes through pg_catalog.
+    let out = psql(s.port, "qa_admin", "pw-qa_admin", "a", &["-c", "\\dt"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listed.contains("|members|") && listed.contains("|branches|"),
+        "{listed}"
+    );
+    // An analyst's psql shows masked names.
+    let out = psql(
+        s.port,
+        "qa_analyst",
+        "pw-qa_analyst",
+        "a",
+        &["-c", "select name from members order by member_id limit 1"],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "王*");
+    // Read-only, with a clear message.
+    let out = psql(
+        s.port,
+        "qa_admin",
+        "pw-qa_admin",
+        "a",
+        &["-c", "drop table members"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read-only"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = psql(s.port, "qa_admin", "wrong", "a", &["-c", "select 1"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .to_lowercase()
+            .contains("password"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Each query is in the audit log with user, tenant, time and rows.
+    let audit = std::fs::read_to_string(s.warehouse.join("audit.jsonl")).expect("audit log");
+    assert!(
+        audit.lines().any(|l| l.contains("\"user\":\"qa_admin\"")
+            && l.contains("\"tenants\":\"a\"")
+            && l.contains("\"rows\":1")
+            && l.contains("\"ms\"")),
+        "{audit}"
+    );
+}
+
+#[test]
+fn python_clients_see_roles_limits_and_isolation_as_spec_says() {
+    let s = start();
+    // Tenant b's personal values and branch names: none may ever reach a session on tenant a.
+    let fixture = datasets::fixtures_dir().join("valid/utf8_english/input");
+    let mut canaries = Vec::new();
+    for (file, cols) in [
+        ("members.csv", vec![2usize, 8, 9]),
+        ("branches.csv", vec![1]),
+    ] {
+        let text = std::fs::read_to_string(fixture.join(file)).expect("fixture");
+        for line in text.lines().skip(1) {
+            let cells: Vec<&str> = line.split(',').collect();
+            for &c in &cols {
+                if let Some(v) = cells.get(c).filter(|v| v.chars().count() >= 3) {
+                    canaries.push(v.to_string());
+                }
+            }
+        }
+    }
+    // Keep only values tenant a does not have itself.
+    let a_values = gridassess(
+        &s.warehouse,
+        &[
+            "sql",
+            "--tenant",
+            "a",
+            "--format",
+            "csv",
+            "select name as v from members union all select id_number from members union all select phone from members union all select name from branches",
+        ],
+        None,
+    );
+    let a_values: std::collections::HashSet<&str> = a_values.lines().collect();
+    canaries.retain(|c| !a_values.contains(c.as_str()));
+    assert!(canaries.len() >= 5, "{canaries:?}");
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/server/clients.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(s.port.to_string())
+        .arg(TIME_LIMIT.to_string())
+        .arg(serde_json::to_string(&canaries).expect("json"))
+        .output()
+        .expect("python3 runs (pip install 'psycopg[binary]'; .ci/run does)");
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("{report}");
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.lines().filter(|l| l.starts_with("ok ")).count() >= 25,
+        "{report}"
+    );
+    // The memory-hungry queries stayed within the tenant's pool plus the server's own needs.
+    let rss = peak_rss_mb(s.child.id());
+    assert!(
+        rss < MEMORY_MB + 700,
+        "peak RSS {rss} MB with a {MEMORY_MB} MB pool"
+    );
+    println!("peak RSS {rss} MB");
+}
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let mut s = start();
+    let out = psql(
+        s.port,
+        "qa_viewer",
+        "pw-qa_viewer",
+        "a",
+        &["-c", "select count(*) from coverage"],
+    );
+    assert!(out.status.success());
+    let status = Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = s.child.wait().expect("wait");
+    assert!(exit.success(), "{exit:?}");
+}
