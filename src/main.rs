@@ -177,8 +177,8 @@ enum Command {
         /// (the metric views only).
         #[arg(long, default_value = "admin")]
         role: engine::access::Role,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
+        #[command(flatten)]
+        out: OutputArgs,
         /// The query; without one, statements ending in ';' are read from standard input.
         query: Option<String>,
     },

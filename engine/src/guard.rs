@@ -328,6 +328,36 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_panic_in_a_query_is_that_query_s_error_and_the_next_one_runs() {
+        let limits = Limits::default();
+        let err = execute(&limits, async { panic!("boom inside an operator") })
+            .await
+            .unwrap_err();
+        assert_eq!(err.sqlstate(), "XX000");
+        assert!(err.to_string().contains("internal error"), "{err}");
+        let ctx = SessionContext::new();
+        let (_, batches) = run(&ctx, "select 1 as x", &limits).await.unwrap();
+        assert_eq!(batches[0].num_rows(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_slow_query_is_cancelled_at_its_time_limit() {
+        let limits = Limits {
+            timeout_seconds: 0.5,
+            ..Limits::default()
+        };
+        let started = std::time::Instant::now();
+        let err = execute(&limits, async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(SessionContext::new().read_empty()?)
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.sqlstate(), "57014");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
     #[test]
     fn the_strictest_limits_win() {
         let a = Limits {

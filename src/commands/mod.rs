@@ -111,9 +111,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Sql {
             tenant,
             role,
-            format,
+            out,
             query,
-        } => sql::run(&wh, &tenant, role, query.as_deref(), format).await,
+        } => sql::run(&wh, &tenant, role, query.as_deref(), &out.output()).await,
         Command::User(cmd) => users::run(&wh, cmd),
     }
 }

@@ -7,7 +7,7 @@ use engine::Warehouse;
 use engine::access::{Access, Role, user_session};
 use engine::guard::{self, Limits};
 
-use crate::output::{Format, write_batches};
+use crate::output::Output;
 
 /// Runs one query, or with none, every `;`-terminated statement read from standard input (an
 /// interactive prompt when that is a terminal; `\q` or end of input quits). The session is the
@@ -17,7 +17,7 @@ pub async fn run(
     tenants: &str,
     role: Role,
     sql: Option<&str>,
-    format: Format,
+    out: &Output<'_>,
 ) -> Result<()> {
     let warehouse = Warehouse::open(wh)?;
     let access = Access {
@@ -27,8 +27,8 @@ pub async fn run(
     let (ctx, limits) = user_session(&warehouse, &access).await?;
     let session = Session { ctx, limits };
     match sql {
-        Some(q) => query(&session, q, format).await,
-        None => prompt(&session, tenants, format).await,
+        Some(q) => query(&session, q, out).await,
+        None => prompt(&session, tenants, out).await,
     }
 }
 
@@ -37,7 +37,7 @@ struct Session {
     limits: Limits,
 }
 
-async fn query(session: &Session, sql: &str, format: Format) -> Result<()> {
+async fn query(session: &Session, sql: &str, out: &Output<'_>) -> Result<()> {
     let (schema, batches) = match guard::run(&session.ctx, sql, &session.limits).await {
         Ok(result) => result,
         Err(e) if e.to_string().contains("not found") && e.to_string().contains("table") => {
@@ -57,13 +57,7 @@ async fn query(session: &Session, sql: &str, format: Format) -> Result<()> {
     };
     // Ad-hoc queries keep the names the user wrote, in every format.
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    write_batches(
-        &mut std::io::stdout().lock(),
-        format,
-        &schema,
-        &batches,
-        Some(&names),
-    )
+    out.write(&schema, &batches, Some(&names))
 }
 
 /// The byte index of the first `;` outside a quoted string or identifier.
@@ -80,7 +74,7 @@ fn statement_end(text: &str) -> Option<usize> {
     None
 }
 
-async fn prompt(session: &Session, tenant: &str, format: Format) -> Result<()> {
+async fn prompt(session: &Session, tenant: &str, out: &Output<'_>) -> Result<()> {
     let interactive = std::io::stdin().is_terminal();
     if interactive {
         eprintln!("gridassess sql on tenant {tenant}: end statements with ';', \\q quits.");
@@ -115,7 +109,7 @@ async fn prompt(session: &Session, tenant: &str, format: Format) -> Result<()> {
                 continue;
             }
             // One bad statement is reported and the prompt goes on.
-            if let Err(e) = query(session, statement, format).await {
+            if let Err(e) = query(session, statement, out).await {
                 eprintln!("error: {e}");
                 failed = true;
             }
@@ -123,7 +117,7 @@ async fn prompt(session: &Session, tenant: &str, format: Format) -> Result<()> {
     }
     let rest = pending.trim();
     if !rest.is_empty()
-        && let Err(e) = query(session, rest, format).await
+        && let Err(e) = query(session, rest, out).await
     {
         eprintln!("error: {e}");
         failed = true;

@@ -97,3 +97,106 @@ fn without_a_query_statements_are_read_from_standard_input() {
         "a failed statement in a script fails the run"
     );
 }
+
+/// The fixture's members with personal data, as an admin sees them.
+fn personal_values(w: &Warehouse) -> Vec<String> {
+    let csv = w.ok(&[
+        "sql",
+        "--tenant",
+        "t",
+        "--format",
+        "csv",
+        "select name, id_number, phone from members where id_number is not null",
+    ]);
+    csv.lines()
+        .skip(1)
+        .flat_map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
+        .filter(|v| v.chars().count() >= 2)
+        .collect()
+}
+
+#[test]
+fn an_analyst_never_sees_personal_data_in_any_format_or_error() {
+    let w = loaded();
+    let secrets = personal_values(&w);
+    assert!(secrets.len() >= 3, "{secrets:?}");
+    let query = "select m.name, m.id_number, m.phone, b.name as branch from members m join branches b on b.branch_id = m.branch_id";
+    let mut seen = String::new();
+    for format in ["table", "csv", "json"] {
+        seen += &w.ok(&[
+            "sql", "--tenant", "t", "--role", "analyst", "--format", format, query,
+        ]);
+    }
+    assert!(seen.contains("********"), "{seen}");
+    // Binary formats, read back.
+    let dir = tempfile::tempdir().expect("dir");
+    for (format, file) in [("parquet", "m.parquet"), ("xlsx", "m.xlsx")] {
+        let path = dir.path().join(file);
+        w.ok(&[
+            "sql",
+            "--tenant",
+            "t",
+            "--role",
+            "analyst",
+            "--format",
+            format,
+            "--output",
+            path.to_str().expect("path"),
+            query,
+        ]);
+        let text = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sys, zipfile, io\n\
+                 p = sys.argv[1]\n\
+                 data = open(p, 'rb').read()\n\
+                 if p.endswith('.xlsx'):\n\
+                 \x20   z = zipfile.ZipFile(io.BytesIO(data))\n\
+                 \x20   print(''.join(z.read(n).decode('utf-8', 'replace') for n in z.namelist()))\n\
+                 else:\n\
+                 \x20   import duckdb\n\
+                 \x20   print(duckdb.sql(f\"select * from '{p}'\").fetchall())\n",
+            )
+            .arg(&path)
+            .output()
+            .expect("python3");
+        seen += &String::from_utf8_lossy(&text.stdout);
+    }
+    // Errors quote the masked value, never the stored one.
+    for bad in [
+        "select cast(name as int) from members",
+        "select cast(id_number as bigint) from members",
+        "select cast(phone as date) from members",
+    ] {
+        let out = w.run(&["sql", "--tenant", "t", "--role", "analyst", bad]);
+        assert!(!out.status.success());
+        seen += &String::from_utf8_lossy(&out.stderr);
+    }
+    let leaked: Vec<&String> = secrets
+        .iter()
+        .filter(|s| seen.contains(s.as_str()))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "unmasked values in analyst output: {leaked:?}"
+    );
+    // A viewer has the metric views and nothing member-level.
+    let out = w.run(&[
+        "sql",
+        "--tenant",
+        "t",
+        "--role",
+        "viewer",
+        "select * from members",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    w.ok(&[
+        "sql",
+        "--tenant",
+        "t",
+        "--role",
+        "viewer",
+        "select * from red_flag_ranking",
+    ]);
+}
