@@ -205,3 +205,28 @@ fn write_xlsx(file: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Resul
     workbook.save(file)?;
     Ok(())
 }
+
+/// A small all-text result (listings of tenants, users), written like any other.
+pub fn write_text_table(format: Format, columns: &[(&str, Vec<String>)]) -> Result<()> {
+    use std::sync::Arc;
+    let schema = Arc::new(arrow::datatypes::Schema::new(
+        columns
+            .iter()
+            .map(|(name, _)| arrow::datatypes::Field::new(*name, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays = columns
+        .iter()
+        .map(|(_, values)| {
+            Arc::new(arrow::array::StringArray::from_iter_values(values)) as arrow::array::ArrayRef
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+    write_batches(
+        &mut std::io::stdout().lock(),
+        format,
+        &schema,
+        &[batch],
+        None,
+    )
+}

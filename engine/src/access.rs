@@ -58,17 +58,17 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// The metric views a viewer may read: everything but the member-level ones.
-pub const VIEWER_VIEWS: &[&str] = &[
-    "red_flag_ranking",
-    "red_flag_year",
-    "coverage",
-    "coverage_findings",
-    "attendance_monthly",
-    "attendance_monthly_by_unit",
-    "meeting_compliance",
-    "grid_visits",
-];
+/// The metric views with a row per member; a viewer gets every other view.
+pub const MEMBER_LEVEL_VIEWS: &[&str] = &["member_points", "attendance_alerts"];
+
+/// The metric views a viewer may read.
+pub fn viewer_views() -> Vec<&'static str> {
+    VIEW_NAMES
+        .iter()
+        .copied()
+        .filter(|v| !MEMBER_LEVEL_VIEWS.contains(v) && *v != "grid_closure")
+        .collect()
+}
 
 /// The SQL expression that masks column `c` (SPEC §5). Values too short to keep their ends
 /// are starred out entirely rather than shown.
@@ -137,7 +137,7 @@ pub async fn user_session(
     }
 
     let names: Vec<&str> = match access.role {
-        Role::Viewer => VIEWER_VIEWS.to_vec(),
+        Role::Viewer => viewer_views(),
         _ => TABLES
             .iter()
             .map(|t| t.name)

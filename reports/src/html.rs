@@ -8,7 +8,7 @@ use crate::assemble::{holders_line, money};
 use crate::data::{Scope, percent_text};
 use crate::error::ReportError;
 use crate::font::{self, FAMILY};
-use crate::tables::{Mark, Select, Table, table};
+use crate::tables::{Mark, Select, Table, rows_where, table};
 use crate::{Chart, Report};
 
 const CSS: &str = r#"
@@ -243,7 +243,12 @@ pub(crate) fn render(report: &Report) -> Result<String, ReportError> {
         &table(
             "各乡镇每月出勤",
             "attendance_monthly_by_unit",
-            &township_rows(&input.attendance),
+            &rows_where(
+                &input.attendance,
+                "attendance_monthly_by_unit",
+                "level",
+                "2",
+            )?,
             Select::Only(&[
                 "month", "name", "meetings", "expected", "present", "excused", "absent", "rate",
             ]),
@@ -356,23 +361,4 @@ pub(crate) fn render(report: &Report) -> Result<String, ReportError> {
         esc(&title),
         esc(&scope)
     ))
-}
-
-/// The township rows (level 2) of the attendance result.
-fn township_rows(batches: &[arrow::array::RecordBatch]) -> Vec<arrow::array::RecordBatch> {
-    use arrow::array::Scalar;
-    use arrow::compute::{cast, filter_record_batch, kernels::cmp::eq};
-    batches
-        .iter()
-        .filter_map(|b| {
-            let level = cast(
-                b.column_by_name("level")?,
-                &arrow::datatypes::DataType::Int64,
-            )
-            .ok()?;
-            let two = arrow::array::Int64Array::from(vec![2]);
-            let mask = eq(&level, &Scalar::new(&two)).ok()?;
-            filter_record_batch(b, &mask).ok()
-        })
-        .collect()
 }

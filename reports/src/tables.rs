@@ -118,3 +118,27 @@ pub(crate) fn table(
         marks,
     })
 }
+
+/// The rows of `batches` whose `column`, read as text, equals `value`.
+pub(crate) fn rows_where(
+    batches: &[RecordBatch],
+    table: &'static str,
+    column: &'static str,
+    value: &str,
+) -> Result<Vec<RecordBatch>, ReportError> {
+    use arrow::array::{Scalar, StringArray};
+    use arrow::compute::{filter_record_batch, kernels::cmp::eq};
+    let arrow_err = |source| ReportError::Arrow { table, source };
+    let wanted = StringArray::from(vec![value]);
+    batches
+        .iter()
+        .map(|b| {
+            let c = b
+                .column_by_name(column)
+                .ok_or(ReportError::MissingColumn { table, column })?;
+            let text = cast(c, &DataType::Utf8).map_err(arrow_err)?;
+            let mask = eq(&text, &Scalar::new(&wanted)).map_err(arrow_err)?;
+            filter_record_batch(b, &mask).map_err(arrow_err)
+        })
+        .collect()
+}

@@ -14,7 +14,7 @@ use rust_xlsxwriter::{
 use crate::Report;
 use crate::data::{Column, Scope};
 use crate::error::ReportError;
-use crate::tables::{Select, Table, table};
+use crate::tables::{Select, Table, rows_where, table};
 
 const FONT: &str = "宋体";
 /// A4 in Excel's paper-size list.
@@ -340,7 +340,7 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
             continue;
         }
         seen.push(g.clone());
-        let group_batches: Vec<_> = batches.iter().filter_map(|b| filter_group(b, g)).collect();
+        let group_batches = rows_where(batches, t, "group_id", g)?;
         let table = table("", t, &group_batches, Select::AllBut(skip))?;
         let sheet = wb
             .add_worksheet()
@@ -416,17 +416,4 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
         write_sheet(sheet, &heading(what), table, &f).map_err(xerr)?;
     }
     wb.save(path).map_err(xerr)
-}
-
-fn filter_group(b: &arrow::array::RecordBatch, group: &str) -> Option<arrow::array::RecordBatch> {
-    use arrow::array::{Scalar, StringArray};
-    use arrow::compute::{cast, filter_record_batch, kernels::cmp::eq};
-    let ids = cast(
-        b.column_by_name("group_id")?,
-        &arrow::datatypes::DataType::Utf8,
-    )
-    .ok()?;
-    let wanted = StringArray::from(vec![group]);
-    let mask = eq(&ids, &Scalar::new(&wanted)).ok()?;
-    filter_record_batch(b, &mask).ok()
 }

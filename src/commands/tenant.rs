@@ -1,13 +1,10 @@
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Result;
-use arrow::array::{RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use engine::Warehouse;
 
 use crate::TenantCommand;
-use crate::output::write_batches;
+use crate::output::write_text_table;
 
 pub fn init(wh: &Path) -> Result<()> {
     Warehouse::init(wh)?;
@@ -24,31 +21,16 @@ pub async fn run(wh: &Path, cmd: TenantCommand) -> Result<()> {
         }
         TenantCommand::List { format } => {
             let tenants = warehouse.tenants()?;
-            let schema = Arc::new(Schema::new(vec![
-                Field::new("id", DataType::Utf8, false),
-                Field::new("name", DataType::Utf8, false),
-                Field::new("created_at", DataType::Utf8, false),
-            ]));
-            let batch = RecordBatch::try_new(
-                schema.clone(),
-                vec![
-                    Arc::new(StringArray::from_iter_values(
-                        tenants.iter().map(|t| t.id.as_str()),
-                    )),
-                    Arc::new(StringArray::from_iter_values(
-                        tenants.iter().map(|t| t.name.as_str()),
-                    )),
-                    Arc::new(StringArray::from_iter_values(
-                        tenants.iter().map(|t| t.created_at.as_str()),
-                    )),
-                ],
-            )?;
-            write_batches(
-                &mut std::io::stdout().lock(),
+            write_text_table(
                 format,
-                &schema,
-                &[batch],
-                None,
+                &[
+                    ("id", tenants.iter().map(|t| t.id.clone()).collect()),
+                    ("name", tenants.iter().map(|t| t.name.clone()).collect()),
+                    (
+                        "created_at",
+                        tenants.iter().map(|t| t.created_at.clone()).collect(),
+                    ),
+                ],
             )?;
         }
         TenantCommand::Limits {

@@ -1,17 +1,13 @@
 //! `user add|list|remove`: who may connect to the SQL server, to which tenants, in which role.
 
-use std::io::{BufRead, IsTerminal};
-use std::path::Path;
-use std::sync::Arc;
-
 use anyhow::{Context, Result, bail};
-use arrow::array::{RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use engine::Warehouse;
 use engine::users::Users;
+use std::io::{BufRead, IsTerminal};
+use std::path::Path;
 
 use crate::UserCommand;
-use crate::output::write_batches;
+use crate::output::write_text_table;
 
 /// The password from standard input: asked twice without echo on a terminal, else the first
 /// line (so scripts can pipe it in).
@@ -48,31 +44,16 @@ pub fn run(wh: &Path, cmd: UserCommand) -> Result<()> {
         }
         UserCommand::List { format } => {
             let list = users.list()?;
-            let schema = Arc::new(Schema::new(vec![
-                Field::new("name", DataType::Utf8, false),
-                Field::new("role", DataType::Utf8, false),
-                Field::new("tenants", DataType::Utf8, false),
-            ]));
-            let batch = RecordBatch::try_new(
-                schema.clone(),
-                vec![
-                    Arc::new(StringArray::from_iter_values(
-                        list.iter().map(|u| u.name.as_str()),
-                    )),
-                    Arc::new(StringArray::from_iter_values(
-                        list.iter().map(|u| u.role.to_string()),
-                    )),
-                    Arc::new(StringArray::from_iter_values(
-                        list.iter().map(|u| u.tenants.join(",")),
-                    )),
-                ],
-            )?;
-            write_batches(
-                &mut std::io::stdout().lock(),
+            write_text_table(
                 format,
-                &schema,
-                &[batch],
-                None,
+                &[
+                    ("name", list.iter().map(|u| u.name.clone()).collect()),
+                    ("role", list.iter().map(|u| u.role.to_string()).collect()),
+                    (
+                        "tenants",
+                        list.iter().map(|u| u.tenants.join(",")).collect(),
+                    ),
+                ],
             )?;
         }
     }
