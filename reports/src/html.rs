@@ -8,7 +8,10 @@ use crate::assemble::{holders_line, money};
 use crate::data::{Scope, percent_text};
 use crate::error::ReportError;
 use crate::font::{self, FAMILY};
-use crate::tables::{Mark, Select, Table, rows_where, table};
+use crate::tables::{
+    ATTENDANCE_COLUMNS, COVERAGE_COLUMNS, FINDINGS_COLUMNS, Mark, POINTS_COLUMNS, Select, Table,
+    rows_where, table,
+};
 use crate::{Chart, Report};
 
 const CSS: &str = r#"
@@ -249,9 +252,7 @@ pub(crate) fn render(report: &Report) -> Result<String, ReportError> {
                 "level",
                 "2",
             )?,
-            Select::Only(&[
-                "month", "name", "meetings", "expected", "present", "excused", "absent", "rate",
-            ]),
+            Select::Only(ATTENDANCE_COLUMNS),
         )?,
         "本年没有组织生活记录",
     );
@@ -286,16 +287,7 @@ pub(crate) fn render(report: &Report) -> Result<String, ReportError> {
             "各乡镇覆盖情况",
             "coverage",
             &input.coverage,
-            Select::Only(&[
-                "unit_name",
-                "kind",
-                "orgs",
-                "covered",
-                "coverage_rate",
-                "standalone",
-                "joint",
-                "standalone_rate",
-            ]),
+            Select::Only(COVERAGE_COLUMNS),
         )?,
         "没有两新组织数据",
     );
@@ -305,7 +297,7 @@ pub(crate) fn render(report: &Report) -> Result<String, ReportError> {
             "需要处理的问题",
             "coverage_findings",
             &input.findings,
-            Select::Only(&["finding", "org_id", "branch_id", "detail"]),
+            Select::Only(FINDINGS_COLUMNS),
         )?,
         "没有发现问题",
     );
@@ -320,7 +312,7 @@ pub(crate) fn render(report: &Report) -> Result<String, ReportError> {
             "各乡镇积分等次人数",
             "member_points",
             &input.points,
-            Select::Only(&["unit_name", "grade", "members"]),
+            Select::Only(POINTS_COLUMNS),
         )?,
         "本年没有积分记录",
     );

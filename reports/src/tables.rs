@@ -21,6 +21,23 @@ pub(crate) enum Select<'a> {
     AllBut(&'a [&'a str]),
 }
 
+/// The columns the HTML report and the workbook both show for these views, in this order.
+pub(crate) const COVERAGE_COLUMNS: &[&str] = &[
+    "unit_name",
+    "kind",
+    "orgs",
+    "covered",
+    "coverage_rate",
+    "standalone",
+    "joint",
+    "standalone_rate",
+];
+pub(crate) const FINDINGS_COLUMNS: &[&str] = &["finding", "org_id", "branch_id", "detail"];
+pub(crate) const ATTENDANCE_COLUMNS: &[&str] = &[
+    "month", "name", "meetings", "expected", "present", "excused", "absent", "rate",
+];
+pub(crate) const POINTS_COLUMNS: &[&str] = &["unit_name", "grade", "members"];
+
 pub(crate) struct Table {
     pub title: String,
     pub names: Vec<String>,

@@ -14,7 +14,10 @@ use rust_xlsxwriter::{
 use crate::Report;
 use crate::data::{Column, Scope};
 use crate::error::ReportError;
-use crate::tables::{Select, Table, rows_where, table};
+use crate::tables::{
+    ATTENDANCE_COLUMNS, COVERAGE_COLUMNS, FINDINGS_COLUMNS, POINTS_COLUMNS, Select, Table,
+    rows_where, table,
+};
 
 const FONT: &str = "宋体";
 /// A4 in Excel's paper-size list.
@@ -363,16 +366,7 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
                 "",
                 "coverage",
                 &input.coverage,
-                Select::Only(&[
-                    "unit_name",
-                    "kind",
-                    "orgs",
-                    "covered",
-                    "coverage_rate",
-                    "standalone",
-                    "joint",
-                    "standalone_rate",
-                ]),
+                Select::Only(COVERAGE_COLUMNS),
             )?,
         ),
         (
@@ -382,7 +376,7 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
                 "",
                 "coverage_findings",
                 &input.findings,
-                Select::Only(&["finding", "org_id", "branch_id", "detail"]),
+                Select::Only(FINDINGS_COLUMNS),
             )?,
         ),
         (
@@ -392,9 +386,7 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
                 "",
                 "attendance_monthly_by_unit",
                 &input.attendance,
-                Select::Only(&[
-                    "month", "name", "meetings", "expected", "present", "excused", "absent", "rate",
-                ]),
+                Select::Only(ATTENDANCE_COLUMNS),
             )?,
         ),
         (
@@ -404,7 +396,7 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
                 "",
                 "member_points",
                 &input.points,
-                Select::Only(&["unit_name", "grade", "members"]),
+                Select::Only(POINTS_COLUMNS),
             )?,
         ),
     ];
