@@ -7,10 +7,18 @@
 //! used: output, joins, GROUP BY, exports and error messages. The metric views are built on top
 //! of those providers. A viewer gets the metric views only, without member-level rows. A user
 //! of several tenants sees their union, with a `tenant_id` column first.
+//!
+//! Building a session opens every Delta table and plans every view; the views then compute
+//! their rows on first read (see [`crate::views::materialized`]). Both are kept per user kind
+//! and committed state ([`SessionKey`]), so the next session of the same kind — every psql
+//! connection, every dashboard refresh — starts from the same providers and reads the views'
+//! rows from memory until a load or a rules change commits a new state.
 
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
+use datafusion::catalog::TableProvider;
 use datafusion::common::Column;
 use datafusion::logical_expr::{Expr, lit};
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
@@ -23,7 +31,7 @@ use crate::views::VIEW_NAMES;
 use crate::warehouse::Warehouse;
 
 /// A user's role (SPEC §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Every column.
@@ -123,6 +131,110 @@ pub async fn user_session(
             .with_default_catalog_and_schema("datafusion", "public")
     };
 
+    let key = SessionKey::of(warehouse, access, &limits)?;
+    if let Some(providers) = cache::get(&key) {
+        let session = SessionContext::new_with_config_rt(config(), runtime);
+        for (name, provider) in providers.iter() {
+            session.register_table(*name, provider.clone())?;
+        }
+        return Ok((session, limits));
+    }
+    let (session, names) = build_session(warehouse, access, config, runtime).await?;
+    let mut providers = Vec::with_capacity(names.len());
+    for name in names {
+        providers.push((name, session.table_provider(name).await?));
+    }
+    cache::put(key, providers);
+    Ok((session, limits))
+}
+
+/// What makes two sessions the same: the user's tenants and role, each tenant's committed
+/// generation and rules version, and the memory pool their tables were registered under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SessionKey {
+    tenants: Vec<String>,
+    role: Role,
+    state: Vec<(u64, u32)>,
+    memory_mb: u64,
+}
+
+impl SessionKey {
+    fn of(warehouse: &Warehouse, access: &Access, limits: &Limits) -> Result<Self, QueryError> {
+        let mut state = Vec::with_capacity(access.tenants.len());
+        for t in &access.tenants {
+            let tenant = warehouse.tenant(t)?;
+            state.push((tenant.manifest()?.generation, tenant.rules()?.0));
+        }
+        Ok(SessionKey {
+            tenants: access.tenants.clone(),
+            role: access.role,
+            state,
+            memory_mb: limits.memory_mb,
+        })
+    }
+}
+
+/// Drops every kept session, so the next one opens its tables and computes its views anew
+/// (a benchmark of the cold path calls this between runs).
+pub fn forget_sessions() {
+    cache::clear();
+}
+
+mod cache {
+    use super::*;
+
+    type Providers = Arc<Vec<(&'static str, Arc<dyn TableProvider>)>>;
+
+    /// Kinds of sessions kept at once; past it the oldest state goes first.
+    const KEPT: usize = 32;
+
+    fn map() -> &'static Mutex<HashMap<SessionKey, (u64, Providers)>> {
+        static SESSIONS: OnceLock<Mutex<HashMap<SessionKey, (u64, Providers)>>> = OnceLock::new();
+        SESSIONS.get_or_init(Default::default)
+    }
+
+    fn tick() -> u64 {
+        static TICK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        TICK.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(super) fn get(key: &SessionKey) -> Option<Providers> {
+        let mut map = map().lock().ok()?;
+        let entry = map.get_mut(key)?;
+        entry.0 = tick();
+        Some(entry.1.clone())
+    }
+
+    pub(super) fn put(key: SessionKey, providers: Vec<(&'static str, Arc<dyn TableProvider>)>) {
+        let Ok(mut map) = map().lock() else { return };
+        // An older committed state of the same user kind is never asked for again.
+        map.retain(|k, _| !(k.tenants == key.tenants && k.role == key.role));
+        if map.len() >= KEPT
+            && let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, (t, _))| *t)
+                .map(|(k, _)| k.clone())
+        {
+            map.remove(&oldest);
+        }
+        map.insert(key, (tick(), Arc::new(providers)));
+    }
+
+    pub(super) fn clear() {
+        if let Ok(mut map) = map().lock() {
+            map.clear();
+        }
+    }
+}
+
+/// Opens the tenants' tables and registers what `access` may see; returns the session and
+/// the names registered in it.
+async fn build_session(
+    warehouse: &Warehouse,
+    access: &Access,
+    config: impl Fn() -> SessionConfig,
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+) -> Result<(SessionContext, Vec<&'static str>), QueryError> {
     // One session per tenant, with (masked) tables and the views over them.
     let mut per_tenant = Vec::new();
     for t in &access.tenants {
@@ -146,14 +258,14 @@ pub async fn user_session(
     };
     if per_tenant.len() == 1 && access.role != Role::Viewer {
         let (_, ctx) = per_tenant.remove(0);
-        return Ok((ctx, limits));
+        return Ok((ctx, names));
     }
 
     // A fresh session that holds only the allowed names; each is a view over the tenant
     // sessions' plans (one tenant), or their union with the tenant's id first.
     let session = SessionContext::new_with_config_rt(config(), runtime);
     let several = per_tenant.len() > 1;
-    for name in names {
+    for &name in &names {
         let mut union: Option<DataFrame> = None;
         for (t, ctx) in &per_tenant {
             let df = ctx.table(name).await?;
@@ -174,7 +286,7 @@ pub async fn user_session(
             session.register_table(name, df.into_view())?;
         }
     }
-    Ok((session, limits))
+    Ok((session, names))
 }
 
 /// The provider of `table` as an analyst sees it: the stored table under a projection that

@@ -12,11 +12,17 @@
 mod attendance;
 mod coverage;
 mod grid;
+pub mod materialized;
 mod points;
 mod red_flag;
 
+use std::sync::Arc;
+
+use datafusion::catalog::view::ViewTable;
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
+
+use self::materialized::MaterializedView;
 
 use crate::rules::{Cents, Rules};
 
@@ -52,12 +58,43 @@ pub fn view_sql(rules: &Rules, rules_version: u32) -> Vec<(&'static str, String)
     ]
 }
 
-/// Creates (or replaces) every view in `ctx`, over the base tables already registered there.
+/// Creates (or replaces) every view in `ctx`, over the committed tables already registered
+/// there. Each is registered as a [`MaterializedView`]: computed once, on first read, and later
+/// views read the earlier ones' rows instead of recomputing them.
 pub async fn register(ctx: &SessionContext, rules: &Rules, rules_version: u32) -> Result<()> {
+    create(ctx, rules, rules_version, true).await
+}
+
+/// Creates every view as a plain DataFusion view, recomputed by each query: for tables that
+/// change while the session lives (the `.slt` tests insert rows into in-memory tables).
+pub async fn register_inline(
+    ctx: &SessionContext,
+    rules: &Rules,
+    rules_version: u32,
+) -> Result<()> {
+    create(ctx, rules, rules_version, false).await
+}
+
+async fn create(
+    ctx: &SessionContext,
+    rules: &Rules,
+    rules_version: u32,
+    materialize: bool,
+) -> Result<()> {
     for (name, sql) in view_sql(rules, rules_version) {
         ctx.sql(&sql)
             .await
             .map_err(|e| e.context(format!("creating view {name}")))?;
+        if !materialize {
+            continue;
+        }
+        let provider = ctx.table_provider(name).await?;
+        if let Some(view) = provider.downcast_ref::<ViewTable>() {
+            let materialized =
+                MaterializedView::new(view.logical_plan().clone(), view.definition().cloned());
+            ctx.deregister_table(name)?;
+            ctx.register_table(name, Arc::new(materialized))?;
+        }
     }
     Ok(())
 }
@@ -82,6 +119,38 @@ pub(crate) fn dec(c: Cents) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A materialized view hands its rows out under the logical schema; where DataFusion plans
+    /// one type and computes another (`round(avg(decimal), 2)`), the view must say which.
+    #[tokio::test]
+    async fn every_view_computes_the_types_it_declares() {
+        let ctx = SessionContext::new();
+        for table in crate::schema::TABLES {
+            let empty =
+                datafusion::catalog::MemTable::try_new(table.arrow_schema(), vec![vec![]]).unwrap();
+            ctx.register_table(table.name, Arc::new(empty)).unwrap();
+        }
+        register_inline(&ctx, &Rules::default_rules(), 1)
+            .await
+            .unwrap();
+        for name in VIEW_NAMES {
+            let df = ctx.table(*name).await.unwrap();
+            let declared: Vec<_> = df
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone()))
+                .collect();
+            let plan = df.create_physical_plan().await.unwrap();
+            let computed: Vec<_> = plan
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone()))
+                .collect();
+            assert_eq!(declared, computed, "{name}");
+        }
+    }
 
     #[test]
     fn literals_are_escaped() {
