@@ -9,14 +9,22 @@ use crate::schema::MEETING_KINDS;
 /// of those meetings; `present` counts present and online.
 pub fn monthly() -> String {
     "CREATE OR REPLACE VIEW attendance_monthly AS
-WITH per_meeting AS (
+WITH attended AS (
+    -- Counted per meeting before meeting the meetings table: the join then pairs one row per
+    -- meeting instead of one per attendance row (30 times fewer).
+    SELECT meeting_id,
+           COUNT(*) AS expected,
+           SUM(CASE WHEN status IN ('present', 'online') THEN 1 ELSE 0 END) AS present,
+           SUM(CASE WHEN status = 'excused' THEN 1 ELSE 0 END) AS excused,
+           SUM(CASE WHEN status = 'absent' THEN 1 ELSE 0 END) AS absent
+    FROM attendance
+    GROUP BY meeting_id
+),
+per_meeting AS (
     SELECT m.branch_id, to_char(m.held_on, '%Y-%m') AS month, m.meeting_id,
-           COUNT(a.member_id) AS expected,
-           SUM(CASE WHEN a.status IN ('present', 'online') THEN 1 ELSE 0 END) AS present,
-           SUM(CASE WHEN a.status = 'excused' THEN 1 ELSE 0 END) AS excused,
-           SUM(CASE WHEN a.status = 'absent' THEN 1 ELSE 0 END) AS absent
-    FROM meetings m LEFT JOIN attendance a ON a.meeting_id = m.meeting_id
-    GROUP BY m.branch_id, to_char(m.held_on, '%Y-%m'), m.meeting_id
+           COALESCE(a.expected, 0) AS expected, COALESCE(a.present, 0) AS present,
+           COALESCE(a.excused, 0) AS excused, COALESCE(a.absent, 0) AS absent
+    FROM meetings m LEFT JOIN attended a ON a.meeting_id = m.meeting_id
 ),
 per_branch AS (
     SELECT month, branch_id, COUNT(*) AS meetings, SUM(expected) AS expected,
@@ -165,6 +173,9 @@ LEFT JOIN missing m ON m.branch_id = b.branch_id AND m.quarter = q.quarter"
 pub fn alerts(rules: &Rules) -> String {
     let warning = rules.attendance.unexcused_warning;
     let consecutive = rules.attendance.consecutive_unexcused;
+    // A run of n absences needs n absences: members below both thresholds cannot be alerted,
+    // and only the others' attendance is put in order.
+    let fewest = warning.min(consecutive);
     format!(
         "CREATE OR REPLACE VIEW attendance_alerts AS
 WITH a AS (
@@ -172,9 +183,18 @@ WITH a AS (
            CAST(date_part('year', m.held_on) AS BIGINT) AS year
     FROM attendance a JOIN meetings m ON m.meeting_id = a.meeting_id
 ),
+counts AS (
+    SELECT member_id, year, SUM(CASE WHEN status = 'absent' THEN 1 ELSE 0 END) AS unexcused
+    FROM a GROUP BY member_id, year
+),
+candidates AS (
+    -- The few alerted keys first: the join keeps them in memory and streams attendance past.
+    SELECT a.* FROM (SELECT member_id, year FROM counts WHERE unexcused >= {fewest}) k
+    JOIN a ON a.member_id = k.member_id AND a.year = k.year
+),
 numbered AS (
     SELECT *, ROW_NUMBER() OVER (PARTITION BY member_id, year ORDER BY held_on, meeting_id) AS rn
-    FROM a
+    FROM candidates
 ),
 absence_islands AS (
     SELECT member_id, year,
@@ -186,10 +206,6 @@ runs AS (
     FROM (SELECT member_id, year, island, COUNT(*) AS n FROM absence_islands
           GROUP BY member_id, year, island)
     GROUP BY member_id, year
-),
-counts AS (
-    SELECT member_id, year, SUM(CASE WHEN status = 'absent' THEN 1 ELSE 0 END) AS unexcused
-    FROM a GROUP BY member_id, year
 )
 SELECT c.year, c.member_id, mem.branch_id, c.unexcused,
        COALESCE(r.longest_run, 0) AS longest_run,

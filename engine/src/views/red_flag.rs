@@ -196,7 +196,8 @@ per_year AS (
            SUM(CASE WHEN red_flag THEN 1 ELSE 0 END) AS flags,
            MIN(rank) AS best_rank,
            MAX(rank) AS worst_rank,
-           ROUND(SUM(total) / COUNT(*), 2) AS mean_total,
+           -- DataFusion plans ROUND(decimal, 2) at the input scale but computes two places: say so.
+           CAST(ROUND(SUM(total) / COUNT(*), 2) AS DECIMAL(38, 2)) AS mean_total,
            SUM(reward_yuan) AS reward_yuan,
            SUM(CASE WHEN penalty IS NOT NULL THEN 1 ELSE 0 END) AS penalties
     FROM r
