@@ -63,10 +63,10 @@ VIEWS = {
 }
 
 
-def gridassess_sql(view, period, year):
+def gridassess_sql(view, period, year, several_tenants):
     """The query gridassess answers for `view` in the run (tenant_id first when several tenants)."""
     columns, where = VIEWS[view]
-    cols = ", ".join(f'"{c}"' for c in columns)
+    cols = ", ".join(f'"{c}"' for c in (["tenant_id"] if several_tenants else []) + columns)
     return f"SELECT {cols} FROM {view} WHERE {where.format(period=period, year=year)}"
 
 

@@ -3,7 +3,7 @@
 
     python3 bench/run.py --scale city            # P1, P3, P4, P5, P6 on ten counties
     python3 bench/run.py --scale province        # P2 on ~150 M attendance rows (and P3–P6)
-    python3 bench/run.py --scale sample --profile dev --check   # CI: results equal, no timings
+    python3 bench/run.py --scale sample --profile dev --check   # results equal, no timings
 
 It builds gridassess and gridassess-bench (release by default; CARGO_TARGET_DIR is honoured),
 installs duckdb, polars, pyarrow and psycopg from PyPI when they are missing, generates the data
@@ -70,7 +70,7 @@ def build(profile):
         os.path.expanduser("~"), ".cache", "gridassess", "target")
     # The whole workspace, so features resolve as they do for `cargo test` and nothing is
     # compiled twice.
-    args = ["cargo", "build", "--workspace"]
+    args = ["cargo", "build", "--workspace", "--bins"]
     if profile == "release":
         args.append("--release")
     log(f"building ({profile}): {' '.join(args)}")
@@ -236,7 +236,9 @@ class Results:
 def p1(args, data, res):
     import pyarrow.parquet as pq
     work = tempfile.mkdtemp(prefix="p1-", dir=data.dir)
-    queries = {v: p1_common.gridassess_sql(v, data.period, data.year) for v in p1_common.VIEWS}
+    several = len(data.counties) > 1
+    queries = {v: p1_common.gridassess_sql(v, data.period, data.year, several)
+               for v in p1_common.VIEWS}
     qfile = os.path.join(work, "queries.json")
     json.dump(queries, open(qfile, "w"), ensure_ascii=False)
     tenants = ",".join(data.counties)
@@ -569,15 +571,14 @@ def main():
     ap.add_argument("--work", default=os.path.join(HERE, "work"), help="generated data, reused")
     ap.add_argument("--check", action="store_true",
                     help="only check that every engine's results are equal; no timing table")
-    ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    ap.add_argument("--binaries", metavar="DIR",
+                    help="use the gridassess and gridassess-bench binaries in DIR; no build")
     args = ap.parse_args()
     started = time.time()
     ensure_modules()
-    if args.no_build:
-        target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(
-            os.path.expanduser("~"), ".cache", "gridassess", "target")
-        folder = os.path.join(target, "release" if args.profile == "release" else "debug")
-        args.binary, args.bench = os.path.join(folder, "gridassess"), os.path.join(folder, "gridassess-bench")
+    if args.binaries:
+        args.binary = os.path.join(args.binaries, "gridassess")
+        args.bench = os.path.join(args.binaries, "gridassess-bench")
     else:
         args.binary, args.bench = build(args.profile)
     data = Data(args, args.binary)

@@ -3,6 +3,7 @@
 mod common;
 
 mod atomic_load;
+mod bench_smoke;
 mod cli_errors;
 mod demo;
 mod differential;
