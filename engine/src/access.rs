@@ -125,11 +125,8 @@ pub async fn user_session(
     }
     let limits = limits.unwrap_or_default();
     let runtime = crate::guard::runtime_for(&access.tenants, &limits)?;
-    let config = || {
-        SessionConfig::new()
-            .with_information_schema(true)
-            .with_default_catalog_and_schema("datafusion", "public")
-    };
+    let config = crate::session::config()?;
+    let config = || config.clone();
 
     let key = SessionKey::of(warehouse, access, &limits)?;
     if let Some(providers) = cache::get(&key) {

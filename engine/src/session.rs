@@ -70,10 +70,18 @@ pub async fn base_session(
     tenant: &Tenant,
     manifest: &Manifest,
 ) -> Result<SessionContext, QueryError> {
-    let config = SessionConfig::new().with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new_with_config(config()?);
     register_tables(&ctx, tenant, manifest, false).await?;
     Ok(ctx)
+}
+
+/// The configuration of every gridassess session: DataFusion's defaults, then any
+/// `DATAFUSION_*` environment variable (e.g. `DATAFUSION_EXECUTION_BATCH_SIZE=16384`), so an
+/// operator can tune a deployment — and a benchmark can try a setting — without a rebuild.
+pub fn config() -> Result<SessionConfig, QueryError> {
+    Ok(SessionConfig::from_env()?
+        .with_information_schema(true)
+        .with_default_catalog_and_schema("datafusion", "public"))
 }
 
 /// Registers the tenant's tables in `ctx` under their SPEC names; with `mask`, personal columns
