@@ -387,6 +387,7 @@ def run(root: str, period: str, year: int, threads: int, timings: dict | None = 
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"SET threads = {int(threads)}")
+        con.execute("SET enable_progress_bar = false")   # it would write to stdout
         con.execute("SET preserve_insertion_order = false")
         for stmt in setup:
             t = time.perf_counter()

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
 use clap::{Parser, Subcommand};
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use engine::Warehouse;
 use engine::access::{Access, Role, user_session};
 use serde_json::json;
@@ -49,6 +49,9 @@ enum Command {
         /// Writes each result of the last run to OUT/<name>.parquet.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Runs the queries concurrently, as `gridassess report` does, instead of one by one.
+        #[arg(long)]
+        concurrent: bool,
     },
     /// One query over Parquet files laid out as ROOT/county=<id>/<table>.parquet; every table
     /// found there is registered with `county` as a partition column.
@@ -76,7 +79,18 @@ fn main() -> Result<()> {
                 tenants,
                 queries,
                 out,
-            } => session_runs(&cli, warehouse, tenants, queries, out.as_deref()).await,
+                concurrent,
+            } => {
+                session_runs(
+                    &cli,
+                    warehouse,
+                    tenants,
+                    queries,
+                    out.as_deref(),
+                    *concurrent,
+                )
+                .await
+            }
             Command::Parquet { root, sql, out } => {
                 parquet_runs(&cli, root, sql, out.as_deref()).await
             }
@@ -94,6 +108,7 @@ async fn session_runs(
     tenants: &str,
     queries: &Path,
     out: Option<&Path>,
+    concurrent: bool,
 ) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(queries)
         .with_context(|| format!("reading {}", queries.display()))?;
@@ -105,7 +120,7 @@ async fn session_runs(
         role: Role::Admin,
     };
     let mut times = Vec::new();
-    let mut per_query: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut per_query: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut rows = BTreeMap::new();
     let mut last = Vec::new();
     for _ in 0..cli.runs {
@@ -114,32 +129,43 @@ async fn session_runs(
         let start = Instant::now();
         let (ctx, _limits) = user_session(&warehouse, &access).await?;
         last.clear();
+        let mut tasks = tokio::task::JoinSet::new();
         for (name, sql) in &queries {
-            let q = Instant::now();
-            let df = ctx
-                .sql(sql)
-                .await
-                .with_context(|| format!("planning {name}"))?;
-            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let batches = df
-                .collect()
-                .await
-                .with_context(|| format!("running {name}"))?;
-            per_query
-                .entry(name)
-                .or_default()
-                .push(q.elapsed().as_secs_f64());
+            let (ctx, name, sql) = (ctx.clone(), name.clone(), sql.clone());
+            let task = async move {
+                let q = Instant::now();
+                let df = ctx
+                    .sql(&sql)
+                    .await
+                    .with_context(|| format!("planning {name}"))?;
+                let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+                let batches = df
+                    .collect()
+                    .await
+                    .with_context(|| format!("running {name}"))?;
+                anyhow::Ok((name, schema, batches, q.elapsed().as_secs_f64()))
+            };
+            if concurrent {
+                tasks.spawn(task);
+            } else {
+                last.push(task.await?);
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            last.push(done??);
+        }
+        for (name, _, batches, seconds) in &last {
+            per_query.entry(name.clone()).or_default().push(*seconds);
             rows.insert(
-                name.as_str(),
+                name.clone(),
                 batches.iter().map(|b| b.num_rows()).sum::<usize>(),
             );
-            last.push((name.as_str(), schema, batches));
         }
         times.push(start.elapsed().as_secs_f64());
     }
     if let Some(dir) = out {
         std::fs::create_dir_all(dir)?;
-        for (name, schema, batches) in &last {
+        for (name, schema, batches, _) in &last {
             write_parquet(&dir.join(format!("{name}.parquet")), schema, batches)?;
         }
     }
@@ -158,7 +184,7 @@ async fn parquet_runs(
     let mut last = None;
     for _ in 0..cli.runs {
         let start = Instant::now();
-        let config = SessionConfig::new().with_target_partitions(cli.threads);
+        let config = engine::session::config()?.with_target_partitions(cli.threads);
         let ctx = SessionContext::new_with_config(config);
         for table in &tables {
             let suffix = format!("/{table}.parquet");
