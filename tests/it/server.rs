@@ -410,3 +410,58 @@ fn with_a_certificate_only_tls_connections_are_served() {
         String::from_utf8_lossy(&plain.stderr)
     );
 }
+
+/// Views are computed once per committed state and shared by connections: a load while the
+/// server runs must reach the next connection — base tables and the views over them — for
+/// every role, while nothing is recomputed for a connection that finds the same state.
+#[test]
+fn a_load_while_serving_reaches_the_next_connection_views_included() {
+    let s = start();
+    let ask = |user: &str, sql: &str| {
+        let out = psql(s.port, user, &format!("pw-{user}"), "a", &["-c", sql]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let county_visits = "select visits from grid_visits where level = 0";
+    let before: u64 = ask("qa_admin", county_visits).parse().expect("a count");
+    assert_eq!(ask("qa_analyst", county_visits), before.to_string());
+    let unit = ask(
+        "qa_admin",
+        "select unit_id from grid_units where level = 3 order by unit_id limit 1",
+    );
+
+    let extra = s.warehouse.parent().expect("dir").join("extra");
+    std::fs::create_dir_all(&extra).expect("dir");
+    std::fs::write(
+        extra.join("visits.csv"),
+        format!(
+            "visit_id,unit_id,member_id,visited_on,households,issues_raised,issues_resolved\n\
+             ZF-NEW-0001,{unit},,2024-12-20,4,2,1\n"
+        ),
+    )
+    .expect("write");
+    gridassess(
+        &s.warehouse,
+        &["ingest", "--tenant", "a", extra.to_str().expect("path")],
+        None,
+    );
+
+    for user in ["qa_admin", "qa_analyst", "qa_viewer"] {
+        assert_eq!(
+            ask(user, county_visits),
+            (before + 1).to_string(),
+            "{user} after the load"
+        );
+    }
+    assert_eq!(
+        ask(
+            "qa_admin",
+            "select count(*) from visits where visit_id = 'ZF-NEW-0001'"
+        ),
+        "1"
+    );
+}
