@@ -179,9 +179,11 @@ pub fn alerts(rules: &Rules) -> String {
     format!(
         "CREATE OR REPLACE VIEW attendance_alerts AS
 WITH a AS (
-    SELECT a.member_id, a.status, m.meeting_id, m.held_on,
-           CAST(date_part('year', m.held_on) AS BIGINT) AS year
-    FROM attendance a JOIN meetings m ON m.meeting_id = a.meeting_id
+    -- The year is taken per meeting, before the join, not once per attendance row.
+    SELECT a.member_id, a.status, m.meeting_id, m.held_on, m.year
+    FROM attendance a
+    JOIN (SELECT meeting_id, held_on, CAST(date_part('year', held_on) AS BIGINT) AS year
+          FROM meetings) m ON m.meeting_id = a.meeting_id
 ),
 counts AS (
     SELECT member_id, year, SUM(CASE WHEN status = 'absent' THEN 1 ELSE 0 END) AS unexcused

@@ -24,17 +24,22 @@ pub fn member_points(rules: &Rules) -> String {
     format!(
         "CREATE OR REPLACE VIEW member_points AS
 WITH years AS (
-    SELECT DISTINCT CAST(substr(month, 1, 4) AS BIGINT) AS year FROM points
+    -- Text to number once per distinct month, not once per entry.
+    SELECT DISTINCT CAST(substr(month, 1, 4) AS BIGINT) AS year
+    FROM (SELECT DISTINCT month FROM points)
 ),
 sums AS (
-    SELECT CAST(substr(month, 1, 4) AS BIGINT) AS year, member_id,
-           SUM(CASE WHEN category = 'base' THEN points END) AS base_change,
-           SUM(CASE WHEN category = 'task' THEN points END) AS task,
-           SUM(CASE WHEN category = 'reward' THEN points END) AS reward,
-           SUM(CASE WHEN category = 'honor' THEN points END) AS honor,
-           SUM(CASE WHEN category = 'violation' THEN 1 ELSE 0 END) > 0 AS violation
-    FROM points
-    GROUP BY CAST(substr(month, 1, 4) AS BIGINT), member_id
+    SELECT CAST(y AS BIGINT) AS year, member_id, base_change, task, reward, honor, violation
+    FROM (
+        SELECT substr(month, 1, 4) AS y, member_id,
+               SUM(CASE WHEN category = 'base' THEN points END) AS base_change,
+               SUM(CASE WHEN category = 'task' THEN points END) AS task,
+               SUM(CASE WHEN category = 'reward' THEN points END) AS reward,
+               SUM(CASE WHEN category = 'honor' THEN points END) AS honor,
+               SUM(CASE WHEN category = 'violation' THEN 1 ELSE 0 END) > 0 AS violation
+        FROM points
+        GROUP BY substr(month, 1, 4), member_id
+    )
 ),
 scored AS (
     SELECT y.year, m.member_id, m.branch_id,
