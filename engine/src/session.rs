@@ -92,8 +92,14 @@ pub async fn register_tables(
     manifest: &Manifest,
     mask: bool,
 ) -> Result<(), QueryError> {
-    for table in TABLES {
-        let delta = tenant.delta_at(table.name, manifest).await?;
+    // Opening a Delta table reads its log; the nine are read at once.
+    let opened = futures::future::try_join_all(
+        TABLES
+            .iter()
+            .map(|table| tenant.delta_at(table.name, manifest)),
+    )
+    .await?;
+    for (table, delta) in TABLES.iter().zip(opened) {
         delta
             .update_datafusion_session(&ctx.state())
             .map_err(|e| delta_err(&tenant.table_path(table.name), e))?;
