@@ -71,25 +71,19 @@ def gridassess_sql(view, period, year, several_tenants):
 
 
 def norm(v):
-    """One cell in a comparable form: numbers to 6 places, booleans as true/false, '' for null."""
+    """One cell in a comparable form: numbers to 6 places (-0 as 0), booleans as true/false,
+    '' for null. Shared with tests/differential/duckdb_metrics.py."""
     if v is None or v == "":
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
     if v in ("true", "false"):
         return v
-    if isinstance(v, (int, float, Decimal)) or _numeric(v):
+    try:
         d = Decimal(str(v))
         return format(d.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP).normalize() + 0, "f")
-    return str(v)
-
-
-def _numeric(s):
-    try:
-        Decimal(s)
-        return isinstance(s, str) and s.strip() == s and not s.startswith(("+",)) and s[:1] != "."
     except Exception:
-        return False
+        return str(v)
 
 
 def rows_of(table, columns):

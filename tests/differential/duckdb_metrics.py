@@ -20,6 +20,10 @@ from decimal import Decimal, ROUND_HALF_UP
 
 import duckdb
 
+# One normalization of cells for every comparison against gridassess (the benchmark's too).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from p1_common import norm  # noqa: E402
+
 INDICATORS = ["党组织建设", "扶贫工作", "计生工作", "综治维稳", "安全生产", "民政民生", "整脏治乱",
               "财政税收", "驻村帮扶", "党风廉政"]
 TIERS = [(Decimal(95), [600, 500, 400]), (Decimal(85), [300, 250, 200])]
@@ -30,21 +34,6 @@ GRADES = [(Decimal(90), "优秀"), (Decimal(80), "合格"), (Decimal(60), "基�
 
 def run(binary, env, *args):
     return subprocess.run([binary, *args], env=env, check=True, capture_output=True, text=True).stdout
-
-
-def norm(v):
-    """One cell in a comparable form: numbers to 6 places, empty for null."""
-    if v is None or v == "":
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v in ("true", "false"):
-        return v
-    try:
-        d = Decimal(str(v))
-        return format(d.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP).normalize(), "f")
-    except Exception:
-        return str(v)
 
 
 def rate(n, d):

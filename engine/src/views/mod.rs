@@ -133,21 +133,17 @@ mod tests {
         register_inline(&ctx, &Rules::default_rules(), 1)
             .await
             .unwrap();
+        let types = |schema: &arrow::datatypes::Schema| -> Vec<_> {
+            schema
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone()))
+                .collect()
+        };
         for name in VIEW_NAMES {
             let df = ctx.table(*name).await.unwrap();
-            let declared: Vec<_> = df
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| (f.name().clone(), f.data_type().clone()))
-                .collect();
-            let plan = df.create_physical_plan().await.unwrap();
-            let computed: Vec<_> = plan
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| (f.name().clone(), f.data_type().clone()))
-                .collect();
+            let declared = types(df.schema().as_arrow());
+            let computed = types(&df.create_physical_plan().await.unwrap().schema());
             assert_eq!(declared, computed, "{name}");
         }
     }
