@@ -1,5 +1,5 @@
 //! `gridassess`: the command line. It parses flags and calls the library crates; the work is
-//! done in `ingest` and `engine`.
+//! done in `ingest` (loads), `engine` (metrics and SQL), `server` (users, serve) and `reports`.
 
 mod commands;
 mod output;
@@ -69,7 +69,7 @@ enum Command {
         tenant: String,
         /// A period: 2024-B3, 2024年1-2月, 2024-Q2, …
         #[arg(long, conflicts_with = "year", required_unless_present = "year")]
-        period: Option<String>,
+        period: Option<model::Period>,
         #[arg(long)]
         year: Option<i32>,
         /// Recompute under an earlier version of the rules (see `rules show`).
@@ -83,7 +83,7 @@ enum Command {
         #[arg(long)]
         tenant: String,
         /// Grid level: 0 county, 1 district, 2 township, 3 village.
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=5))]
+        #[arg(long, default_value_t = COVERAGE_LEVEL, value_parser = clap::value_parser!(u8).range(0..=5))]
         level: u8,
         #[arg(long)]
         findings: bool,
@@ -118,7 +118,7 @@ enum Command {
     Grid {
         #[arg(long)]
         tenant: String,
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=5))]
+        #[arg(long, default_value_t = GRID_LEVEL, value_parser = clap::value_parser!(u8).range(0..=5))]
         level: u8,
         #[command(flatten)]
         out: OutputArgs,
@@ -143,7 +143,7 @@ enum Command {
         tenant: String,
         /// A period: 2024-B3, 2024年1-2月, 2024-Q2, …
         #[arg(long, conflicts_with = "year", required_unless_present = "year")]
-        period: Option<String>,
+        period: Option<model::Period>,
         #[arg(long)]
         year: Option<i32>,
         /// The folder to write charts/, report.html and ranking.xlsx into.
@@ -202,9 +202,14 @@ impl OutputArgs {
     }
 }
 
+/// SPEC §4's default level of `coverage`: townships.
+const COVERAGE_LEVEL: u8 = 2;
+/// SPEC §4's default level of `grid`: villages and communities, where visits happen.
+const GRID_LEVEL: u8 = 3;
+
 #[derive(Debug)]
 enum AssessWhat {
-    Period(String),
+    Period(model::Period),
     Year(i32),
 }
 
@@ -303,14 +308,11 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let message = e.to_string();
-            eprintln!("error: {message}");
-            // Library errors already quote their source; print only causes that add something.
+            // Every library error says what it was doing and chains its cause (the crates'
+            // one convention: a message never repeats its source), so the chain reads top-down.
+            eprintln!("error: {e}");
             for cause in e.chain().skip(1) {
-                let cause = cause.to_string();
-                if !message.contains(&cause) {
-                    eprintln!("  caused by: {cause}");
-                }
+                eprintln!("  caused by: {cause}");
             }
             ExitCode::FAILURE
         }

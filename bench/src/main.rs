@@ -17,9 +17,10 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef};
 use clap::{Parser, Subcommand};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use engine::Warehouse;
-use engine::access::{Access, Role, user_session};
+use engine::access::{Access, Role};
+use engine::session::Session;
 use serde_json::json;
+use warehouse::Warehouse;
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -115,19 +116,20 @@ async fn session_runs(
     let queries: BTreeMap<String, String> = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a JSON object of name → SQL", queries.display()))?;
     let warehouse = Warehouse::open(warehouse)?;
-    let access = Access {
-        tenants: tenants.split(',').map(|t| t.trim().to_string()).collect(),
-        role: Role::Admin,
-    };
+    let access = Access::new(
+        tenants.split(',').map(|t| t.trim().to_string()).collect(),
+        Role::Admin,
+    );
     let mut times = Vec::new();
     let mut per_query: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut rows = BTreeMap::new();
     let mut last = Vec::new();
     for _ in 0..cli.runs {
         // Every run is cold: the tables opened anew and every view computed anew.
-        engine::access::forget_sessions();
+        engine::session::forget_sessions();
         let start = Instant::now();
-        let (ctx, _limits) = user_session(&warehouse, &access).await?;
+        let session = Session::open(&warehouse, &access).await?;
+        let ctx = session.context().clone();
         last.clear();
         let mut tasks = tokio::task::JoinSet::new();
         for (name, sql) in &queries {

@@ -8,27 +8,20 @@
 //! of those providers. A viewer gets the metric views only, without member-level rows. A user
 //! of several tenants sees their union, with a `tenant_id` column first.
 //!
-//! Building a session opens every Delta table and plans every view; the views then compute
-//! their rows on first read (see [`crate::views::materialized`]). Both are kept per user kind
-//! and committed state ([`SessionKey`]), so the next session of the same kind — every psql
-//! connection, every dashboard refresh — starts from the same providers and reads the views'
-//! rows from memory until a load or a rules change commits a new state.
+//! [`crate::session::Session`] builds such a session; this module says what goes in it.
 
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use datafusion::catalog::TableProvider;
 use datafusion::common::Column;
-use datafusion::logical_expr::{Expr, lit};
-use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::SessionContext;
+use model::schema::{Mask, TableDef};
 use serde::{Deserialize, Serialize};
 
-use crate::guard::Limits;
-use crate::schema::{Mask, TABLES};
-use crate::session::QueryError;
+use crate::error::QueryError;
 use crate::views::VIEW_NAMES;
-use crate::warehouse::Warehouse;
 
 /// A user's role (SPEC §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,205 +91,62 @@ pub fn mask_sql(mask: Mask, c: &str) -> String {
     }
 }
 
-fn column(name: &str) -> Expr {
+pub(crate) fn column(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
 }
 
-/// What a session is for.
-#[derive(Debug, Clone)]
-pub struct Access {
-    pub tenants: Vec<String>,
-    pub role: Role,
-}
-
-/// A session for `access` over the committed state of its tenants, with the tenants' limits
-/// (the strictest of them when there are several) and their memory pool.
-pub async fn user_session(
-    warehouse: &Warehouse,
-    access: &Access,
-) -> Result<(SessionContext, Limits), QueryError> {
-    let mut limits: Option<Limits> = None;
-    for t in &access.tenants {
-        let l = warehouse.tenant(t)?.limits()?;
-        limits = Some(match limits {
-            None => l,
-            Some(prev) => prev.strictest(&l),
-        });
-    }
-    let limits = limits.unwrap_or_default();
-    let runtime = crate::guard::runtime_for(&access.tenants, &limits)?;
-    let config = crate::session::config()?;
-    let config = || config.clone();
-
-    let key = SessionKey::of(warehouse, access, &limits)?;
-    if let Some(providers) = cache::get(&key) {
-        let session = SessionContext::new_with_config_rt(config(), runtime);
-        for (name, provider) in providers.iter() {
-            session.register_table(*name, provider.clone())?;
-        }
-        return Ok((session, limits));
-    }
-    let (session, names) = build_session(warehouse, access, config, runtime).await?;
-    let mut providers = Vec::with_capacity(names.len());
-    for name in names {
-        providers.push((name, session.table_provider(name).await?));
-    }
-    cache::put(key, providers);
-    Ok((session, limits))
-}
-
-/// What makes two sessions the same: the user's tenants and role, each tenant's committed
-/// generation and rules version, and the memory pool their tables were registered under.
+/// What a session is for: whose tables, seen in which role, under which rules.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct SessionKey {
-    tenants: Vec<String>,
-    role: Role,
-    state: Vec<(u64, u32)>,
-    memory_mb: u64,
+pub struct Access {
+    /// The tenants, in the order the user named them.
+    pub tenants: Vec<String>,
+    /// What the user may see of them.
+    pub role: Role,
+    /// The rules version the metric views compute under (`None`: the one in force).
+    pub rules_version: Option<u32>,
 }
 
-impl SessionKey {
-    fn of(warehouse: &Warehouse, access: &Access, limits: &Limits) -> Result<Self, QueryError> {
-        let mut state = Vec::with_capacity(access.tenants.len());
-        for t in &access.tenants {
-            let tenant = warehouse.tenant(t)?;
-            state.push((tenant.manifest()?.generation, tenant.rules()?.0));
+impl Access {
+    /// `role`'s view of `tenants` under the rules in force.
+    pub fn new(tenants: Vec<String>, role: Role) -> Access {
+        Access {
+            tenants,
+            role,
+            rules_version: None,
         }
-        Ok(SessionKey {
-            tenants: access.tenants.clone(),
-            role: access.role,
-            state,
-            memory_mb: limits.memory_mb,
-        })
-    }
-}
-
-/// Drops every kept session, so the next one opens its tables and computes its views anew
-/// (a benchmark of the cold path calls this between runs).
-pub fn forget_sessions() {
-    cache::clear();
-}
-
-mod cache {
-    use super::*;
-
-    type Providers = Arc<Vec<(&'static str, Arc<dyn TableProvider>)>>;
-
-    /// Kinds of sessions kept at once; past it the oldest state goes first.
-    const KEPT: usize = 32;
-
-    fn map() -> &'static Mutex<HashMap<SessionKey, (u64, Providers)>> {
-        static SESSIONS: OnceLock<Mutex<HashMap<SessionKey, (u64, Providers)>>> = OnceLock::new();
-        SESSIONS.get_or_init(Default::default)
     }
 
-    fn tick() -> u64 {
-        static TICK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        TICK.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    /// Everything of one tenant, as its own county office sees it.
+    pub fn admin_of(tenant: &str) -> Access {
+        Access::new(vec![tenant.to_string()], Role::Admin)
     }
 
-    pub(super) fn get(key: &SessionKey) -> Option<Providers> {
-        let mut map = map().lock().ok()?;
-        let entry = map.get_mut(key)?;
-        entry.0 = tick();
-        Some(entry.1.clone())
+    /// The same, with the metric views computed under an earlier rules version (a replay).
+    pub fn with_rules_version(mut self, version: Option<u32>) -> Access {
+        self.rules_version = version;
+        self
     }
 
-    pub(super) fn put(key: SessionKey, providers: Vec<(&'static str, Arc<dyn TableProvider>)>) {
-        let Ok(mut map) = map().lock() else { return };
-        // An older committed state of the same user kind is never asked for again.
-        map.retain(|k, _| !(k.tenants == key.tenants && k.role == key.role));
-        if map.len() >= KEPT
-            && let Some(oldest) = map
+    /// The table and view names a session for this access holds.
+    pub fn names(&self) -> Vec<&'static str> {
+        match self.role {
+            Role::Viewer => viewer_views(),
+            _ => model::schema::TABLES
                 .iter()
-                .min_by_key(|(_, (t, _))| *t)
-                .map(|(k, _)| k.clone())
-        {
-            map.remove(&oldest);
-        }
-        map.insert(key, (tick(), Arc::new(providers)));
-    }
-
-    pub(super) fn clear() {
-        if let Ok(mut map) = map().lock() {
-            map.clear();
+                .map(|t| t.name)
+                .chain(VIEW_NAMES.iter().copied())
+                .collect(),
         }
     }
-}
-
-/// Opens the tenants' tables and registers what `access` may see; returns the session and
-/// the names registered in it.
-async fn build_session(
-    warehouse: &Warehouse,
-    access: &Access,
-    config: impl Fn() -> SessionConfig,
-    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
-) -> Result<(SessionContext, Vec<&'static str>), QueryError> {
-    // One session per tenant, with (masked) tables and the views over them; the tenants'
-    // sessions are built at once (a city's ten, each opening nine Delta logs).
-    let mut per_tenant = futures::future::try_join_all(access.tenants.iter().map(|t| {
-        let (config, runtime) = (config(), runtime.clone());
-        async move {
-            let tenant = warehouse.tenant(t)?;
-            let manifest = tenant.manifest()?;
-            let ctx = SessionContext::new_with_config_rt(config, runtime);
-            let mask = access.role == Role::Analyst;
-            crate::session::register_tables(&ctx, &tenant, &manifest, mask).await?;
-            let (version, _, rules) = tenant.rules()?;
-            crate::views::register(&ctx, &rules, version).await?;
-            Ok::<_, QueryError>((t.clone(), ctx))
-        }
-    }))
-    .await?;
-
-    let names: Vec<&str> = match access.role {
-        Role::Viewer => viewer_views(),
-        _ => TABLES
-            .iter()
-            .map(|t| t.name)
-            .chain(VIEW_NAMES.iter().copied())
-            .collect(),
-    };
-    if per_tenant.len() == 1 && access.role != Role::Viewer {
-        let (_, ctx) = per_tenant.remove(0);
-        return Ok((ctx, names));
-    }
-
-    // A fresh session that holds only the allowed names; each is a view over the tenant
-    // sessions' plans (one tenant), or their union with the tenant's id first.
-    let session = SessionContext::new_with_config_rt(config(), runtime);
-    let several = per_tenant.len() > 1;
-    for &name in &names {
-        let mut union: Option<DataFrame> = None;
-        for (t, ctx) in &per_tenant {
-            let df = ctx.table(name).await?;
-            let df = if several {
-                let mut exprs = vec![lit(t.as_str()).alias("tenant_id")];
-                exprs.extend(df.schema().fields().iter().map(|f| column(f.name())));
-                df.select(exprs)?
-            } else {
-                df
-            };
-            union = Some(match union {
-                None => df,
-                // Tenants may weigh different indicators; by name, missing ones are null.
-                Some(u) => u.union_by_name(df)?,
-            });
-        }
-        if let Some(df) = union {
-            session.register_table(name, df.into_view())?;
-        }
-    }
-    Ok((session, names))
 }
 
 /// The provider of `table` as an analyst sees it: the stored table under a projection that
 /// masks its personal columns. The stored table itself gets no name in the session.
 pub(crate) fn masked(
     ctx: &SessionContext,
-    table: &crate::schema::TableDef,
-    stored: Arc<dyn datafusion::catalog::TableProvider>,
-) -> Result<Arc<dyn datafusion::catalog::TableProvider>, QueryError> {
+    table: &TableDef,
+    stored: Arc<dyn TableProvider>,
+) -> Result<Arc<dyn TableProvider>, QueryError> {
     let df = ctx.read_table(stored)?;
     let mut exprs = Vec::new();
     for c in table.columns {

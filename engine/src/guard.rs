@@ -5,81 +5,22 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use datafusion::execution::context::SQLOptions;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{DataFrame, SessionContext};
+use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 
-use crate::session::{QueryError, read_only};
+use model::Limits;
 
-/// A tenant's limits (`limits.toml` in the tenant's folder).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    /// Memory all running queries of the tenant may hold together, in MiB.
-    pub memory_mb: u64,
-    /// A query running longer is cancelled.
-    pub timeout_seconds: f64,
-    /// A result with more rows is refused (ask with LIMIT, or narrow the query).
-    pub max_rows: u64,
-    /// The longest SQL text accepted, in bytes.
-    pub max_sql_bytes: usize,
-    /// The most operators (arithmetic, comparison, AND/OR, …) in one statement.
-    pub max_operators: usize,
-    /// The deepest nesting of parentheses.
-    pub max_nesting: usize,
-    /// The most UNION / INTERSECT / EXCEPT in one statement.
-    pub max_set_operations: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            memory_mb: 1024,
-            timeout_seconds: 30.0,
-            max_rows: 200_000,
-            max_sql_bytes: 64 * 1024,
-            max_operators: 2_000,
-            max_nesting: 64,
-            max_set_operations: 200,
-        }
-    }
-}
-
-impl Limits {
-    pub fn parse(text: &str) -> Result<Limits, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
-    }
-
-    pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_default()
-    }
-
-    /// The smaller of each limit (a user of several tenants gets the strictest).
-    pub fn strictest(&self, other: &Limits) -> Limits {
-        Limits {
-            memory_mb: self.memory_mb.min(other.memory_mb),
-            timeout_seconds: self.timeout_seconds.min(other.timeout_seconds),
-            max_rows: self.max_rows.min(other.max_rows),
-            max_sql_bytes: self.max_sql_bytes.min(other.max_sql_bytes),
-            max_operators: self.max_operators.min(other.max_operators),
-            max_nesting: self.max_nesting.min(other.max_nesting),
-            max_set_operations: self.max_set_operations.min(other.max_set_operations),
-        }
-    }
-
-    pub fn timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.timeout_seconds.max(0.001))
-    }
-}
+use crate::error::{QueryError, Refusal};
 
 /// The runtime (and with it the memory pool) of a set of tenants: every session over the same
 /// tenants shares it, so one tenant's queries together stay within its memory limit, and no
@@ -96,7 +37,7 @@ pub fn runtime_for(tenants: &[String], limits: &Limits) -> Result<Arc<RuntimeEnv
     let map = RUNTIMES.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = map
         .lock()
-        .map_err(|_| QueryError::refused("XX000", "the memory pools are unavailable"))?;
+        .map_err(|_| QueryError::internal("the memory pools are unavailable"))?;
     if let Some((b, rt)) = map.get(&key)
         && *b == bytes
     {
@@ -119,7 +60,7 @@ pub fn runtime_for(tenants: &[String], limits: &Limits) -> Result<Arc<RuntimeEnv
 pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
     if sql.len() > limits.max_sql_bytes {
         return Err(QueryError::refused(
-            "54001",
+            Refusal::TooLarge,
             format!(
                 "the query is {} bytes long; the limit is {} bytes",
                 sql.len(),
@@ -129,7 +70,9 @@ pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
     }
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
         .tokenize()
-        .map_err(|e| QueryError::refused("42601", format!("cannot read the query: {e}")))?;
+        .map_err(|e| {
+            QueryError::refused(Refusal::Unreadable, format!("cannot read the query: {e}"))
+        })?;
     let (mut operators, mut depth, mut deepest, mut set_ops) = (0usize, 0usize, 0usize, 0usize);
     for t in &tokens {
         match t {
@@ -169,7 +112,7 @@ pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
     }
     let refuse = |what: &str, n: usize, max: usize| {
         Err(QueryError::refused(
-            "54001",
+            Refusal::TooLarge,
             format!(
                 "the query has {n} {what}; the limit is {max} (split it, or use IN (...) or a join)"
             ),
@@ -185,6 +128,92 @@ pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
         return refuse("UNION/INTERSECT/EXCEPT", set_ops, limits.max_set_operations);
     }
     Ok(())
+}
+
+/// Session settings a client may change: how values are shown, nothing about resources.
+const SETTABLE: &[&str] = &[
+    "datestyle",
+    "extra_float_digits",
+    "application_name",
+    "client_encoding",
+    "search_path",
+    "bytea_output",
+    "intervalstyle",
+    "timezone",
+    "time",
+    "client_min_messages",
+    "standard_conforming_strings",
+    "statement_timeout",
+];
+
+/// What a statement is allowed to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementKind {
+    /// A query: it runs under the tenant's limits.
+    Read,
+    /// A statement about the session itself: SET of a display setting, SHOW, transaction and
+    /// cursor statements.
+    Session,
+}
+
+/// The gate every parsed statement passes, from any door: a read, a session statement, or
+/// refused as a change (DDL, DML, COPY, a setting that is not about display).
+pub fn classify(statement: &Statement) -> Result<StatementKind, QueryError> {
+    match statement {
+        Statement::Query(_)
+        | Statement::Explain { .. }
+        | Statement::ShowTables { .. }
+        | Statement::ShowColumns { .. } => Ok(StatementKind::Read),
+        Statement::Set(_) => {
+            let text = statement.to_string().to_lowercase();
+            let name = text
+                .trim_start_matches("set ")
+                .trim_start_matches("session ")
+                .trim_start_matches("local ")
+                .split([' ', '='])
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if SETTABLE.contains(&name.as_str()) {
+                Ok(StatementKind::Session)
+            } else {
+                Err(QueryError::refused(
+                    Refusal::ReadOnly,
+                    format!("SET {name} is not allowed: only display settings may be changed"),
+                ))
+            }
+        }
+        Statement::ShowVariable { .. }
+        | Statement::ShowStatus { .. }
+        | Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Declare { .. }
+        | Statement::Fetch { .. }
+        | Statement::Close { .. } => Ok(StatementKind::Session),
+        other => {
+            let text = other.to_string();
+            let first: String = text
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            Err(QueryError::refused(
+                Refusal::ReadOnly,
+                format!(
+                    "{first} …: this server is read-only (queries only: no DDL, DML, COPY or settings)"
+                ),
+            ))
+        }
+    }
+}
+
+/// Statements a query may not contain: it reads, it never changes anything.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
 }
 
 /// Runs one read-only query under `limits`: checked, planned, then executed as [`execute`].
@@ -218,7 +247,7 @@ fn query_runtime() -> Result<&'static tokio::runtime::Runtime, QueryError> {
                 .ok()
         })
         .as_ref()
-        .ok_or_else(|| QueryError::refused("XX000", "cannot start the query runtime"))
+        .ok_or_else(|| QueryError::internal("cannot start the query runtime"))
 }
 
 /// Plans (`plan`) and executes a query on the query runtime with a time limit (on expiry the
@@ -231,21 +260,16 @@ pub async fn execute(
     let max_rows = limits.max_rows;
     let work = async move {
         let df = plan.await?;
-        let mut stream = df.execute_stream().await?;
+        let mut stream = df.execute_stream().await.map_err(QueryError::running)?;
         // The physical schema: what the batches carry (view types, nullability).
         let schema = stream.schema();
         let mut batches = Vec::new();
         let mut rows = 0u64;
         while let Some(batch) = stream.next().await {
-            let batch = batch?;
+            let batch = batch.map_err(QueryError::running)?;
             rows += batch.num_rows() as u64;
             if rows > max_rows {
-                return Err(QueryError::refused(
-                    "54000",
-                    format!(
-                        "the result has more than {max_rows} rows (this tenant's limit); add LIMIT or narrow the query"
-                    ),
-                ));
+                return Err(QueryError::RowLimit { max_rows });
             }
             batches.push(batch);
         }
@@ -256,13 +280,9 @@ pub async fn execute(
     match tokio::time::timeout(limits.timeout(), task).await {
         Err(_) => {
             abort.abort();
-            Err(QueryError::refused(
-                "57014",
-                format!(
-                    "the query ran longer than {} s (this tenant's time limit) and was cancelled",
-                    limits.timeout_seconds
-                ),
-            ))
+            Err(QueryError::Timeout {
+                seconds: limits.timeout_seconds,
+            })
         }
         Ok(Err(join)) => {
             let what = if join.is_panic() {
@@ -276,8 +296,7 @@ pub async fn execute(
                 join.to_string()
             };
             tracing::error!(%what, "a query failed inside the engine");
-            Err(QueryError::refused(
-                "XX000",
+            Err(QueryError::internal(
                 "the query failed inside the engine (an internal error, logged); nothing else is affected",
             ))
         }
@@ -287,6 +306,8 @@ pub async fn execute(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn chain(op: &str, n: usize) -> String {
@@ -356,25 +377,5 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.sqlstate(), "57014");
         assert!(started.elapsed() < Duration::from_secs(2));
-    }
-
-    #[test]
-    fn the_strictest_limits_win() {
-        let a = Limits {
-            max_rows: 10,
-            ..Limits::default()
-        };
-        let b = Limits {
-            timeout_seconds: 1.0,
-            ..Limits::default()
-        };
-        let s = a.strictest(&b);
-        assert_eq!((s.max_rows, s.timeout_seconds), (10, 1.0));
-        assert_eq!(Limits::parse(&s.to_toml()).unwrap(), s);
-        assert!(
-            Limits::parse("memory = 1")
-                .unwrap_err()
-                .contains("unknown field")
-        );
     }
 }

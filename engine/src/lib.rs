@@ -1,19 +1,17 @@
-//! The gridassess engine: the tenant warehouse (Delta tables committed atomically per tenant),
-//! the assessment rules, the table definitions of SPEC §2, and DataFusion sessions over a
-//! tenant's tables.
+//! The gridassess engine: DataFusion sessions over a tenant's committed tables, the metric
+//! views (SQL generated from the tenant's rules), who sees what (roles and masking), and the
+//! guard every ad-hoc query passes.
 //!
-//! It knows nothing of spreadsheets: `ingest` turns county files into validated Arrow batches
-//! and commits them through [`warehouse::Tenant::commit`].
+//! It reads the warehouse ([`warehouse`]) and knows nothing of spreadsheets, passwords or wire
+//! protocols: `ingest` writes the warehouse, `server` serves what the engine answers.
 
 pub mod access;
+pub mod error;
 pub mod guard;
-pub mod rules;
-pub mod schema;
-pub mod server;
+pub mod metrics;
 pub mod session;
-pub mod users;
 pub mod views;
-pub mod warehouse;
 
-pub use rules::Rules;
-pub use warehouse::{Manifest, Tenant, Warehouse, WarehouseError};
+pub use error::{QueryError, Refusal};
+pub use metrics::{Metrics, MetricsError, Table};
+pub use session::Session;

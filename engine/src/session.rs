@@ -1,78 +1,269 @@
-//! DataFusion sessions over one tenant's committed tables.
+//! The one way to open a DataFusion session over the warehouse: [`Session::open`] for an
+//! [`Access`] (whose tenants, which role, which rules version). The CLI's metric commands, the
+//! report, `sql`, the wire server and the benchmark all come through here.
+//!
+//! Building a session opens every Delta table and plans every view; the views then compute
+//! their rows on first read (see [`crate::views::materialized`]). Both are kept per user kind
+//! and committed state ([`SessionKey`]), so the next session of the same kind — every psql
+//! connection, every dashboard refresh — starts from the same providers and reads the views'
+//! rows from memory until a load or a rules change commits a new state.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow::array::RecordBatch;
-use datafusion::error::DataFusionError;
-use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::logical_expr::lit;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use model::Limits;
+use model::schema::TABLES;
+use warehouse::{Manifest, Tenant, Warehouse, WarehouseError};
 
-use crate::schema::TABLES;
-use crate::warehouse::{Manifest, Tenant, WarehouseError};
+use crate::access::{Access, Role, column};
+use crate::error::QueryError;
+use crate::guard;
 
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    #[error(transparent)]
-    Warehouse(#[from] WarehouseError),
-    #[error("{0}")]
-    Sql(#[from] DataFusionError),
-    /// Refused before planning, or stopped by a limit (see [`crate::guard`]); `sqlstate` is
-    /// the PostgreSQL error code the server reports.
-    #[error("{message}")]
-    Refused {
-        sqlstate: &'static str,
-        message: String,
-    },
+/// A user's session: the tables and views `access` allows, under the tenants' limits.
+#[derive(Clone)]
+pub struct Session {
+    ctx: SessionContext,
+    limits: Limits,
+    access: Access,
 }
 
-impl QueryError {
-    pub fn refused(sqlstate: &'static str, message: impl Into<String>) -> QueryError {
-        QueryError::Refused {
-            sqlstate,
-            message: message.into(),
-        }
-    }
-
-    /// The PostgreSQL SQLSTATE for this error.
-    pub fn sqlstate(&self) -> &'static str {
-        match self {
-            QueryError::Refused { sqlstate, .. } => sqlstate,
-            QueryError::Sql(e) => match e.find_root() {
-                DataFusionError::ResourcesExhausted(_) => "53200",
-                DataFusionError::Plan(_) | DataFusionError::SQL(..) => "42601",
-                DataFusionError::SchemaError(..) => "42703",
-                _ => "XX000",
-            },
-            QueryError::Warehouse(_) => "58000",
-        }
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("access", &self.access)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
-/// A session over the tenant's committed tables and the metric views under the rules in
-/// force (or, with `rules_version`, under that earlier version of the rules).
-pub async fn tenant_session(
-    tenant: &Tenant,
-    manifest: &Manifest,
-    rules_version: Option<u32>,
-) -> Result<SessionContext, QueryError> {
-    let ctx = base_session(tenant, manifest).await?;
-    let (version, _, rules) = match rules_version {
-        Some(v) => tenant.rules_version(v)?,
-        None => tenant.rules()?,
-    };
-    crate::views::register(&ctx, &rules, version).await?;
-    Ok(ctx)
+impl Session {
+    /// A session for `access` over the committed state of its tenants, with the tenants'
+    /// limits (the strictest of them when there are several) and their memory pool.
+    pub async fn open(warehouse: &Warehouse, access: &Access) -> Result<Session, QueryError> {
+        let (ctx, limits) = open_context(warehouse, access).await?;
+        Ok(Session {
+            ctx,
+            limits,
+            access: access.clone(),
+        })
+    }
+
+    /// The DataFusion context, for a caller that plans on its own (the wire server).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The limits every ad-hoc query of this session runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whose session it is.
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// The names of the tables and views the session holds, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names = self
+            .ctx
+            .catalog("datafusion")
+            .and_then(|c| c.schema("public"))
+            .map(|s| s.table_names())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Runs one ad-hoc read-only query through the guard (size check, time, memory and row
+    /// limits).
+    pub async fn sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+        guard::run(&self.ctx, sql, &self.limits).await
+    }
 }
 
-/// A session in which the tenant's tables, as committed in `manifest`, are registered under
-/// their SPEC names. Nothing else is registered: no other tenant's table is reachable by name.
-pub async fn base_session(
-    tenant: &Tenant,
-    manifest: &Manifest,
-) -> Result<SessionContext, QueryError> {
-    let ctx = SessionContext::new_with_config(config()?);
-    register_tables(&ctx, tenant, manifest, false).await?;
-    Ok(ctx)
+async fn open_context(
+    warehouse: &Warehouse,
+    access: &Access,
+) -> Result<(SessionContext, Limits), QueryError> {
+    let mut limits: Option<Limits> = None;
+    for t in &access.tenants {
+        let l = warehouse.tenant(t)?.limits()?;
+        limits = Some(match limits {
+            None => l,
+            Some(prev) => prev.strictest(&l),
+        });
+    }
+    let limits = limits.unwrap_or_default();
+    let runtime = guard::runtime_for(&access.tenants, &limits)?;
+    let config = config()?;
+    let config = || config.clone();
+
+    let key = SessionKey::of(warehouse, access, &limits)?;
+    if let Some(providers) = cache::get(&key) {
+        let session = SessionContext::new_with_config_rt(config(), runtime);
+        for (name, provider) in providers.iter() {
+            session.register_table(*name, provider.clone())?;
+        }
+        return Ok((session, limits));
+    }
+    let (session, names) = build_session(warehouse, access, config, runtime).await?;
+    let mut providers = Vec::with_capacity(names.len());
+    for name in names {
+        providers.push((name, session.table_provider(name).await?));
+    }
+    cache::put(key, providers);
+    Ok((session, limits))
+}
+
+/// What makes two sessions the same: the user's tenants and role, each tenant's committed
+/// generation and rules version, and the memory pool their tables were registered under.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SessionKey {
+    access: Access,
+    state: Vec<(u64, u32)>,
+    memory_mb: u64,
+}
+
+impl SessionKey {
+    fn of(warehouse: &Warehouse, access: &Access, limits: &Limits) -> Result<Self, QueryError> {
+        let mut state = Vec::with_capacity(access.tenants.len());
+        for t in &access.tenants {
+            let tenant = warehouse.tenant(t)?;
+            let version = match access.rules_version {
+                Some(v) => tenant.rules_version(v)?.0,
+                None => tenant.rules()?.0,
+            };
+            state.push((tenant.manifest()?.generation, version));
+        }
+        Ok(SessionKey {
+            access: access.clone(),
+            state,
+            memory_mb: limits.memory_mb,
+        })
+    }
+}
+
+/// Drops every kept session, so the next one opens its tables and computes its views anew
+/// (a benchmark of the cold path calls this between runs).
+pub fn forget_sessions() {
+    cache::clear();
+}
+
+mod cache {
+    use super::*;
+
+    type Providers = Arc<Vec<(&'static str, Arc<dyn TableProvider>)>>;
+
+    /// Kinds of sessions kept at once; past it the oldest state goes first.
+    const KEPT: usize = 32;
+
+    fn map() -> &'static Mutex<HashMap<SessionKey, (u64, Providers)>> {
+        static SESSIONS: OnceLock<Mutex<HashMap<SessionKey, (u64, Providers)>>> = OnceLock::new();
+        SESSIONS.get_or_init(Default::default)
+    }
+
+    fn tick() -> u64 {
+        static TICK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        TICK.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(super) fn get(key: &SessionKey) -> Option<Providers> {
+        let mut map = map().lock().ok()?;
+        let entry = map.get_mut(key)?;
+        entry.0 = tick();
+        Some(entry.1.clone())
+    }
+
+    pub(super) fn put(key: SessionKey, providers: Vec<(&'static str, Arc<dyn TableProvider>)>) {
+        let Ok(mut map) = map().lock() else { return };
+        // An older committed state of the same user kind is never asked for again.
+        map.retain(|k, _| k.access != key.access);
+        if map.len() >= KEPT
+            && let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, (t, _))| *t)
+                .map(|(k, _)| k.clone())
+        {
+            map.remove(&oldest);
+        }
+        map.insert(key, (tick(), Arc::new(providers)));
+    }
+
+    pub(super) fn clear() {
+        if let Ok(mut map) = map().lock() {
+            map.clear();
+        }
+    }
+}
+
+/// Opens the tenants' tables and registers what `access` may see; returns the session and
+/// the names registered in it.
+async fn build_session(
+    warehouse: &Warehouse,
+    access: &Access,
+    config: impl Fn() -> SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<(SessionContext, Vec<&'static str>), QueryError> {
+    // One session per tenant, with (masked) tables and the views over them; the tenants'
+    // sessions are built at once (a city's ten, each opening nine Delta logs).
+    let mut per_tenant = futures::future::try_join_all(access.tenants.iter().map(|t| {
+        let (config, runtime) = (config(), runtime.clone());
+        async move {
+            let tenant = warehouse.tenant(t)?;
+            let manifest = tenant.manifest()?;
+            let ctx = SessionContext::new_with_config_rt(config, runtime);
+            let mask = access.role == Role::Analyst;
+            register_tables(&ctx, &tenant, &manifest, mask).await?;
+            let (version, _, rules) = match access.rules_version {
+                Some(v) => tenant.rules_version(v)?,
+                None => tenant.rules()?,
+            };
+            crate::views::register(&ctx, &rules, version).await?;
+            Ok::<_, QueryError>((t.clone(), ctx))
+        }
+    }))
+    .await?;
+
+    let names = access.names();
+    if per_tenant.len() == 1 && access.role != Role::Viewer {
+        let (_, ctx) = per_tenant.remove(0);
+        return Ok((ctx, names));
+    }
+
+    // A fresh session that holds only the allowed names; each is a view over the tenant
+    // sessions' plans (one tenant), or their union with the tenant's id first.
+    let session = SessionContext::new_with_config_rt(config(), runtime);
+    let several = per_tenant.len() > 1;
+    for &name in &names {
+        let mut union: Option<DataFrame> = None;
+        for (t, ctx) in &per_tenant {
+            let df = ctx.table(name).await?;
+            let df = if several {
+                let mut exprs = vec![lit(t.as_str()).alias("tenant_id")];
+                exprs.extend(df.schema().fields().iter().map(|f| column(f.name())));
+                df.select(exprs)?
+            } else {
+                df
+            };
+            union = Some(match union {
+                None => df,
+                // Tenants may weigh different indicators; by name, missing ones are null.
+                Some(u) => u.union_by_name(df)?,
+            });
+        }
+        if let Some(df) = union {
+            session.register_table(name, df.into_view())?;
+        }
+    }
+    Ok((session, names))
 }
 
 /// The configuration of every gridassess session: DataFusion's defaults, then any
@@ -94,7 +285,7 @@ pub fn config() -> Result<SessionConfig, QueryError> {
 
 /// Registers the tenant's tables in `ctx` under their SPEC names; with `mask`, personal columns
 /// are masked inside each provider (see [`crate::access`]).
-pub async fn register_tables(
+pub(crate) async fn register_tables(
     ctx: &SessionContext,
     tenant: &Tenant,
     manifest: &Manifest,
@@ -111,7 +302,7 @@ pub async fn register_tables(
         delta
             .update_datafusion_session(&ctx.state())
             .map_err(|e| delta_err(&tenant.table_path(table.name), e))?;
-        let provider = delta.table_provider().await.map_err(QueryError::Sql)?;
+        let provider = delta.table_provider().await?;
         let provider = if mask && table.columns.iter().any(|c| c.mask.is_some()) {
             crate::access::masked(ctx, table, provider)?
         } else {
@@ -125,20 +316,6 @@ pub async fn register_tables(
 fn delta_err(path: &Path, e: deltalake::DeltaTableError) -> QueryError {
     QueryError::Warehouse(WarehouseError::Delta {
         path: path.to_path_buf(),
-        source: Box::new(e),
+        error: Box::new(e),
     })
-}
-
-/// Statements a query may not contain: it reads, it never changes anything.
-pub fn read_only() -> SQLOptions {
-    SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false)
-}
-
-/// Runs one read-only query and collects its result.
-pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
-    let df = ctx.sql_with_options(sql, read_only()).await?;
-    Ok(df.collect().await?)
 }

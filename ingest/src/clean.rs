@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use arrow::array::{ArrayRef, make_array};
 use arrow::compute::cast;
 use arrow::datatypes::DataType as ArrowType;
-use engine::schema::{ColumnType, EnumValue};
+use model::schema::{ColumnType, EnumValue};
 use polars::prelude::*;
 
 use crate::error::IngestError;

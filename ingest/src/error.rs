@@ -1,12 +1,12 @@
 use std::path::PathBuf;
 
-use engine::WarehouseError;
+use warehouse::WarehouseError;
 
 /// Why a load could not run at all. Problems with single rows are not errors: they are
 /// [`crate::Issue`]s, reported and stored with the load.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("{}: cannot read: {source}", .path.display())]
+    #[error("{}: cannot read the file", .path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -15,7 +15,7 @@ pub enum IngestError {
     UnknownTable { path: PathBuf, tables: String },
     #[error("{}: not a CSV, Excel or Parquet file", .path.display())]
     Unsupported { path: PathBuf },
-    #[error("{} line {line}: {source}", .path.display())]
+    #[error("{} line {line}: the CSV cannot be read", .path.display())]
     Csv {
         path: PathBuf,
         line: u64,
@@ -35,12 +35,12 @@ pub enum IngestError {
     },
     #[error("{}: not a readable Excel workbook: {message}", .path.display())]
     Workbook { path: PathBuf, message: String },
-    #[error("{}: not a readable Parquet file: {source}", .path.display())]
+    #[error("{}: not a readable Parquet file", .path.display())]
     Parquet {
         path: PathBuf,
         source: parquet::errors::ParquetError,
     },
-    #[error("{}: column '{column}' cannot be read as text: {source}", .path.display())]
+    #[error("{}: column '{column}' cannot be read as text", .path.display())]
     ParquetColumn {
         path: PathBuf,
         column: String,
@@ -61,7 +61,7 @@ pub enum IngestError {
     NoInputs { path: PathBuf },
     #[error("cleaning {file}: {message}")]
     Clean { file: String, message: String },
-    #[error("building table {table}: {source}")]
+    #[error("building table {table}")]
     Arrow {
         table: &'static str,
         source: arrow::error::ArrowError,

@@ -12,11 +12,11 @@ use arrow::array::{
 };
 use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::Int64Type;
-use engine::schema::{TABLES, TableDef};
-use engine::warehouse::{
+use model::schema::{TABLES, TableDef};
+use warehouse::{
     ISSUES_TABLE, LOAD_TABLES_TABLE, LOADS_TABLE, issues_schema, load_tables_schema, loads_schema,
 };
-use engine::{Manifest, Tenant};
+use warehouse::{Manifest, Tenant};
 
 use crate::clean::clean;
 use crate::error::IngestError;

@@ -10,7 +10,7 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type, Float64Type};
 use calamine::{Data, Reader};
-use engine::schema::{HEADER_ALIASES, TABLES, TableDef, table_for_name};
+use model::schema::{HEADER_ALIASES, TABLES, TableDef, table_for_name};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::decode::{TextEncoding, decode_field, detect, utf16_to_utf8};

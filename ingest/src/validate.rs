@@ -11,8 +11,8 @@ use arrow::array::{
 };
 use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::{Field, Int64Type, Schema, SchemaRef};
-use engine::Rules;
-use engine::schema::{
+use model::Rules;
+use model::schema::{
     ColumnDef, ColumnType, DECIMAL_PRECISION, DECIMAL_SCALE, TableDef, id_check_char,
 };
 
@@ -20,7 +20,9 @@ use crate::clean::CleanColumn;
 use crate::error::IngestError;
 use crate::issue::{Issue, Severity};
 use crate::source::RawTable;
-use crate::values::{format_cents, normalize_month, normalize_period, parse_cents};
+use model::{Month, Period};
+
+use crate::values::{format_cents, parse_cents};
 
 /// The rows of one table across every file of the load, typed, with where each came from and
 /// whether it is still to be loaded.
@@ -396,10 +398,11 @@ pub fn validate_fields(
                     }
                     let s = text.value(row);
                     let normalized = match def.ty {
-                        ColumnType::Period => normalize_period(s).ok_or_else(|| {
+                        ColumnType::Period => Period::parse(s).map(|p| p.to_string()).ok_or_else(|| {
                             "not a period (expected 2024-B3, 2024-Q2, 2024-M05, 2024-H1, 2024年第3季度 or 2024年1-2月)".to_string()
                         }),
-                        ColumnType::Month => normalize_month(s)
+                        ColumnType::Month => Month::parse(s)
+                            .map(|m| m.to_string())
                             .ok_or_else(|| "not a month (expected 2024-05 or 2024年5月)".to_string()),
                         _ => check_id_number(s),
                     };

@@ -5,37 +5,33 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 
+use model::Period;
+
 use crate::error::ReportError;
 
 /// What the report covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// One assessment period, normalized (`2024-B3`, `2024-Q2`, `2024-M05`, `2024-H1`).
-    Period(String),
+    /// One assessment period.
+    Period(Period),
     /// One calendar year.
     Year(i32),
 }
 
 impl Scope {
+    /// The calendar year.
     pub fn year(&self) -> i32 {
         match self {
-            Scope::Period(p) => p.get(..4).and_then(|y| y.parse().ok()).unwrap_or(0),
+            Scope::Period(p) => p.year(),
             Scope::Year(y) => *y,
         }
     }
 
     /// The months (1–12) the scope covers.
     pub fn months(&self) -> Vec<u32> {
-        let Scope::Period(p) = self else {
-            return (1..=12).collect();
-        };
-        let n: u32 = p.get(6..).and_then(|n| n.parse().ok()).unwrap_or(0);
-        match p.get(5..6) {
-            Some("B") => vec![2 * n - 1, 2 * n],
-            Some("Q") => (3 * n - 2..=3 * n).collect(),
-            Some("M") => vec![n],
-            Some("H") => (6 * n - 5..=6 * n).collect(),
-            _ => vec![],
+        match self {
+            Scope::Period(p) => p.months().map(|m| u32::from(m.month())).collect(),
+            Scope::Year(_) => (1..=12).collect(),
         }
     }
 
@@ -43,25 +39,14 @@ impl Scope {
     pub fn label(&self) -> String {
         match self {
             Scope::Year(y) => format!("{y}年度"),
-            Scope::Period(p) => {
-                let y = self.year();
-                let n: u32 = p.get(6..).and_then(|n| n.parse().ok()).unwrap_or(0);
-                match p.get(5..6) {
-                    Some("B") => format!("{y}年第{n}期（{}—{}月）", 2 * n - 1, 2 * n),
-                    Some("Q") => format!("{y}年第{n}季度"),
-                    Some("M") => format!("{y}年{n}月"),
-                    Some("H") if n == 1 => format!("{y}年上半年"),
-                    Some("H") => format!("{y}年下半年"),
-                    _ => p.clone(),
-                }
-            }
+            Scope::Period(p) => p.label(),
         }
     }
 
     /// A short tag for file names and sheet titles: `2024-B3` or `2024`.
     pub fn tag(&self) -> String {
         match self {
-            Scope::Period(p) => p.clone(),
+            Scope::Period(p) => p.to_string(),
             Scope::Year(y) => y.to_string(),
         }
     }
@@ -78,6 +63,35 @@ pub struct Thresholds {
     pub max_total: f64,
     /// The points grades, best first (优秀, 合格, 基本合格, 不合格).
     pub grades: Vec<String>,
+}
+
+impl Thresholds {
+    /// The thresholds of `rules`.
+    pub fn of(rules: &model::Rules) -> Thresholds {
+        let a = &rules.assessment;
+        Thresholds {
+            reward_min: a
+                .tiers
+                .get_ref()
+                .iter()
+                .map(|t| f64::from(t.min_score))
+                .collect(),
+            penalty_below: f64::from(a.penalty_below),
+            max_total: a
+                .indicators
+                .get_ref()
+                .iter()
+                .map(|i| f64::from(i.max))
+                .sum(),
+            grades: rules
+                .points
+                .grades
+                .get_ref()
+                .iter()
+                .map(|g| g.name.clone())
+                .collect(),
+        }
+    }
 }
 
 /// Everything a report shows, as the engine returned it. Each field names the view it comes
@@ -98,9 +112,10 @@ pub struct ReportInput {
     /// `red_flag_ranking` of every period of the year: `period, group_id, group_name,
     /// branch_id, branch_name, total, red_flag, penalty`.
     pub year_periods: Vec<RecordBatch>,
-    /// `attendance_monthly_by_unit` of the year at level 0 (the county) and 2 (townships).
+    /// `attendance_monthly_by_unit` of the year at level 0 (the county) and the rules'
+    /// group level (townships).
     pub attendance: Vec<RecordBatch>,
-    /// `coverage` at levels 0 and 2.
+    /// `coverage` at level 0 and the group level.
     pub coverage: Vec<RecordBatch>,
     /// `coverage_findings`.
     pub findings: Vec<RecordBatch>,
@@ -111,7 +126,7 @@ pub struct ReportInput {
     /// Members per township and grade for the year (`member_points` rolled up): `unit_id,
     /// unit_name, grade, members`.
     pub points: Vec<RecordBatch>,
-    /// `grid_visits` at level 2.
+    /// `grid_visits` at the group level.
     pub visits: Vec<RecordBatch>,
 }
 
@@ -207,12 +222,14 @@ mod tests {
 
     #[test]
     fn periods_read_as_people_write_them() {
-        let p = Scope::Period("2024-B3".into());
+        let period = |p: &str| Scope::Period(p.parse().unwrap());
+        let p = period("2024-B3");
         assert_eq!(p.label(), "2024年第3期（5—6月）");
         assert_eq!(p.months(), vec![5, 6]);
-        assert_eq!(Scope::Period("2024-Q2".into()).months(), vec![4, 5, 6]);
-        assert_eq!(Scope::Period("2024-H2".into()).label(), "2024年下半年");
-        assert_eq!(Scope::Period("2024-M05".into()).label(), "2024年5月");
+        assert_eq!(p.tag(), "2024-B3");
+        assert_eq!(period("2024-Q2").months(), vec![4, 5, 6]);
+        assert_eq!(period("2024-H2").label(), "2024年下半年");
+        assert_eq!(period("2024-M05").label(), "2024年5月");
         assert_eq!(Scope::Year(2024).months().len(), 12);
     }
 

@@ -18,6 +18,9 @@ pub enum ReportError {
         #[source]
         source: arrow::error::ArrowError,
     },
+    /// The engine could not give a table the report shows.
+    #[error(transparent)]
+    Metrics(#[from] engine::MetricsError),
     #[error("drawing the chart {chart}: {message}")]
     Chart { chart: String, message: String },
     #[error("{0}")]

@@ -4,13 +4,14 @@
 //! draws the charts (PNG for Word documents, SVG for screens, both with Chinese labels from an
 //! embedded font), and [`Report::write`] writes them with `report.html` — one self-contained
 //! file that opens offline and prints on A4 — and `ranking.xlsx`, ready to print for the wall.
-//! This crate runs no SQL: the CLI asks the engine and hands the results over.
+//! It runs no SQL of its own: [`gather`] asks the engine's metrics API for every table.
 
 mod assemble;
 pub mod charts;
 pub mod data;
 mod error;
 pub mod font;
+mod gather;
 mod html;
 pub mod pen;
 pub mod present;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use data::{ReportInput, Scope, Thresholds};
 pub use error::ReportError;
+pub use gather::gather;
 pub use pen::Chart;
 
 /// The headline numbers at the top of the report.

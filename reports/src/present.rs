@@ -114,7 +114,7 @@ pub fn yuan(text: &str) -> String {
 
 /// The Chinese spelling of a canonical enum value (`non_public` → `非公企业`).
 pub fn canonical_to_chinese(value: &str) -> Option<&'static str> {
-    use engine::schema::{BRANCH_TYPES, ORG_KINDS};
+    use model::schema::{BRANCH_TYPES, ORG_KINDS};
     ORG_KINDS
         .iter()
         .chain(BRANCH_TYPES)

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use arrow::array::Array;
 use datasets::{GenerateOptions, OutputFormat, Scale};
-use engine::Warehouse;
+use model::Period;
+use warehouse::Warehouse;
 
 use super::{loads, metrics};
 use crate::output::{Format, Output};
@@ -73,14 +73,7 @@ pub async fn demo(out: &Path) -> Result<()> {
         format: Format::Table,
         file: None,
     };
-    metrics::assess(
-        &wh,
-        tenant,
-        AssessWhat::Period(period.clone()),
-        None,
-        &table,
-    )
-    .await?;
+    metrics::assess(&wh, tenant, AssessWhat::Period(period), None, &table).await?;
 
     println!("\n== 3. 指标文件 (metrics written to {}) ==", out.display());
     let file = |name: &str| -> PathBuf { out.join(name) };
@@ -96,7 +89,10 @@ pub async fn demo(out: &Path) -> Result<()> {
         (file("points.csv"), Format::Csv),
         (file("grid_visits.csv"), Format::Csv),
     ];
-    let year: i32 = period[..4].parse().context("period year")?;
+    let year = period.year();
+    // The township outputs follow the rules' ranking groups; visits are counted where they
+    // happen, at SPEC's default level.
+    let township = metrics::open(&wh, tenant, None).await?.group_level();
     for (path, format) in &outputs {
         let o = Output {
             format: *format,
@@ -108,16 +104,23 @@ pub async fn demo(out: &Path) -> Result<()> {
             .unwrap_or_default();
         match name {
             "ranking.csv" | "ranking.xlsx" => {
-                metrics::assess(&wh, tenant, AssessWhat::Period(period.clone()), None, &o).await?
+                metrics::assess(&wh, tenant, AssessWhat::Period(period), None, &o).await?
             }
             "ranking_year.csv" => {
                 metrics::assess(&wh, tenant, AssessWhat::Year(year), None, &o).await?
             }
-            "coverage.csv" => metrics::coverage(&wh, tenant, 2, false, &o).await?,
-            "coverage_findings.csv" => metrics::coverage(&wh, tenant, 2, true, &o).await?,
+            "coverage.csv" => metrics::coverage(&wh, tenant, township, false, &o).await?,
+            "coverage_findings.csv" => metrics::coverage(&wh, tenant, township, true, &o).await?,
             "attendance_townships.csv" => {
-                metrics::attendance(&wh, tenant, Some(2), Some(year), AttendanceWhat::Rates, &o)
-                    .await?
+                metrics::attendance(
+                    &wh,
+                    tenant,
+                    Some(township),
+                    Some(year),
+                    AttendanceWhat::Rates,
+                    &o,
+                )
+                .await?
             }
             "meeting_compliance.csv" => {
                 metrics::attendance(
@@ -135,7 +138,7 @@ pub async fn demo(out: &Path) -> Result<()> {
                     .await?
             }
             "points.csv" => metrics::points(&wh, tenant, year, &o).await?,
-            _ => metrics::grid(&wh, tenant, 3, &o).await?,
+            _ => metrics::grid(&wh, tenant, crate::GRID_LEVEL, &o).await?,
         }
         println!("  {}", path.display());
     }
@@ -144,13 +147,7 @@ pub async fn demo(out: &Path) -> Result<()> {
         "\n== 4. 考核报告 (charts, report.html and the print-ready ranking.xlsx in {}) ==",
         report_dir.display()
     );
-    super::report::report(
-        &wh,
-        tenant,
-        reports::Scope::Period(period.clone()),
-        &report_dir,
-    )
-    .await?;
+    super::report::report(&wh, tenant, reports::Scope::Period(period), &report_dir).await?;
     println!(
         "\nOpen {} in a browser (it works offline), or print it.",
         report_dir.join("report.html").display()
@@ -162,22 +159,11 @@ pub async fn demo(out: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn latest_period(wh: &Path, tenant: &str) -> Result<String> {
-    let tenant = Warehouse::open(wh)?.tenant(tenant)?;
-    let manifest = tenant.manifest()?;
-    let ctx = engine::session::tenant_session(&tenant, &manifest, None).await?;
-    let batches = ctx
-        .sql("SELECT max(period) FROM red_flag_ranking")
-        .await?
-        .collect()
-        .await?;
-    let column = match batches.first() {
-        Some(b) => arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)?,
-        None => bail!("the sample has no scores to rank"),
-    };
-    let period = column
-        .as_any()
-        .downcast_ref::<arrow::array::StringArray>()
-        .and_then(|a| (!a.is_empty() && a.is_valid(0)).then(|| a.value(0).to_string()));
-    period.context("the sample has no scores to rank")
+async fn latest_period(wh: &Path, tenant: &str) -> Result<Period> {
+    let metrics = metrics::open(wh, tenant, None).await?;
+    let periods = metrics.periods().await?;
+    periods
+        .last()
+        .copied()
+        .context("the sample has no scores to rank")
 }

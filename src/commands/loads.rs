@@ -4,8 +4,8 @@ use std::sync::Arc;
 use anyhow::Result;
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use engine::Warehouse;
-use engine::warehouse::issues_schema;
+use warehouse::Warehouse;
+use warehouse::issues_schema;
 
 use crate::output::{Format, write_batches};
 

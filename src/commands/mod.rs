@@ -98,13 +98,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             tls_key,
             audit_log,
         } => {
-            let options = engine::server::ServeOptions {
+            let options = server::wire::ServeOptions {
                 audit_log: Some(audit_log.unwrap_or_else(|| wh.join("audit.jsonl"))),
                 warehouse: wh,
                 listen,
                 tls: tls_cert.zip(tls_key),
             };
-            engine::server::serve(options, shutdown_signal()).await?;
+            server::wire::serve(options, shutdown_signal()).await?;
             eprintln!("stopped");
             Ok(())
         }

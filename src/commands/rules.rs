@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use engine::Warehouse;
+use warehouse::Warehouse;
 
 use crate::RulesCommand;
 

@@ -2,10 +2,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::Result;
-use datafusion::prelude::SessionContext;
-use engine::Warehouse;
-use engine::access::{Access, Role, user_session};
-use engine::guard::{self, Limits};
+use engine::access::{Access, Role};
+use engine::session::Session;
+use warehouse::Warehouse;
 
 use crate::output::Output;
 
@@ -20,37 +19,22 @@ pub async fn run(
     out: &Output<'_>,
 ) -> Result<()> {
     let warehouse = Warehouse::open(wh)?;
-    let access = Access {
-        tenants: tenants.split(',').map(|t| t.trim().to_string()).collect(),
+    let access = Access::new(
+        tenants.split(',').map(|t| t.trim().to_string()).collect(),
         role,
-    };
-    let (ctx, limits) = user_session(&warehouse, &access).await?;
-    let session = Session { ctx, limits };
+    );
+    let session = Session::open(&warehouse, &access).await?;
     match sql {
         Some(q) => query(&session, q, out).await,
         None => prompt(&session, tenants, out).await,
     }
 }
 
-struct Session {
-    ctx: SessionContext,
-    limits: Limits,
-}
-
 async fn query(session: &Session, sql: &str, out: &Output<'_>) -> Result<()> {
-    let (schema, batches) = match guard::run(&session.ctx, sql, &session.limits).await {
+    let (schema, batches) = match session.sql(sql).await {
         Ok(result) => result,
         Err(e) if e.to_string().contains("not found") && e.to_string().contains("table") => {
-            let names = session
-                .ctx
-                .catalog("datafusion")
-                .and_then(|c| c.schema("public"))
-                .map(|s| {
-                    let mut n = s.table_names();
-                    n.sort();
-                    n
-                })
-                .unwrap_or_default();
+            let names = session.names();
             anyhow::bail!("{e}\n  tables and views: {}", names.join(", "));
         }
         Err(e) => return Err(e.into()),

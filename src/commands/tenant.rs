@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use engine::Warehouse;
+use warehouse::Warehouse;
 
 use crate::TenantCommand;
 use crate::output::write_text_table;

@@ -1,10 +1,10 @@
 //! `user add|list|remove`: who may connect to the SQL server, to which tenants, in which role.
 
 use anyhow::{Context, Result, bail};
-use engine::Warehouse;
-use engine::users::Users;
+use server::users::Users;
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
+use warehouse::Warehouse;
 
 use crate::UserCommand;
 use crate::output::write_text_table;

@@ -70,13 +70,13 @@ impl Warehouse {
 pub fn tables_of(warehouse: &Path) -> Vec<(String, RecordBatch)> {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
-        let tenant = engine::Warehouse::open(warehouse)
+        let tenant = warehouse::Warehouse::open(warehouse)
             .expect("warehouse")
             .tenant("t")
             .expect("tenant");
         let manifest = tenant.manifest().expect("manifest");
         let mut out = Vec::new();
-        for table in engine::schema::TABLES {
+        for table in model::schema::TABLES {
             let batches = tenant
                 .read_table(table.name, &manifest)
                 .await

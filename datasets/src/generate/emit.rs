@@ -1,4 +1,4 @@
-//! A county's tables as Arrow batches in the warehouse schema (`engine::schema`), canonical
+//! A county's tables as Arrow batches in the warehouse schema (`model::schema`), canonical
 //! English values, at most [`BATCH`] rows each. Attendance and points are derived here, batch
 //! by batch, so a county's 1.5 million attendance rows never exist all at once.
 
@@ -9,7 +9,7 @@ use arrow::array::{
     StringBuilder,
 };
 use arrow::datatypes::SchemaRef;
-use engine::schema::{DECIMAL_PRECISION, DECIMAL_SCALE, TableDef};
+use model::schema::{DECIMAL_PRECISION, DECIMAL_SCALE, TableDef};
 
 use super::GenerateError;
 use super::dates::ymd;

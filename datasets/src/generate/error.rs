@@ -8,32 +8,32 @@ use super::{OutputFormat, Scale};
 /// Why a generation failed. Every variant that involves a file names it.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
-    #[error("{}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("writing Parquet {}: {source}", path.display())]
+    #[error("writing Parquet {}", path.display())]
     Parquet {
         path: PathBuf,
         #[source]
         source: ParquetError,
     },
-    #[error("writing CSV {}: {source}", path.display())]
+    #[error("writing CSV {}", path.display())]
     Csv {
         path: PathBuf,
         #[source]
         source: ArrowError,
     },
-    #[error("writing workbook {}: {source}", path.display())]
+    #[error("writing workbook {}", path.display())]
     Xlsx {
         path: PathBuf,
         #[source]
         source: rust_xlsxwriter::XlsxError,
     },
     /// A generated table does not fit its schema: a bug in the generator, not in the input.
-    #[error("internal error building table {table}: {source}")]
+    #[error("internal error building table {table}")]
     Arrow {
         table: &'static str,
         #[source]

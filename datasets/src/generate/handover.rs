@@ -6,7 +6,7 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Date32Type, Decimal128Type, Int64Type};
-use engine::schema::{ColumnDef, ColumnType, EnumValue, TableDef};
+use model::schema::{ColumnDef, ColumnType, EnumValue, TableDef};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
 use super::GenerateError;
@@ -95,7 +95,7 @@ fn zh_month(m: &str) -> String {
 }
 
 /// Hundredths as a person types them: 1850 → `18.5`, 9500 → `95`, 925 → `9.25`.
-use engine::rules::hundredths_text as cents_text;
+use model::rules::hundredths_text as cents_text;
 
 fn date_text(z: i32, style: DateStyle) -> String {
     let (y, m, d) = ymd(z);
@@ -339,12 +339,12 @@ mod tests {
         assert_eq!(cents_text(925), "9.25");
         assert_eq!(cents_text(-200), "-2");
         assert_eq!(
-            zh_enum(engine::schema::BRANCH_TYPES, "private_enterprise"),
+            zh_enum(model::schema::BRANCH_TYPES, "private_enterprise"),
             "非公企业"
         );
-        assert_eq!(zh_enum(engine::schema::GENDERS, "女"), "女");
+        assert_eq!(zh_enum(model::schema::GENDERS, "女"), "女");
         assert_eq!(
-            zh_enum(engine::schema::MEETING_KINDS, "theme_day"),
+            zh_enum(model::schema::MEETING_KINDS, "theme_day"),
             "主题党日"
         );
         assert_eq!(
@@ -352,7 +352,7 @@ mod tests {
             "2024/5/5"
         );
         // Every table goes to exactly one file.
-        let all: Vec<&'static TableDef> = engine::schema::TABLES.iter().collect();
+        let all: Vec<&'static TableDef> = model::schema::TABLES.iter().collect();
         let files = file_names("醴陵示范县", &all);
         assert_eq!(files.len(), 6);
         assert!(files.contains(&"醴陵示范县考核数据.xlsx".to_string()));

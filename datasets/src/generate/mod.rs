@@ -39,7 +39,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
-use engine::schema::{TABLES, TableDef};
+use model::schema::{TABLES, TableDef};
 
 pub use error::{GenerateError, UnknownName};
 
@@ -227,12 +227,12 @@ pub struct CountySummary {
     pub name: String,
     /// The folder holding the county's files.
     pub dir: PathBuf,
-    /// Rows per table (English table names), in `engine::schema::TABLES` order.
+    /// Rows per table (English table names), in `model::schema::TABLES` order.
     pub rows: Vec<(&'static str, u64)>,
     pub bytes: u64,
 }
 
-/// A county's tables in memory, canonical English values, in `engine::schema::TABLES` order.
+/// A county's tables in memory, canonical English values, in `model::schema::TABLES` order.
 #[derive(Debug, Clone)]
 pub struct CountyTables {
     pub tenant_id: String,

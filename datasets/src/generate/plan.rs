@@ -242,7 +242,7 @@ pub(crate) struct Visit {
 }
 
 /// The ten indicators of the default rules and their maxima in cents, in rules order.
-/// (A test checks this against `engine`'s default rules.)
+/// (A test checks this against `model`'s default rules.)
 pub(crate) const INDICATORS: &[(&str, i64)] = &[
     ("党组织建设", 2000),
     ("扶贫工作", 1000),
@@ -1100,7 +1100,7 @@ fn member(
             *taken += 1;
             let (y, m, d) = super::dates::ymd(birth);
             let first17 = format!("{}{y:04}{m:02}{d:02}{seq3:03}", county.region);
-            let check = engine::schema::id_check_char(first17.as_bytes()).unwrap_or('0');
+            let check = model::schema::id_check_char(first17.as_bytes()).unwrap_or('0');
             break format!("{first17}{check}");
         }
         birth += 1;
@@ -1396,7 +1396,7 @@ mod tests {
 
     #[test]
     fn indicators_match_the_default_rules() {
-        let rules = engine::rules::Rules::default_rules();
+        let rules = model::rules::Rules::default_rules();
         let names: Vec<(String, i64)> = rules
             .assessment
             .indicators

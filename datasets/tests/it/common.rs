@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Decimal128Type, Int64Type};
-use engine::schema::{ColumnType, TABLES, TableDef};
+use model::schema::{ColumnType, TABLES, TableDef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 pub type Tables = Vec<(&'static TableDef, RecordBatch)>;
@@ -181,7 +181,7 @@ pub fn check_integrity(tables: &Tables) {
     }
 
     // Scores: only the default rules' indicators, within their maxima; periods 2024-Bn.
-    let rules = engine::rules::Rules::default_rules();
+    let rules = model::rules::Rules::default_rules();
     let scores = table(tables, "scores");
     for ((ind, v), p) in text(scores, "indicator")
         .iter()
@@ -208,7 +208,7 @@ pub fn check_integrity(tables: &Tables) {
         .into_iter()
         .flatten()
     {
-        assert!(engine::schema::id_number_is_valid(&id), "{id}");
+        assert!(model::schema::id_number_is_valid(&id), "{id}");
         assert_eq!(&id[14..15], "9", "{id}: not a synthetic 9xx sequence");
     }
     let visits = table(tables, "visits");

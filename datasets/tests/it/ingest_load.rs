@@ -9,7 +9,7 @@ fn load(paths: &[PathBuf], tenant: &str) -> ingest::LoadReport {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let wh = engine::Warehouse::init(&dir.path().join("wh")).unwrap();
+        let wh = warehouse::Warehouse::init(&dir.path().join("wh")).unwrap();
         let tenant = wh.add_tenant(tenant, "测试县").await.unwrap();
         ingest::load(&tenant, paths, &|_: &str| {}).await.unwrap()
     })

@@ -97,7 +97,7 @@ fn sample_files_have_the_hand_over_form() {
             let (text, had_errors) = encoding_rs::GBK.decode_without_bom_handling(bytes);
             assert!(!had_errors, "{name}");
             let header = text.lines().next().unwrap();
-            let table = engine::schema::table_for_name(name.trim_end_matches(".csv")).unwrap();
+            let table = model::schema::table_for_name(name.trim_end_matches(".csv")).unwrap();
             let zh: Vec<&str> = table.columns.iter().map(|c| c.zh).collect();
             assert_eq!(header, zh.join(","));
         }

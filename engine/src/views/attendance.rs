@@ -2,8 +2,8 @@
 //! frequency check, and members' absence alerts.
 
 use super::lit;
-use crate::rules::{Frequency, Rules};
-use crate::schema::MEETING_KINDS;
+use model::rules::{Frequency, Rules};
+use model::schema::MEETING_KINDS;
 
 /// `attendance_monthly`: per branch per month with meetings. `expected` is the attendance rows
 /// of those meetings; `present` counts present and online.

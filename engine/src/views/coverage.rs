@@ -2,7 +2,7 @@
 //! organizations a party organization covers, standalone or joint, and the findings to act on.
 
 use super::lit;
-use crate::rules::Rules;
+use model::rules::Rules;
 
 /// `coverage`: per grid level, organization kind and unit at that level (an organization
 /// counts under its ancestor at the level). `standalone_rate` is standalone / orgs, the share

@@ -24,7 +24,7 @@ use datafusion::prelude::SessionContext;
 
 use self::materialized::MaterializedView;
 
-use crate::rules::{Cents, Rules};
+use model::rules::{Cents, Rules};
 
 /// The names of the views, in the order they are created (later ones use earlier ones).
 pub const VIEW_NAMES: &[&str] = &[
@@ -125,7 +125,7 @@ mod tests {
     #[tokio::test]
     async fn every_view_computes_the_types_it_declares() {
         let ctx = SessionContext::new();
-        for table in crate::schema::TABLES {
+        for table in model::schema::TABLES {
             let empty =
                 datafusion::catalog::MemTable::try_new(table.arrow_schema(), vec![vec![]]).unwrap();
             ctx.register_table(table.name, Arc::new(empty)).unwrap();

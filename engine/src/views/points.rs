@@ -1,7 +1,7 @@
 //! Member points (党员积分制, 凤县 and 靖远): the annual score, grade and top share.
 
 use super::{dec, lit};
-use crate::rules::{Cents, Rules};
+use model::rules::{Cents, Rules};
 
 /// `member_points`: every member not exempt, for every year that has points entries, whether
 /// or not the member has entries of their own.

@@ -2,7 +2,7 @@
 //! escalating penalties, and the yearly summary.
 
 use super::{dec, ident, lit};
-use crate::rules::{PeriodKind, Rules};
+use model::rules::{PeriodKind, Rules};
 
 /// The LIKE pattern of the periods the rules assess (`2024-B3` for bimonthly, …).
 fn period_pattern(kind: PeriodKind) -> &'static str {
@@ -75,10 +75,10 @@ pub fn ranking(rules: &Rules, rules_version: u32) -> String {
         reward.push_str(&format!(
             " WHEN p.total >= {} THEN CASE p.rank {by_rank} ELSE {} END",
             dec(tier.min_score),
-            dec(crate::rules::Cents(0))
+            dec(model::rules::Cents(0))
         ));
     }
-    reward.push_str(&format!(" ELSE {} END", dec(crate::rules::Cents(0))));
+    reward.push_str(&format!(" ELSE {} END", dec(model::rules::Cents(0))));
     let steps = a.penalty_steps.get_ref();
     let mut penalty = String::from("CASE");
     for (n, step) in steps.iter().enumerate() {

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use engine::Rules;
-use engine::schema::TABLES;
+use model::Rules;
+use model::schema::TABLES;
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 struct Session {

@@ -5,8 +5,8 @@
 //! accepts any user. Here every connection authenticates (cleartext password, checked against
 //! the Argon2 hash; use TLS on untrusted networks), the database name picks the tenant (`all`
 //! for every tenant the user was granted), and only then is a session built for that user
-//! (see [`crate::access`]). Before a connection has authenticated, every query handler refuses.
-//! Every statement passes the guardrails of [`crate::guard`]: size check on the raw text,
+//! (see [`engine::access`]). Before a connection has authenticated, every query handler refuses.
+//! Every statement passes the guardrails of [`engine::guard`]: size check on the raw text,
 //! read-only plans, a time limit, a row limit, panics caught; and is written to the audit log.
 
 use std::fmt::Debug;
@@ -49,11 +49,15 @@ use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::types::format::FormatOptions;
 
-use crate::access::{Access, user_session};
-use crate::guard::{self, Limits};
-use crate::session::{QueryError, read_only};
 use crate::users::Users;
-use crate::warehouse::Warehouse;
+use engine::QueryError;
+use engine::access::Access;
+use engine::guard;
+use engine::guard::StatementKind;
+use engine::guard::read_only;
+use engine::session::Session;
+use model::Limits;
+use warehouse::Warehouse;
 
 /// How to serve.
 #[derive(Debug, Clone)]
@@ -68,20 +72,20 @@ pub struct ServeOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,
     },
     #[error("TLS: {0}")]
     Tls(String),
-    #[error("audit log {}: {source}", .path.display())]
+    #[error("cannot open the audit log {}", .path.display())]
     Audit {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error(transparent)]
-    Warehouse(#[from] crate::warehouse::WarehouseError),
+    Warehouse(#[from] warehouse::WarehouseError),
 }
 
 fn user_error(sqlstate: &str, message: impl Into<String>) -> PgWireError {
@@ -223,13 +227,11 @@ impl Connection {
                 ),
             ))));
         };
-        let access = Access {
-            tenants: tenants.clone(),
-            role: found.role,
-        };
-        let (ctx, limits) = user_session(&self.shared.warehouse, &access)
+        let access = Access::new(tenants.clone(), found.role);
+        let session = Session::open(&self.shared.warehouse, &access)
             .await
             .map_err(query_error)?;
+        let (ctx, limits) = (session.context().clone(), session.limits().clone());
         datafusion_postgres::datafusion_pg_catalog::setup_pg_catalog(
             &ctx,
             "datafusion",
@@ -370,77 +372,6 @@ struct Guard {
     shared: Arc<Shared>,
 }
 
-/// Session settings a client may change: how values are shown, nothing about resources.
-const SETTABLE: &[&str] = &[
-    "datestyle",
-    "extra_float_digits",
-    "application_name",
-    "client_encoding",
-    "search_path",
-    "bytea_output",
-    "intervalstyle",
-    "timezone",
-    "time",
-    "client_min_messages",
-    "standard_conforming_strings",
-    "statement_timeout",
-];
-
-enum Kind {
-    /// Runs here, under the limits.
-    Read,
-    /// Handled by datafusion-postgres's own hooks (SET of a display setting, SHOW,
-    /// transaction and cursor statements).
-    Session,
-    Refused(String),
-}
-
-fn classify(statement: &Statement) -> Kind {
-    match statement {
-        Statement::Query(_)
-        | Statement::Explain { .. }
-        | Statement::ShowTables { .. }
-        | Statement::ShowColumns { .. } => Kind::Read,
-        Statement::Set(_) => {
-            let text = statement.to_string().to_lowercase();
-            let name = text
-                .trim_start_matches("set ")
-                .trim_start_matches("session ")
-                .trim_start_matches("local ")
-                .split([' ', '='])
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            if SETTABLE.contains(&name.as_str()) {
-                Kind::Session
-            } else {
-                Kind::Refused(format!(
-                    "SET {name} is not allowed: only display settings may be changed"
-                ))
-            }
-        }
-        Statement::ShowVariable { .. }
-        | Statement::ShowStatus { .. }
-        | Statement::StartTransaction { .. }
-        | Statement::Commit { .. }
-        | Statement::Rollback { .. }
-        | Statement::Declare { .. }
-        | Statement::Fetch { .. }
-        | Statement::Close { .. } => Kind::Session,
-        other => {
-            let text = other.to_string();
-            let first: String = text
-                .split_whitespace()
-                .take(2)
-                .collect::<Vec<_>>()
-                .join(" ");
-            Kind::Refused(format!(
-                "{first} …: this server is read-only (queries only: no DDL, DML, COPY or settings)"
-            ))
-        }
-    }
-}
-
 impl Guard {
     fn audit(&self, sql: &str, started: Instant, result: &Result<u64, String>) {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -478,13 +409,17 @@ impl QueryHook for Guard {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        match classify(statement) {
-            Kind::Session => None,
-            Kind::Refused(why) => {
-                self.audit(&statement.to_string(), Instant::now(), &Err(why.clone()));
-                Some(Err(user_error("25006", why)))
+        match guard::classify(statement) {
+            Ok(StatementKind::Session) => None,
+            Err(refused) => {
+                self.audit(
+                    &statement.to_string(),
+                    Instant::now(),
+                    &Err(refused.to_string()),
+                );
+                Some(Err(query_error(refused)))
             }
-            Kind::Read => {
+            Ok(StatementKind::Read) => {
                 let sql = statement.to_string();
                 let (ctx2, statement) = (ctx.clone(), statement.clone());
                 let plan = async move {
@@ -506,12 +441,16 @@ impl QueryHook for Guard {
         _ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        match classify(statement) {
-            Kind::Refused(why) => {
-                self.audit(&statement.to_string(), Instant::now(), &Err(why.clone()));
-                Some(Err(user_error("25006", why)))
+        match guard::classify(statement) {
+            Err(refused) => {
+                self.audit(
+                    &statement.to_string(),
+                    Instant::now(),
+                    &Err(refused.to_string()),
+                );
+                Some(Err(query_error(refused)))
             }
-            _ => None,
+            Ok(_) => None,
         }
     }
 
@@ -523,10 +462,10 @@ impl QueryHook for Guard {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        match classify(statement) {
-            Kind::Session => None,
-            Kind::Refused(why) => Some(Err(user_error("25006", why))),
-            Kind::Read => {
+        match guard::classify(statement) {
+            Ok(StatementKind::Session) => None,
+            Err(refused) => Some(Err(query_error(refused))),
+            Ok(StatementKind::Read) => {
                 let sql = statement.to_string();
                 let (ctx2, plan, params) = (ctx.clone(), plan.clone(), params.clone());
                 let plan = async move {

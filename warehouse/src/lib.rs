@@ -30,8 +30,8 @@ use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::rules::{DEFAULT_RULES_TOML, Rules, RulesError};
-use crate::schema::TABLES;
+use model::rules::{DEFAULT_RULES_TOML, Rules, RulesError};
+use model::schema::TABLES;
 
 const MARKER: &str = "gridassess.json";
 const FORMAT_VERSION: u32 = 1;
@@ -54,30 +54,35 @@ pub enum WarehouseError {
     UnknownTenant { id: String, known: String },
     #[error("tenant '{id}' is being loaded by another process; try again when it finishes")]
     Busy { id: String },
-    #[error("{}: {source}", .path.display())]
+    #[error("cannot read or write {}", .path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: {source}", .path.display())]
+    #[error("{} is not the JSON gridassess wrote", .path.display())]
     Json {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("Delta table {}: {source}", .path.display())]
+    /// Delta Lake's own message already carries its causes: it is quoted, not chained.
+    #[error("Delta table {}: {error}", .path.display())]
     Delta {
         path: PathBuf,
-        source: Box<DeltaTableError>,
+        error: Box<DeltaTableError>,
     },
-    #[error("table {table}: stored data does not match the expected schema: {source}")]
+    #[error("table {table}: stored data does not match the expected schema")]
     Schema {
         table: String,
         source: arrow::error::ArrowError,
     },
     #[error(transparent)]
     Rules(#[from] RulesError),
-    #[error("{}: {message}", .path.display())]
-    Limits { path: PathBuf, message: String },
+    #[error("{}: the limits cannot be read", .path.display())]
+    Limits {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
     #[error("there is no rules version {version} (versions: {known})")]
     UnknownRulesVersion { version: u32, known: String },
 }
@@ -112,7 +117,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+/// Reads a JSON file of the warehouse (a tenant's or the warehouse's own settings).
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let text = fs::read_to_string(path).map_err(io_err(path))?;
     serde_json::from_str(&text).map_err(|source| WarehouseError::Json {
         path: path.to_path_buf(),
@@ -120,7 +126,8 @@ pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> 
     })
 }
 
-pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+/// Replaces a JSON file of the warehouse atomically (see [`write_atomic`]).
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|source| WarehouseError::Json {
         path: path.to_path_buf(),
         source,
@@ -319,7 +326,7 @@ fn rules_file_name(version: u32) -> String {
 fn delta_err(path: &Path, e: DeltaTableError) -> WarehouseError {
     WarehouseError::Delta {
         path: path.to_path_buf(),
-        source: Box::new(e),
+        error: Box::new(e),
     }
 }
 
@@ -483,18 +490,17 @@ impl Tenant {
     }
 
     /// The tenant's query limits (`limits.toml`; the defaults when there is none).
-    pub fn limits(&self) -> Result<crate::guard::Limits> {
+    pub fn limits(&self) -> Result<model::Limits> {
         let path = self.dir.join("limits.toml");
         if !path.is_file() {
-            return Ok(crate::guard::Limits::default());
+            return Ok(model::Limits::default());
         }
         let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-        crate::guard::Limits::parse(&text)
-            .map_err(|message| WarehouseError::Limits { path, message })
+        model::Limits::parse(&text).map_err(|source| WarehouseError::Limits { path, source })
     }
 
     /// Replaces the tenant's query limits.
-    pub fn set_limits(&self, limits: &crate::guard::Limits) -> Result<()> {
+    pub fn set_limits(&self, limits: &model::Limits) -> Result<()> {
         write_atomic(&self.dir.join("limits.toml"), limits.to_toml().as_bytes())
     }
 

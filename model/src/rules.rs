@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize};
 use toml::Spanned;
 
+pub use crate::period::PeriodKind;
 use crate::schema::{BRANCH_TYPES, MEETING_KINDS};
 
 /// The seed's rules: 涌溪乡's red flag, 海州区's attendance, 凤县's points, 赣州经开区's coverage.
@@ -69,15 +70,6 @@ impl<'de> Deserialize<'de> for Cents {
             }
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PeriodKind {
-    Bimonthly,
-    Quarterly,
-    Monthly,
-    HalfYear,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -9,8 +9,8 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::{Deserialize, Serialize};
 
-use crate::access::Role;
-use crate::warehouse::{Warehouse, WarehouseError, read_json, write_json};
+use engine::access::Role;
+use warehouse::{Warehouse, WarehouseError, read_json, write_json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {

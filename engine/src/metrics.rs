@@ -1,0 +1,681 @@
+//! The metrics API: every figure of SPEC §4 that the CLI, the report, the demo and the web
+//! console show, as Arrow batches with SPEC's columns in SPEC's order.
+//!
+//! Each method is one query over one metric view, built with DataFusion's DataFrame API:
+//! values (a period, a year, a level) go in as literals of the plan, never pasted into SQL
+//! text, and the grid level of "township" is the rules' `group_level`, never a number written
+//! here.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use engine::metrics::Metrics;
+//! let warehouse = warehouse::Warehouse::open("warehouse".as_ref())?;
+//! let metrics = Metrics::open(&warehouse, &engine::access::Access::admin_of("liling")).await?;
+//! let ranking = metrics.ranking("2024年11-12月".parse()?).await?;
+//! println!("{} branches ranked", ranking.num_rows());
+//! # Ok(()) }
+//! ```
+
+use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::JoinType;
+use datafusion::functions::expr_fn::coalesce;
+use datafusion::functions_aggregate::expr_fn::count;
+use datafusion::logical_expr::{Expr, SortExpr, col, lit};
+use datafusion::prelude::DataFrame;
+use model::{Month, Period, Rules};
+use warehouse::Warehouse;
+
+use crate::access::Access;
+use crate::error::QueryError;
+use crate::session::Session;
+
+/// The rows of one metric: its schema and its batches.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// The columns, as SPEC §4 names them.
+    pub schema: SchemaRef,
+    /// The rows.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Table {
+    /// How many rows.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// No rows at all.
+    pub fn is_empty(&self) -> bool {
+        self.num_rows() == 0
+    }
+
+    /// The same rows with only `columns`, in that order (what a person reads of a wide view).
+    pub fn select(&self, columns: &[&str]) -> Result<Table, QueryError> {
+        let indices = columns
+            .iter()
+            .map(|c| self.schema.index_of(c))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| QueryError::internal(format!("selecting columns: {e}")))?;
+        let schema = std::sync::Arc::new(
+            self.schema
+                .project(&indices)
+                .map_err(|e| QueryError::internal(format!("selecting columns: {e}")))?,
+        );
+        let batches = self
+            .batches
+            .iter()
+            .map(|b| b.project(&indices))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| QueryError::internal(format!("selecting columns: {e}")))?;
+        Ok(Table { schema, batches })
+    }
+}
+
+/// Why a metric could not be given.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// The query behind it failed.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// A ranking was asked for a period in which no branch has scores.
+    #[error("no branch took part in {period}: there are no scores for it ({})", known_periods(.with_scores))]
+    NoScores {
+        /// The period asked for.
+        period: Period,
+        /// The periods that do have scores.
+        with_scores: Vec<Period>,
+    },
+    /// The warehouse itself could not be read (the tenant, its rules).
+    #[error(transparent)]
+    Warehouse(#[from] warehouse::WarehouseError),
+}
+
+impl From<datafusion::error::DataFusionError> for MetricsError {
+    fn from(e: datafusion::error::DataFusionError) -> MetricsError {
+        MetricsError::Query(QueryError::from(e))
+    }
+}
+
+fn known_periods(periods: &[Period]) -> String {
+    if periods.is_empty() {
+        "no scores are loaded yet".to_string()
+    } else {
+        let list: Vec<String> = periods.iter().map(Period::to_string).collect();
+        format!("periods with scores: {}", list.join(", "))
+    }
+}
+
+type Result<T, E = MetricsError> = std::result::Result<T, E>;
+
+/// One tenant's metrics, as one user sees them, under one rules version.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    session: Session,
+    rules: Rules,
+    rules_version: u32,
+}
+
+fn asc(name: &str) -> SortExpr {
+    // SQL's default: ascending with nulls last.
+    col(name).sort(true, false)
+}
+
+fn desc(name: &str) -> SortExpr {
+    col(name).sort(false, true)
+}
+
+/// `column LIKE 'YYYY-%'`: the periods, months or quarters of one year (their text starts with
+/// the year).
+fn in_year(column: &str, year: i32) -> Expr {
+    col(column).like(lit(format!("{year}-%")))
+}
+
+impl Metrics {
+    /// The metrics of `access`'s tenant (exactly one), opened through the one session builder
+    /// ([`Session::open`]), so the role's masking and the tenant's memory pool apply.
+    pub async fn open(warehouse: &Warehouse, access: &Access) -> Result<Metrics> {
+        let [tenant] = access.tenants.as_slice() else {
+            return Err(QueryError::internal(format!(
+                "the metrics are per county; {} were asked for at once",
+                access.tenants.len()
+            ))
+            .into());
+        };
+        let tenant = warehouse.tenant(tenant)?;
+        let (rules_version, _, rules) = match access.rules_version {
+            Some(v) => tenant.rules_version(v)?,
+            None => tenant.rules()?,
+        };
+        let session = Session::open(warehouse, access).await?;
+        Ok(Metrics {
+            session,
+            rules,
+            rules_version,
+        })
+    }
+
+    /// The rules the metrics are computed under.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Their version.
+    pub fn rules_version(&self) -> u32 {
+        self.rules_version
+    }
+
+    /// The grid level branches are ranked within (the rules' `group_level`; 2 = township).
+    pub fn group_level(&self) -> u8 {
+        *self.rules.assessment.group_level.get_ref()
+    }
+
+    async fn view(&self, name: &str) -> Result<DataFrame, QueryError> {
+        Ok(self.session.context().table(name).await?)
+    }
+
+    async fn collect(df: DataFrame) -> Result<Table, QueryError> {
+        let schema = df.schema().inner().clone();
+        let batches = df.collect().await.map_err(QueryError::running)?;
+        Ok(Table { schema, batches })
+    }
+
+    /// The periods in which some branch has scores, in time order.
+    pub async fn periods(&self) -> Result<Vec<Period>> {
+        let df = self
+            .view("red_flag_ranking")
+            .await?
+            .select_columns(&["period"])
+            .and_then(DataFrame::distinct)
+            .and_then(|df| df.sort(vec![asc("period")]))
+            .map_err(QueryError::from)?;
+        let table = Metrics::collect(df).await?;
+        let mut periods = Vec::new();
+        for batch in &table.batches {
+            let text = arrow::compute::cast(batch.column(0), &DataType::Utf8)
+                .map_err(|e| QueryError::internal(format!("reading periods: {e}")))?;
+            let Some(text) = text.as_any().downcast_ref::<StringArray>() else {
+                continue;
+            };
+            periods.extend(text.iter().flatten().filter_map(Period::parse));
+        }
+        Ok(periods)
+    }
+
+    /// `period` if some branch has scores in it; otherwise [`MetricsError::NoScores`] with the
+    /// periods that have.
+    pub async fn period_with_scores(&self, period: Period) -> Result<Period> {
+        let with_scores = self.periods().await?;
+        if with_scores.contains(&period) {
+            Ok(period)
+        } else {
+            Err(MetricsError::NoScores {
+                period,
+                with_scores,
+            })
+        }
+    }
+
+    /// The red-flag ranking of one period, every column of `red_flag_ranking`, by group, rank
+    /// and branch. A period without scores is [`MetricsError::NoScores`].
+    pub async fn ranking(&self, period: Period) -> Result<Table> {
+        let df = self
+            .view("red_flag_ranking")
+            .await?
+            .filter(col("period").eq(lit(period.to_string())))
+            .and_then(|df| df.sort(vec![asc("group_id"), asc("rank"), asc("branch_id")]))
+            .map_err(QueryError::from)?;
+        let table = Metrics::collect(df).await?;
+        if table.is_empty() {
+            self.period_with_scores(period).await?;
+        }
+        Ok(table)
+    }
+
+    /// The columns of a ranking, for a report that shows none.
+    pub async fn ranking_schema(&self) -> Result<SchemaRef> {
+        Ok(self
+            .view("red_flag_ranking")
+            .await?
+            .schema()
+            .inner()
+            .clone())
+    }
+
+    /// Every period of `year` up to `through` (all of them without it), a row per branch and
+    /// period: how each branch's totals went over the year.
+    pub async fn ranking_over_year(&self, year: i32, through: Option<Period>) -> Result<Table> {
+        let mut filter = in_year("period", year);
+        if let Some(p) = through {
+            filter = filter.and(col("period").lt_eq(lit(p.to_string())));
+        }
+        let df = self
+            .view("red_flag_ranking")
+            .await?
+            .filter(filter)
+            .and_then(|df| {
+                df.select_columns(&[
+                    "period",
+                    "group_id",
+                    "group_name",
+                    "rank",
+                    "branch_id",
+                    "branch_name",
+                    "total",
+                    "reward_yuan",
+                    "red_flag",
+                    "last_place",
+                    "penalty",
+                ])
+            })
+            .and_then(|df| df.sort(vec![asc("group_id"), asc("branch_id"), asc("period")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// The year's summary per branch (`red_flag_year`), by group and branch.
+    pub async fn year(&self, year: i32) -> Result<Table> {
+        let df = self
+            .view("red_flag_year")
+            .await?
+            .filter(col("year").eq(lit(year)))
+            .and_then(|df| df.sort(vec![asc("group_id"), asc("branch_id")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// The year's summary with each group's name, best mean total first within a group: the
+    /// ranking of a year's report.
+    pub async fn year_ranked(&self, year: i32) -> Result<Table> {
+        let names = self
+            .view("grid_units")
+            .await?
+            .select(vec![
+                col("unit_id").alias("g_unit_id"),
+                col("name").alias("group_name"),
+            ])
+            .map_err(QueryError::from)?;
+        let df = self
+            .view("red_flag_year")
+            .await?
+            .filter(col("year").eq(lit(year)))
+            .and_then(|df| df.join(names, JoinType::Left, &["group_id"], &["g_unit_id"], None))
+            .and_then(|df| {
+                df.select_columns(&[
+                    "year",
+                    "group_id",
+                    "group_name",
+                    "branch_id",
+                    "branch_name",
+                    "periods",
+                    "flags",
+                    "best_rank",
+                    "worst_rank",
+                    "mean_total",
+                    "reward_yuan",
+                    "penalties",
+                    "bonus_funding",
+                    "subsidy_cancelled",
+                ])
+            })
+            .and_then(|df| df.sort(vec![asc("group_id"), desc("mean_total"), asc("branch_id")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// 两个覆盖 per organization kind and unit at grid `level` (0 = the county).
+    pub async fn coverage(&self, level: u8) -> Result<Table> {
+        let df = self
+            .view("coverage")
+            .await?
+            .filter(col("level").eq(lit(i64::from(level))))
+            .and_then(|df| {
+                df.select_columns(&[
+                    "kind",
+                    "unit_id",
+                    "unit_name",
+                    "orgs",
+                    "covered",
+                    "coverage_rate",
+                    "standalone",
+                    "joint",
+                    "standalone_rate",
+                ])
+            })
+            .and_then(|df| df.sort(vec![asc("unit_id"), asc("kind")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// Coverage of the county and of each group (township), every column: the county first.
+    pub async fn coverage_county_and_groups(&self) -> Result<Table> {
+        let levels = vec![lit(0i64), lit(i64::from(self.group_level()))];
+        let df = self
+            .view("coverage")
+            .await?
+            .filter(col("level").in_list(levels, false))
+            .and_then(|df| df.sort(vec![desc("level"), asc("unit_id"), asc("kind")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// What to act on: organizations without a party organization, joint branches over their
+    /// limit, and the like (`coverage_findings`).
+    pub async fn coverage_findings(&self) -> Result<Table> {
+        let df = self
+            .view("coverage_findings")
+            .await?
+            .select_columns(&["finding", "org_id", "branch_id", "detail"])
+            .and_then(|df| df.sort(vec![asc("finding"), asc("org_id"), asc("branch_id")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// Monthly attendance per branch, of `year` or of every year.
+    pub async fn attendance_by_branch(&self, year: Option<i32>) -> Result<Table> {
+        let mut df = self.view("attendance_monthly").await?;
+        if let Some(y) = year {
+            df = df.filter(in_year("month", y))?;
+        }
+        let df = df
+            .select_columns(&[
+                "month",
+                "branch_id",
+                "name",
+                "meetings",
+                "expected",
+                "present",
+                "excused",
+                "absent",
+                "rate",
+                "rate_change",
+            ])
+            .and_then(|df| df.sort(vec![asc("branch_id"), asc("month")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// Monthly attendance per unit at grid `level`, of `year` or of every year.
+    pub async fn attendance_by_unit(&self, level: u8, year: Option<i32>) -> Result<Table> {
+        let mut df = self
+            .view("attendance_monthly_by_unit")
+            .await?
+            .filter(col("level").eq(lit(i64::from(level))))?;
+        if let Some(y) = year {
+            df = df.filter(in_year("month", y))?;
+        }
+        let df = df
+            .select_columns(&[
+                "month",
+                "unit_id",
+                "name",
+                "meetings",
+                "expected",
+                "present",
+                "excused",
+                "absent",
+                "rate",
+                "rate_change",
+            ])
+            .and_then(|df| df.sort(vec![asc("unit_id"), asc("month")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// Monthly attendance of the county and of each group in `year`, up to the month
+    /// `through` (a period's report never shows later months), with the level first.
+    pub async fn attendance_county_and_groups(
+        &self,
+        year: i32,
+        through: Option<Month>,
+    ) -> Result<Table> {
+        let levels = vec![lit(0i64), lit(i64::from(self.group_level()))];
+        let mut filter = col("level")
+            .in_list(levels, false)
+            .and(in_year("month", year));
+        if let Some(m) = through {
+            filter = filter.and(col("month").lt_eq(lit(m.to_string())));
+        }
+        let df = self
+            .view("attendance_monthly_by_unit")
+            .await?
+            .filter(filter)
+            .and_then(|df| {
+                df.select_columns(&[
+                    "level", "month", "unit_id", "name", "meetings", "expected", "present",
+                    "excused", "absent", "rate",
+                ])
+            })
+            .and_then(|df| df.sort(vec![asc("level"), asc("unit_id"), asc("month")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// 三会一课 compliance per branch and quarter, of `year` or of every year.
+    pub async fn compliance(&self, year: Option<i32>) -> Result<Table> {
+        let mut df = self.view("meeting_compliance").await?;
+        if let Some(y) = year {
+            df = df.filter(in_year("quarter", y))?;
+        }
+        let df = df
+            .select_columns(&[
+                "quarter",
+                "branch_id",
+                "branch_name",
+                "compliant",
+                "missing",
+            ])
+            .and_then(|df| df.sort(vec![asc("quarter"), asc("branch_id")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// The branches that missed a required meeting in a quarter of `year`, up to the quarter
+    /// of `through`.
+    pub async fn compliance_gaps(&self, year: i32, through: Option<Period>) -> Result<Table> {
+        let mut filter = (!col("compliant")).and(in_year("quarter", year));
+        if let Some(p) = through {
+            let last = format!("{year}-Q{}", p.last_quarter());
+            filter = filter.and(col("quarter").lt_eq(lit(last)));
+        }
+        let df = self
+            .view("meeting_compliance")
+            .await?
+            .filter(filter)
+            .and_then(|df| df.select_columns(&["quarter", "branch_id", "branch_name", "missing"]))
+            .and_then(|df| df.sort(vec![asc("quarter"), asc("branch_id")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// Members with unexcused absences to act on, of `year` or of every year.
+    pub async fn alerts(&self, year: Option<i32>) -> Result<Table> {
+        let mut df = self.view("attendance_alerts").await?;
+        if let Some(y) = year {
+            df = df.filter(col("year").eq(lit(y)))?;
+        }
+        let df = df
+            .select_columns(&[
+                "year",
+                "member_id",
+                "branch_id",
+                "unexcused",
+                "longest_run",
+                "admonish",
+                "discipline",
+            ])
+            .and_then(|df| df.sort(vec![asc("year"), asc("branch_id"), asc("member_id")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// The same alerts of `year` with the member's and the branch's names (masked for an
+    /// analyst, as everywhere), by branch and member.
+    pub async fn alerts_named(&self, year: i32) -> Result<Table> {
+        let members = self
+            .view("members")
+            .await?
+            .select(vec![
+                col("member_id").alias("m_member_id"),
+                col("name").alias("member_name"),
+            ])
+            .map_err(QueryError::from)?;
+        let branches = self
+            .view("branches")
+            .await?
+            .select(vec![
+                col("branch_id").alias("b_branch_id"),
+                col("name").alias("branch_name"),
+            ])
+            .map_err(QueryError::from)?;
+        let df = self
+            .view("attendance_alerts")
+            .await?
+            .filter(col("year").eq(lit(year)))
+            .and_then(|df| {
+                df.join(
+                    members,
+                    JoinType::Left,
+                    &["member_id"],
+                    &["m_member_id"],
+                    None,
+                )
+            })
+            .and_then(|df| {
+                df.join(
+                    branches,
+                    JoinType::Left,
+                    &["branch_id"],
+                    &["b_branch_id"],
+                    None,
+                )
+            })
+            .and_then(|df| df.sort(vec![asc("branch_id"), asc("member_id")]))
+            .and_then(|df| {
+                df.select_columns(&[
+                    "year",
+                    "member_id",
+                    "member_name",
+                    "branch_name",
+                    "unexcused",
+                    "longest_run",
+                    "admonish",
+                    "discipline",
+                ])
+            })
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// Each member's points of `year`, by branch and rank.
+    pub async fn points(&self, year: i32) -> Result<Table> {
+        let df = self
+            .view("member_points")
+            .await?
+            .filter(col("year").eq(lit(year)))
+            .and_then(|df| {
+                df.select_columns(&[
+                    "year",
+                    "member_id",
+                    "branch_id",
+                    "base",
+                    "task",
+                    "reward",
+                    "honor",
+                    "total",
+                    "grade",
+                    "violation",
+                    "rank",
+                    "top_share",
+                ])
+            })
+            .and_then(|df| df.sort(vec![asc("branch_id"), asc("rank"), asc("member_id")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// How many members of each group got each grade in `year`. Branches of county-level units
+    /// have no group; they are counted under `县直及其他` (unit `~`, sorting last) rather than
+    /// left out.
+    pub async fn points_grades_by_group(&self, year: i32) -> Result<Table> {
+        let branches = self
+            .view("branches")
+            .await?
+            .select(vec![
+                col("branch_id").alias("b_branch_id"),
+                col("unit_id").alias("b_unit_id"),
+            ])
+            .map_err(QueryError::from)?;
+        let groups = self
+            .view("grid_closure")
+            .await?
+            .filter(col("ancestor_level").eq(lit(i64::from(self.group_level()))))
+            .and_then(|df| {
+                df.select(vec![
+                    col("unit_id").alias("c_unit_id"),
+                    col("ancestor_id").alias("group_id"),
+                ])
+            })
+            .map_err(QueryError::from)?;
+        let names = self
+            .view("grid_units")
+            .await?
+            .select(vec![
+                col("unit_id").alias("u_unit_id"),
+                col("name").alias("group_name"),
+            ])
+            .map_err(QueryError::from)?;
+        let df = self
+            .view("member_points")
+            .await?
+            .filter(col("year").eq(lit(year)))
+            .and_then(|df| {
+                df.join(
+                    branches,
+                    JoinType::Inner,
+                    &["branch_id"],
+                    &["b_branch_id"],
+                    None,
+                )
+            })
+            .and_then(|df| df.join(groups, JoinType::Left, &["b_unit_id"], &["c_unit_id"], None))
+            .and_then(|df| df.join(names, JoinType::Left, &["group_id"], &["u_unit_id"], None))
+            .and_then(|df| {
+                df.aggregate(
+                    vec![
+                        coalesce(vec![col("group_id"), lit("~")]).alias("unit_id"),
+                        coalesce(vec![col("group_name"), lit("县直及其他")]).alias("unit_name"),
+                        col("grade"),
+                    ],
+                    vec![count(lit(1)).alias("members")],
+                )
+            })
+            .and_then(|df| df.sort(vec![asc("unit_id"), asc("grade")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+
+    /// Grid visits and issue resolution per unit at grid `level`, counting visits at the unit
+    /// or below it.
+    pub async fn grid_visits(&self, level: u8) -> Result<Table> {
+        let df = self
+            .view("grid_visits")
+            .await?
+            .filter(col("level").eq(lit(i64::from(level))))
+            .and_then(|df| {
+                df.select_columns(&[
+                    "unit_id",
+                    "unit_name",
+                    "level",
+                    "visits",
+                    "households",
+                    "issues_raised",
+                    "issues_resolved",
+                    "resolution_rate",
+                ])
+            })
+            .and_then(|df| df.sort(vec![asc("unit_id")]))
+            .map_err(QueryError::from)?;
+        Ok(Metrics::collect(df).await?)
+    }
+}

@@ -1,0 +1,9 @@
+//! gridassess for other programs: the users and their passwords, the PostgreSQL wire server
+//! (`gridassess serve`) and its audit log. Every query a client sends runs in a session the
+//! engine builds for that user ([`engine::access`]), under the engine's guard.
+
+pub mod users;
+pub mod wire;
+
+pub use users::{User, UserError, Users};
+pub use wire::{ServeError, ServeOptions, serve};
