@@ -5,8 +5,9 @@
 # The tests talk to real programs: DuckDB and Polars re-compute every metric, openpyxl reads
 # the workbook back, psycopg and psql talk to the SQL server, Chromium opens the HTML report.
 # The Python modules go into a virtual environment under the build directory (nothing is
-# installed into the system's Python); Chromium and psql come from apt when they are missing
-# and this user may install packages (root, or sudo without a password).
+# installed into the system's Python); Chromium, psql (and Python's venv module, where Debian
+# splits it off) come from apt when they are missing and this user may install packages (root,
+# or sudo without a password).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,24 +18,12 @@ modules=(duckdb polars pyarrow openpyxl "psycopg[binary]")
 
 step() { printf '== %s\n' "$1" >&2; }
 
-if [ ! -x "$venv/bin/python3" ]; then
-    step "Python modules for the tests (into $venv)"
-    python3 -m venv "$venv"
-fi
-missing_modules=()
-for module in "${modules[@]}"; do
-    "$venv/bin/python3" -c "import ${module%%[*}" 2>/dev/null || missing_modules+=("$module")
-done
-if [ ${#missing_modules[@]} -gt 0 ]; then
-    step "installing ${missing_modules[*]}"
-    "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check "${missing_modules[@]}"
-fi
-# The tests start `python3`: this one, with the modules.
-export PATH="$venv/bin:$PATH"
-
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+if [ ! -x "$venv/bin/python3" ] && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    missing+=(python3-venv)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         apt=(apt-get)
@@ -48,6 +37,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${apt[@]}" update -qq
     DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+if [ ! -x "$venv/bin/python3" ]; then
+    step "a Python environment for the tests: $venv"
+    python3 -m venv "$venv"
+fi
+missing_modules=()
+for module in "${modules[@]}"; do
+    "$venv/bin/python3" -c "import ${module%%[*}" 2>/dev/null || missing_modules+=("$module")
+done
+if [ ${#missing_modules[@]} -gt 0 ]; then
+    step "installing ${missing_modules[*]} (pip, into that environment)"
+    "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check "${missing_modules[@]}"
+fi
+# The tests start `python3`: this one, with the modules.
+export PATH="$venv/bin:$PATH"
 
 step "cargo test --workspace $*"
 exec cargo test --workspace "$@"

@@ -5,6 +5,8 @@
 //! It reads the warehouse ([`warehouse`]) and knows nothing of spreadsheets, passwords or wire
 //! protocols: `ingest` writes the warehouse, `server` serves what the engine answers.
 
+#![warn(missing_docs)]
+
 pub mod access;
 pub mod error;
 pub mod guard;

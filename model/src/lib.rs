@@ -2,6 +2,8 @@
 //! enumerations, the assessment rules, and a tenant's query limits. Every other crate speaks
 //! in these types.
 
+#![warn(missing_docs)]
+
 pub mod limits;
 pub mod period;
 pub mod rules;

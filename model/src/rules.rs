@@ -72,71 +72,109 @@ impl<'de> Deserialize<'de> for Cents {
     }
 }
 
+/// How often a kind of meeting is required (三会一课).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Frequency {
+    /// At least once a month.
     Monthly,
+    /// At least once a quarter.
     Quarterly,
+    /// At least once in each half of the year.
     HalfYear,
+    /// At least once a year.
     Yearly,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// One scored indicator of the bimonthly assessment.
 pub struct Indicator {
+    /// Its name, as the scores file names it (`党组织建设`).
     pub name: String,
+    /// The most points it gives.
     pub max: Cents,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// A reward tier: the first, second, third… placed branch at or above `min_score` get
+/// `rewards` (yuan) in that order.
 pub struct Tier {
+    /// The total a branch needs for this tier.
     pub min_score: Cents,
+    /// The rewards by place, in yuan.
     pub rewards: Vec<Cents>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// A points grade: a member with at least `min` points a year gets `name`.
 pub struct Grade {
+    /// The fewest points for this grade.
     pub min: Cents,
+    /// Its name (`优秀`).
     pub name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[assessment]`: the rotating red flag (流动红旗).
 pub struct Assessment {
+    /// How long a period is.
     pub period: PeriodKind,
+    /// Branches are ranked within their ancestor at this grid level (2 = township, 0 = the
+    /// whole county).
     pub group_level: Spanned<u8>,
+    /// The branch types that take part.
     pub branch_types: Spanned<Vec<String>>,
+    /// Indicators compared, in order, when totals tie.
     pub tie_break: Spanned<Vec<String>>,
+    /// The scored indicators; their maxima sum to 100.
     pub indicators: Spanned<Vec<Indicator>>,
+    /// Reward tiers, highest first.
     pub tiers: Spanned<Vec<Tier>>,
+    /// A last-placed branch below this total is penalized.
     pub penalty_below: Cents,
+    /// The penalty of the first, second, third-and-later time in a year.
     pub penalty_steps: Spanned<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[attendance]`: alerts and 三会一课 requirements.
 pub struct Attendance {
+    /// Unexcused absences in a calendar year that call for a talk (诫勉谈话).
     pub unexcused_warning: u32,
+    /// Consecutive unexcused absences that call for organizational handling (组织处理).
     pub consecutive_unexcused: u32,
+    /// How often each meeting kind is required.
     pub requirements: Spanned<BTreeMap<String, Frequency>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[points]`: member points (积分).
 pub struct Points {
+    /// Every member's base points.
     pub base: Cents,
+    /// The most task points a year.
     pub task_cap: Cents,
+    /// The most reward points a year.
     pub reward_cap: Cents,
+    /// The grades, best first.
     pub grades: Spanned<Vec<Grade>>,
+    /// The share of a branch's members marked as its top.
     pub top_share: Spanned<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// `[coverage]`: the two coverages (两个覆盖).
 pub struct Coverage {
+    /// An organization with this many formal members should have a branch of its own.
     pub standalone_min_members: u32,
+    /// The most organizations one joint branch should cover (一管五).
     pub joint_max_orgs: u32,
 }
 
@@ -144,9 +182,13 @@ pub struct Coverage {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
+    /// The red flag.
     pub assessment: Assessment,
+    /// Attendance and meeting requirements.
     pub attendance: Attendance,
+    /// Member points.
     pub points: Points,
+    /// Coverage.
     pub coverage: Coverage,
 }
 
@@ -154,8 +196,11 @@ pub struct Rules {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{source_name} line {line}: {message}")]
 pub struct RulesError {
+    /// The file (or other source) the rules came from.
     pub source_name: String,
+    /// The line at fault, from 1.
     pub line: usize,
+    /// What is wrong there.
     pub message: String,
 }
 
@@ -314,6 +359,7 @@ impl Rules {
             .collect()
     }
 
+    /// The indicator named `name`.
     pub fn indicator(&self, name: &str) -> Option<&Indicator> {
         self.assessment
             .indicators

@@ -6,15 +6,18 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-/// Scores and points are stored as exact decimals with two places.
+/// Scores and points are stored as exact decimals with two places: `DECIMAL(12, 2)`.
 pub const DECIMAL_PRECISION: u8 = 12;
+/// See [`DECIMAL_PRECISION`].
 pub const DECIMAL_SCALE: i8 = 2;
 
 /// One accepted value of an enumerated column: the canonical value stored, then every spelling
 /// a county file may use for it (Chinese names first).
 #[derive(Debug)]
 pub struct EnumValue {
+    /// The value stored in the warehouse.
     pub canonical: &'static str,
+    /// Every other spelling accepted for it in a county's file.
     pub spellings: &'static [&'static str],
 }
 
@@ -25,18 +28,27 @@ const fn ev(canonical: &'static str, spellings: &'static [&'static str]) -> Enum
     }
 }
 
+/// What a column holds, and so how a cell is parsed and stored.
 #[derive(Debug)]
 pub enum ColumnType {
     /// Free text, trimmed; full-width ASCII is folded to half-width.
     Text,
     /// A whole number within `min..=max`.
-    Int { min: i64, max: i64 },
+    Int {
+        /// The smallest accepted value.
+        min: i64,
+        /// The largest accepted value.
+        max: i64,
+    },
     /// A decimal with at most two places (scores, points).
     Decimal,
     /// `2024-05-05`, `2024/5/5`, `2024年5月5日` or an Excel serial day number.
     Date,
     /// 是/否, Y/N, true/false, 1/0.
-    Bool { default: bool },
+    Bool {
+        /// The value of an empty cell.
+        default: bool,
+    },
     /// One of a closed list; stored as the canonical (English) value.
     Enum(&'static [EnumValue]),
     /// An assessment period, normalized to `YYYY-Bn`, `YYYY-Qn`, `YYYY-Mnn` or `YYYY-Hn`.
@@ -47,11 +59,16 @@ pub enum ColumnType {
     IdNumber,
 }
 
+/// One column of a table.
 #[derive(Debug)]
 pub struct ColumnDef {
+    /// The SPEC name, also the stored column's name.
     pub name: &'static str,
+    /// The Chinese header counties use.
     pub zh: &'static str,
+    /// What it holds.
     pub ty: ColumnType,
+    /// Whether an empty cell rejects the row.
     pub required: bool,
     /// Personal data, and how it is masked for analysts (SPEC §5).
     pub mask: Option<Mask>,
@@ -71,24 +88,34 @@ pub enum Mask {
 /// `column` refers to the primary key of `table` (always a single column).
 #[derive(Debug)]
 pub struct ForeignKey {
+    /// The referring column.
     pub column: &'static str,
+    /// The table referred to.
     pub table: &'static str,
 }
 
+/// One table of SPEC §2.
 #[derive(Debug)]
 pub struct TableDef {
+    /// The SPEC name (`branches`), also the file, sheet and warehouse table name.
     pub name: &'static str,
+    /// The Chinese name counties use (`党组织`).
     pub zh: &'static str,
+    /// Its columns, in SPEC order.
     pub columns: &'static [ColumnDef],
+    /// The columns that identify a row.
     pub primary_key: &'static [&'static str],
+    /// Its references to other tables.
     pub foreign_keys: &'static [ForeignKey],
 }
 
 impl TableDef {
+    /// The column named `name`.
     pub fn column(&self, name: &str) -> Option<&ColumnDef> {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// The position of the column named `name`.
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
@@ -110,6 +137,7 @@ impl TableDef {
 }
 
 impl ColumnType {
+    /// The Arrow type the warehouse stores it as.
     pub fn arrow_type(&self) -> DataType {
         match self {
             ColumnType::Int { .. } => DataType::Int64,
@@ -155,6 +183,7 @@ const fn fk(column: &'static str, table: &'static str) -> ForeignKey {
     ForeignKey { column, table }
 }
 
+/// `branches.type`: what kind of organization a branch is in.
 pub const BRANCH_TYPES: &[EnumValue] = &[
     ev("rural", &["农村", "农村党组织"]),
     ev("community", &["社区", "社区党组织"]),
@@ -167,13 +196,16 @@ pub const BRANCH_TYPES: &[EnumValue] = &[
     ev("temporary", &["临时", "临时党组织"]),
 ];
 
+/// `members.gender`.
 pub const GENDERS: &[EnumValue] = &[ev("男", &["male", "m"]), ev("女", &["female", "f"])];
 
+/// `members.status`: formal or probationary member.
 pub const MEMBER_STATUSES: &[EnumValue] = &[
     ev("formal", &["正式", "正式党员"]),
     ev("probationary", &["预备", "预备党员"]),
 ];
 
+/// `members.category`: employed, without a post, mobile, retired.
 pub const MEMBER_CATEGORIES: &[EnumValue] = &[
     ev("employed", &["在职", "在职党员"]),
     ev("no_post", &["无职", "无职党员"]),
@@ -181,6 +213,7 @@ pub const MEMBER_CATEGORIES: &[EnumValue] = &[
     ev("retired", &["离退休", "离退休党员", "退休"]),
 ];
 
+/// `meetings.kind`: the kinds of 三会一课 and other organizational life.
 pub const MEETING_KINDS: &[EnumValue] = &[
     ev("assembly", &["支部党员大会", "党员大会"]),
     ev("committee", &["支委会", "支部委员会"]),
@@ -191,6 +224,7 @@ pub const MEETING_KINDS: &[EnumValue] = &[
     ev("review", &["民主评议", "民主评议党员"]),
 ];
 
+/// `attendance.status`.
 pub const ATTENDANCE_STATUSES: &[EnumValue] = &[
     ev("present", &["出席", "出勤", "到会"]),
     ev("online", &["线上", "线上参会"]),
@@ -198,11 +232,13 @@ pub const ATTENDANCE_STATUSES: &[EnumValue] = &[
     ev("absent", &["缺席", "缺勤"]),
 ];
 
+/// `organizations.kind`: the two 两新 kinds.
 pub const ORG_KINDS: &[EnumValue] = &[
     ev("enterprise", &["非公企业", "企业"]),
     ev("social_org", &["社会组织"]),
 ];
 
+/// `points.category`.
 pub const POINT_CATEGORIES: &[EnumValue] = &[
     ev("base", &["基础分"]),
     ev("task", &["任务分"]),
@@ -406,6 +442,7 @@ pub static HEADER_ALIASES: &[(&str, &str, &str)] = &[
     ("attendance", "状态", "status"),
 ];
 
+/// The table named `name` (SPEC name).
 pub fn table(name: &str) -> Option<&'static TableDef> {
     TABLES.iter().find(|t| t.name == name)
 }

@@ -2,6 +2,8 @@
 //! (`gridassess serve`) and its audit log. Every query a client sends runs in a session the
 //! engine builds for that user ([`engine::access`]), under the engine's guard.
 
+#![warn(missing_docs)]
+
 pub mod users;
 pub mod wire;
 

@@ -12,22 +12,48 @@ use serde::{Deserialize, Serialize};
 use engine::access::Role;
 use warehouse::{Warehouse, WarehouseError, read_json, write_json};
 
+/// Why a user could not be added, removed or checked.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
+    /// A name that cannot be a PostgreSQL user name.
     #[error(
         "user name '{name}' is not valid: use 1–63 letters, digits, '_', '-' or '.', starting with a letter"
     )]
-    InvalidName { name: String },
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
+    /// `user add` of an existing name.
     #[error("user '{name}' already exists (remove it first to change it)")]
-    Exists { name: String },
+    Exists {
+        /// The name given.
+        name: String,
+    },
+    /// No user of that name.
     #[error("unknown user '{name}'")]
-    Unknown { name: String },
+    Unknown {
+        /// The name given.
+        name: String,
+    },
+    /// A user without a tenant could read nothing.
     #[error("a user needs at least one tenant")]
     NoTenant,
+    /// An empty password.
     #[error("the password is empty")]
     EmptyPassword,
-    #[error("hashing the password: {0}")]
-    Hash(String),
+    /// The operating system gave no random bytes for a salt.
+    #[error("cannot get random bytes for a password salt")]
+    Salt {
+        /// What getrandom said.
+        source: getrandom_std::Error,
+    },
+    /// Argon2 refused to hash (its error type is not a `std` error: quoted, not chained).
+    #[error("hashing the password: {message}")]
+    Hash {
+        /// What argon2 said.
+        message: String,
+    },
+    /// The users file or a tenant cannot be read.
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
 }
@@ -35,8 +61,11 @@ pub enum UserError {
 /// A stored user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
+    /// The login name.
     pub name: String,
+    /// The tenants the user may read.
     pub tenants: Vec<String>,
+    /// What the user sees of them.
     pub role: Role,
     /// Argon2id PHC string: algorithm, parameters, salt and hash; never the password.
     pub password_hash: String,
@@ -60,6 +89,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 impl Users {
+    /// The users of `warehouse` (`users.json` in its folder).
     pub fn of(warehouse: &Warehouse) -> Users {
         Users {
             path: warehouse.root().join("users.json"),
@@ -101,7 +131,9 @@ impl Users {
         let salt = new_salt()?;
         let hash = Argon2::default()
             .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| UserError::Hash(e.to_string()))?
+            .map_err(|e| UserError::Hash {
+                message: e.to_string(),
+            })?
             .to_string();
         let user = User {
             name: name.into(),
@@ -114,6 +146,7 @@ impl Users {
         Ok(user)
     }
 
+    /// Removes a user.
     pub fn remove(&self, name: &str) -> Result<(), UserError> {
         let mut file = self.load()?;
         if file.users.remove(name).is_none() {
@@ -123,6 +156,7 @@ impl Users {
         Ok(())
     }
 
+    /// Every user, by name.
     pub fn list(&self) -> Result<Vec<User>, UserError> {
         Ok(self.load()?.users.into_values().collect())
     }
@@ -148,8 +182,10 @@ impl Users {
 /// 16 random bytes from the operating system, as a salt.
 fn new_salt() -> Result<SaltString, UserError> {
     let mut bytes = [0u8; 16];
-    getrandom_std::getrandom(&mut bytes).map_err(|e| UserError::Hash(e.to_string()))?;
-    SaltString::encode_b64(&bytes).map_err(|e| UserError::Hash(e.to_string()))
+    getrandom_std::getrandom(&mut bytes).map_err(|source| UserError::Salt { source })?;
+    SaltString::encode_b64(&bytes).map_err(|e| UserError::Hash {
+        message: e.to_string(),
+    })
 }
 
 /// The hash of a throwaway password, verified against when the user does not exist, so that

@@ -47,6 +47,7 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::extendedquery::Parse;
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::tokio::tokio_rustls::rustls;
 use pgwire::types::format::FormatOptions;
 
 use crate::users::Users;
@@ -62,7 +63,9 @@ use warehouse::Warehouse;
 /// How to serve.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// The warehouse whose tenants are served.
     pub warehouse: PathBuf,
+    /// The address to listen on.
     pub listen: SocketAddr,
     /// PEM certificate chain and private key; with them, only TLS connections are accepted.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -70,20 +73,40 @@ pub struct ServeOptions {
     pub audit_log: Option<PathBuf>,
 }
 
+/// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The address is taken or not this machine's.
     #[error("cannot listen on {addr}")]
     Listen {
+        /// The address asked for.
         addr: SocketAddr,
+        /// What the operating system said.
         source: std::io::Error,
     },
-    #[error("TLS: {0}")]
-    Tls(String),
+    /// The certificate or key file cannot be read as PEM.
+    #[error("cannot read the TLS certificate or key {}", .path.display())]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: rustls::pki_types::pem::Error,
+    },
+    /// The certificate and key do not make a TLS server (a key that does not match, say).
+    #[error("the TLS certificate and key cannot be used together")]
+    TlsConfig {
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// The audit log cannot be opened for appending.
     #[error("cannot open the audit log {}", .path.display())]
     Audit {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         source: std::io::Error,
     },
+    /// The warehouse cannot be opened.
     #[error(transparent)]
     Warehouse(#[from] warehouse::WarehouseError),
 }
@@ -99,6 +122,16 @@ fn user_error(sqlstate: &str, message: impl Into<String>) -> PgWireError {
 fn query_error(e: QueryError) -> PgWireError {
     user_error(e.sqlstate(), e.to_string())
 }
+
+/// Something of the server's own broke (a lost task, a result that cannot be re-read).
+fn internal(e: impl std::fmt::Display) -> PgWireError {
+    query_error(QueryError::internal(e.to_string()))
+}
+
+/// SQLSTATE of a login that is not (yet) allowed: not authenticated, wrong password.
+const INVALID_AUTHORIZATION: &str = "28000";
+/// SQLSTATE of a database name that is not one of the user's tenants.
+const INVALID_CATALOG: &str = "3D000";
 
 /// Everything the connections share.
 struct Shared {
@@ -127,7 +160,7 @@ impl Connection {
     fn authed(&self) -> PgWireResult<&Authed> {
         self.authed
             .get()
-            .ok_or_else(|| user_error("28000", "not authenticated"))
+            .ok_or_else(|| user_error(INVALID_AUTHORIZATION, "not authenticated"))
     }
 }
 
@@ -163,7 +196,7 @@ impl StartupHandler for Connection {
                 if self.shared.require_tls && !client.is_secure() {
                     return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                         "FATAL".into(),
-                        "28000".into(),
+                        INVALID_AUTHORIZATION.into(),
                         "this server accepts TLS connections only (sslmode=require)".into(),
                     ))));
                 }
@@ -206,8 +239,8 @@ impl Connection {
         // Argon2 is slow on purpose; keep it off the async workers.
         let found = tokio::task::spawn_blocking(move || users.authenticate(&name, &pw))
             .await
-            .map_err(|e| user_error("XX000", e.to_string()))?
-            .map_err(|e| user_error("XX000", e.to_string()))?;
+            .map_err(internal)?
+            .map_err(internal)?;
         let Some(found) = found else {
             tracing::warn!(target: "audit", user, database, "password authentication failed");
             return Err(PgWireError::InvalidPassword(user.to_string()));
@@ -220,7 +253,7 @@ impl Connection {
             // The same answer whether the tenant exists or not.
             return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                 "FATAL".into(),
-                "3D000".into(),
+                INVALID_CATALOG.into(),
                 format!(
                     "database \"{database}\" is not one of yours (yours: {}, or all)",
                     found.tenants.join(", ")
@@ -237,7 +270,7 @@ impl Connection {
             "datafusion",
             datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider,
         )
-        .map_err(|e| user_error("XX000", e.to_string()))?;
+        .map_err(internal)?;
         let guard = Arc::new(Guard {
             user: user.to_string(),
             tenants: tenants.join(","),
@@ -495,11 +528,8 @@ impl Guard {
             .map_err(|e| e.to_string());
         self.audit(sql, started, &rows);
         let (schema, batches) = result.map_err(query_error)?;
-        let table = MemTable::try_new(schema, vec![batches])
-            .map_err(|e| user_error("XX000", e.to_string()))?;
-        let df = ctx
-            .read_table(Arc::new(table))
-            .map_err(|e| user_error("XX000", e.to_string()))?;
+        let table = MemTable::try_new(schema, vec![batches]).map_err(internal)?;
+        let df = ctx.read_table(Arc::new(table)).map_err(internal)?;
         let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
         let response = encode_dataframe(df, &Format::UnifiedText, Some(options)).await?;
         Ok(Response::Query(response))
@@ -587,24 +617,24 @@ pub async fn serve(
 }
 
 fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<pgwire::tokio::TlsAcceptor, ServeError> {
-    use pgwire::tokio::tokio_rustls::rustls::{
-        self,
-        pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let file_err = |path: &PathBuf| {
+        let path = path.clone();
+        move |source| ServeError::TlsFile { path, source }
     };
     let certs = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?
+        .map_err(file_err(cert))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?;
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?;
+        .map_err(file_err(cert))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(file_err(key))?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| ServeError::Tls(e.to_string()))?
+    .map_err(|source| ServeError::TlsConfig { source })?
     .with_no_client_auth()
     .with_single_cert(certs, key)
-    .map_err(|e| ServeError::Tls(e.to_string()))?;
+    .map_err(|source| ServeError::TlsConfig { source })?;
     config.alpn_protocols = vec![b"postgresql".to_vec()];
     Ok(pgwire::tokio::TlsAcceptor::from(Arc::new(config)))
 }

@@ -15,6 +15,8 @@
 //! one. Versions written by a killed load stay in the Delta history, unreferenced; the next
 //! load overwrites from the committed state, never from them.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -36,29 +38,41 @@ use model::schema::TABLES;
 const MARKER: &str = "gridassess.json";
 const FORMAT_VERSION: u32 = 1;
 
+/// Why the warehouse could not do what was asked. Every variant that involves a file or a
+/// tenant names it.
+#[allow(missing_docs)] // the fields are the ones each message names
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
+    /// The folder has no `gridassess.json`.
     #[error("no warehouse at {}: run `gridassess init` first (or pass --warehouse DIR)", .path.display())]
     NotAWarehouse { path: PathBuf },
+    /// `init` on a warehouse.
     #[error("{} already holds a warehouse", .path.display())]
     AlreadyExists { path: PathBuf },
+    /// `init` on a folder with other files in it.
     #[error("{} is not empty and is not a warehouse; choose an empty or new folder", .path.display())]
     NotEmpty { path: PathBuf },
+    /// A tenant id that cannot be a folder name and a database name.
     #[error(
         "tenant id '{id}' is not valid: use 1–64 lower-case letters, digits, '_' or '-', starting with a letter"
     )]
     InvalidTenantId { id: String },
+    /// `tenant add` of an existing id.
     #[error("tenant '{id}' already exists")]
     TenantExists { id: String },
+    /// No tenant with that id; `known` lists the ones there are.
     #[error("unknown tenant '{id}' (tenants: {known})")]
     UnknownTenant { id: String, known: String },
+    /// Another process holds the tenant's writer lock.
     #[error("tenant '{id}' is being loaded by another process; try again when it finishes")]
     Busy { id: String },
+    /// A file of the warehouse could not be read or written.
     #[error("cannot read or write {}", .path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A JSON file of the warehouse was changed by hand or damaged.
     #[error("{} is not the JSON gridassess wrote", .path.display())]
     Json {
         path: PathBuf,
@@ -70,19 +84,23 @@ pub enum WarehouseError {
         path: PathBuf,
         error: Box<DeltaTableError>,
     },
+    /// A stored table does not have the columns the warehouse promises.
     #[error("table {table}: stored data does not match the expected schema")]
     Schema {
         table: String,
         source: arrow::error::ArrowError,
     },
+    /// A stored or offered rules file is refused.
     #[error(transparent)]
     Rules(#[from] RulesError),
+    /// `limits.toml` does not parse.
     #[error("{}: the limits cannot be read", .path.display())]
     Limits {
         path: PathBuf,
         #[source]
         source: toml::de::Error,
     },
+    /// A replay asked for a rules version that was never set.
     #[error("there is no rules version {version} (versions: {known})")]
     UnknownRulesVersion { version: u32, known: String },
 }
@@ -140,10 +158,14 @@ struct Marker {
     format: u32,
 }
 
+/// Who a tenant is (`tenant.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TenantInfo {
+    /// The id: a folder name and the database name clients connect to.
     pub id: String,
+    /// The county's name (`醴陵市`).
     pub name: String,
+    /// When it was added (RFC 3339).
     pub created_at: String,
 }
 
@@ -154,9 +176,11 @@ pub struct Manifest {
     pub generation: u64,
     /// The id of the newest load, 0 before the first.
     pub last_load_id: u64,
+    /// The committed Delta version of each table.
     pub tables: BTreeMap<String, u64>,
 }
 
+/// A warehouse folder: its tenants and their tables.
 pub struct Warehouse {
     root: PathBuf,
 }
@@ -190,6 +214,7 @@ impl Warehouse {
         })
     }
 
+    /// Opens the warehouse at `root`, or says there is none and how to make one.
     pub fn open(root: &Path) -> Result<Warehouse> {
         if !root.join(MARKER).is_file() {
             return Err(WarehouseError::NotAWarehouse {
@@ -201,6 +226,7 @@ impl Warehouse {
         })
     }
 
+    /// Its folder.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -285,6 +311,7 @@ impl Warehouse {
         })
     }
 
+    /// Every tenant, by id.
     pub fn tenants(&self) -> Result<Vec<TenantInfo>> {
         let dir = self.root.join("tenants");
         let mut out = Vec::new();
@@ -299,6 +326,7 @@ impl Warehouse {
         Ok(out)
     }
 
+    /// The tenant `id`, or an error that lists the tenants there are.
     pub fn tenant(&self, id: &str) -> Result<Tenant> {
         let dir = self.tenant_dir(id);
         if Self::validate_tenant_id(id).is_err() || !dir.join("tenant.json").is_file() {
@@ -347,9 +375,12 @@ async fn open_delta(path: &Path) -> Result<DeltaTable> {
 /// The tables kept beside the data: one row per load, its per-table reconciliation, and every
 /// rejected row and warning.
 pub const LOADS_TABLE: &str = "_loads";
+/// See [`LOADS_TABLE`].
 pub const LOAD_TABLES_TABLE: &str = "_load_tables";
+/// See [`LOADS_TABLE`].
 pub const ISSUES_TABLE: &str = "_issues";
 
+/// `_loads`: one row per load.
 pub fn loads_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("load_id", DataType::Int64, false),
@@ -363,6 +394,7 @@ pub fn loads_schema() -> SchemaRef {
     ]))
 }
 
+/// `_load_tables`: a load's reconciliation, a row per table (`read = loaded + rejected`).
 pub fn load_tables_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("load_id", DataType::Int64, false),
@@ -374,6 +406,7 @@ pub fn load_tables_schema() -> SchemaRef {
     ]))
 }
 
+/// `_issues`: every rejected row and warning of a load, with file, line, column and value.
 pub fn issues_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("load_id", DataType::Int64, false),
@@ -399,6 +432,7 @@ pub fn all_table_schemas() -> Vec<(String, SchemaRef)> {
     v
 }
 
+/// The schema `table` is stored under, if the warehouse stores such a table.
 pub fn schema_of(table: &str) -> Option<SchemaRef> {
     all_table_schemas()
         .into_iter()
@@ -432,24 +466,30 @@ pub struct TenantLock {
     _file: fs::File,
 }
 
+/// One tenant (a county) of a warehouse.
 pub struct Tenant {
+    /// Its id.
     pub id: String,
     dir: PathBuf,
 }
 
 impl Tenant {
+    /// Its folder.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
+    /// Who it is.
     pub fn info(&self) -> Result<TenantInfo> {
         read_json(&self.dir.join("tenant.json"))
     }
 
+    /// The folder of its Delta table `table`.
     pub fn table_path(&self, table: &str) -> PathBuf {
         self.dir.join("tables").join(table)
     }
 
+    /// Its committed state: what every reader reads.
     pub fn manifest(&self) -> Result<Manifest> {
         read_json(&self.dir.join("current.json"))
     }
@@ -510,6 +550,7 @@ impl Tenant {
         self.rules_version(version)
     }
 
+    /// Rules version `version`: (version, text, parsed), for a replay.
     pub fn rules_version(&self, version: u32) -> Result<(u32, String, Rules)> {
         let path = self.dir.join("rules").join(rules_file_name(version));
         if !path.is_file() {
