@@ -1,6 +1,6 @@
 //! Every metric view equals an independent formulation of SPEC §4 (DuckDB plus plain Python,
 //! written from the SPEC text, not from the views) on a full generated county.
-//! Needs `python3` with `duckdb`; `.ci/run` installs it.
+//! Needs `python3` with `duckdb`; `tests/run.sh` sets it up.
 
 use std::path::Path;
 
@@ -13,7 +13,7 @@ fn every_view_equals_an_independent_duckdb_formulation() {
         .arg(env!("CARGO_BIN_EXE_gridassess"))
         .arg(work.path())
         .output()
-        .expect("python3 runs (install duckdb with: python3 -m pip install duckdb)");
+        .expect("python3 runs (with duckdb and polars: tests/run.sh sets them up)");
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -282,7 +282,7 @@ fn the_workbook_reads_back_in_openpyxl_with_print_settings_and_branch_names() {
         .arg(&script)
         .arg(s.out.join("ranking.xlsx"))
         .output()
-        .expect("python3 runs (install openpyxl with: python3 -m pip install openpyxl)");
+        .expect("python3 runs (with openpyxl: tests/run.sh sets it up)");
     assert!(
         out.status.success(),
         "{}",
@@ -374,7 +374,7 @@ fn chromium() -> PathBuf {
             return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         }
     }
-    panic!("this test needs a headless browser: apt-get install chromium (.ci/run does)");
+    panic!("this test needs a headless browser: apt-get install chromium (tests/run.sh does)");
 }
 
 #[test]
