@@ -147,7 +147,10 @@ impl Metrics {
             Some(v) => tenant.rules_version(v)?,
             None => tenant.rules()?,
         };
-        let session = Session::open(warehouse, access).await?;
+        // The session's views are computed under exactly these rules, even if a `rules set`
+        // commits a new version while it opens.
+        let access = access.clone().with_rules_version(Some(rules_version));
+        let session = Session::open(warehouse, &access).await?;
         Ok(Metrics {
             session,
             rules,
@@ -180,6 +183,31 @@ impl Metrics {
         Ok(Table { schema, batches })
     }
 
+    /// Rows of one view: those `filter` keeps (all without one), the `columns` given (every
+    /// column with none), in `order`. Every single-view metric is one of these.
+    async fn read(
+        &self,
+        view: &str,
+        filter: Option<Expr>,
+        columns: &[&str],
+        order: Vec<SortExpr>,
+    ) -> Result<Table> {
+        let mut df = self.view(view).await?;
+        if let Some(f) = filter {
+            df = df.filter(f)?;
+        }
+        if !columns.is_empty() {
+            df = df.select_columns(columns)?;
+        }
+        Ok(Metrics::collect(df.sort(order)?).await?)
+    }
+
+    /// `level IN (0, group level)`: the county and its groups (townships).
+    fn county_and_groups(&self) -> Expr {
+        let levels = vec![lit(0i64), lit(i64::from(self.group_level()))];
+        col("level").in_list(levels, false)
+    }
+
     /// The periods in which some branch has scores, in time order.
     pub async fn periods(&self) -> Result<Vec<Period>> {
         let df = self
@@ -197,7 +225,16 @@ impl Metrics {
             let Some(text) = text.as_any().downcast_ref::<StringArray>() else {
                 continue;
             };
-            periods.extend(text.iter().flatten().filter_map(Period::parse));
+            for stored in text.iter().flatten() {
+                // Ingest stores periods normalized; one that does not read back is a damaged
+                // table, said as such rather than left out of the list.
+                let period = Period::parse(stored).ok_or_else(|| {
+                    QueryError::internal(format!(
+                        "red_flag_ranking holds '{stored}', which is not a period"
+                    ))
+                })?;
+                periods.push(period);
+            }
         }
         Ok(periods)
     }
@@ -219,13 +256,14 @@ impl Metrics {
     /// The red-flag ranking of one period, every column of `red_flag_ranking`, by group, rank
     /// and branch. A period without scores is [`MetricsError::NoScores`].
     pub async fn ranking(&self, period: Period) -> Result<Table> {
-        let df = self
-            .view("red_flag_ranking")
-            .await?
-            .filter(col("period").eq(lit(period.to_string())))
-            .and_then(|df| df.sort(vec![asc("group_id"), asc("rank"), asc("branch_id")]))
-            .map_err(QueryError::from)?;
-        let table = Metrics::collect(df).await?;
+        let table = self
+            .read(
+                "red_flag_ranking",
+                Some(col("period").eq(lit(period.to_string()))),
+                &[],
+                vec![asc("group_id"), asc("rank"), asc("branch_id")],
+            )
+            .await?;
         if table.is_empty() {
             self.period_with_scores(period).await?;
         }
@@ -249,39 +287,36 @@ impl Metrics {
         if let Some(p) = through {
             filter = filter.and(col("period").lt_eq(lit(p.to_string())));
         }
-        let df = self
-            .view("red_flag_ranking")
-            .await?
-            .filter(filter)
-            .and_then(|df| {
-                df.select_columns(&[
-                    "period",
-                    "group_id",
-                    "group_name",
-                    "rank",
-                    "branch_id",
-                    "branch_name",
-                    "total",
-                    "reward_yuan",
-                    "red_flag",
-                    "last_place",
-                    "penalty",
-                ])
-            })
-            .and_then(|df| df.sort(vec![asc("group_id"), asc("branch_id"), asc("period")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+        self.read(
+            "red_flag_ranking",
+            Some(filter),
+            &[
+                "period",
+                "group_id",
+                "group_name",
+                "rank",
+                "branch_id",
+                "branch_name",
+                "total",
+                "reward_yuan",
+                "red_flag",
+                "last_place",
+                "penalty",
+            ],
+            vec![asc("group_id"), asc("branch_id"), asc("period")],
+        )
+        .await
     }
 
     /// The year's summary per branch (`red_flag_year`), by group and branch.
     pub async fn year(&self, year: i32) -> Result<Table> {
-        let df = self
-            .view("red_flag_year")
-            .await?
-            .filter(col("year").eq(lit(year)))
-            .and_then(|df| df.sort(vec![asc("group_id"), asc("branch_id")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+        self.read(
+            "red_flag_year",
+            Some(col("year").eq(lit(year))),
+            &[],
+            vec![asc("group_id"), asc("branch_id")],
+        )
+        .await
     }
 
     /// The year's summary with each group's name, best mean total first within a group: the
@@ -325,60 +360,54 @@ impl Metrics {
 
     /// 两个覆盖 per organization kind and unit at grid `level` (0 = the county).
     pub async fn coverage(&self, level: u8) -> Result<Table> {
-        let df = self
-            .view("coverage")
-            .await?
-            .filter(col("level").eq(lit(i64::from(level))))
-            .and_then(|df| {
-                df.select_columns(&[
-                    "kind",
-                    "unit_id",
-                    "unit_name",
-                    "orgs",
-                    "covered",
-                    "coverage_rate",
-                    "standalone",
-                    "joint",
-                    "standalone_rate",
-                ])
-            })
-            .and_then(|df| df.sort(vec![asc("unit_id"), asc("kind")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+        self.read(
+            "coverage",
+            Some(col("level").eq(lit(i64::from(level)))),
+            &[
+                "kind",
+                "unit_id",
+                "unit_name",
+                "orgs",
+                "covered",
+                "coverage_rate",
+                "standalone",
+                "joint",
+                "standalone_rate",
+            ],
+            vec![asc("unit_id"), asc("kind")],
+        )
+        .await
     }
 
     /// Coverage of the county and of each group (township), every column: the county first.
     pub async fn coverage_county_and_groups(&self) -> Result<Table> {
-        let levels = vec![lit(0i64), lit(i64::from(self.group_level()))];
-        let df = self
-            .view("coverage")
-            .await?
-            .filter(col("level").in_list(levels, false))
-            .and_then(|df| df.sort(vec![desc("level"), asc("unit_id"), asc("kind")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+        self.read(
+            "coverage",
+            Some(self.county_and_groups()),
+            &[],
+            vec![desc("level"), asc("unit_id"), asc("kind")],
+        )
+        .await
     }
 
     /// What to act on: organizations without a party organization, joint branches over their
     /// limit, and the like (`coverage_findings`).
     pub async fn coverage_findings(&self) -> Result<Table> {
-        let df = self
-            .view("coverage_findings")
-            .await?
-            .select_columns(&["finding", "org_id", "branch_id", "detail"])
-            .and_then(|df| df.sort(vec![asc("finding"), asc("org_id"), asc("branch_id")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+        self.read(
+            "coverage_findings",
+            None,
+            &["finding", "org_id", "branch_id", "detail"],
+            vec![asc("finding"), asc("org_id"), asc("branch_id")],
+        )
+        .await
     }
 
     /// Monthly attendance per branch, of `year` or of every year.
     pub async fn attendance_by_branch(&self, year: Option<i32>) -> Result<Table> {
-        let mut df = self.view("attendance_monthly").await?;
-        if let Some(y) = year {
-            df = df.filter(in_year("month", y))?;
-        }
-        let df = df
-            .select_columns(&[
+        self.read(
+            "attendance_monthly",
+            year.map(|y| in_year("month", y)),
+            &[
                 "month",
                 "branch_id",
                 "name",
@@ -389,23 +418,22 @@ impl Metrics {
                 "absent",
                 "rate",
                 "rate_change",
-            ])
-            .and_then(|df| df.sort(vec![asc("branch_id"), asc("month")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+            ],
+            vec![asc("branch_id"), asc("month")],
+        )
+        .await
     }
 
     /// Monthly attendance per unit at grid `level`, of `year` or of every year.
     pub async fn attendance_by_unit(&self, level: u8, year: Option<i32>) -> Result<Table> {
-        let mut df = self
-            .view("attendance_monthly_by_unit")
-            .await?
-            .filter(col("level").eq(lit(i64::from(level))))?;
+        let mut filter = col("level").eq(lit(i64::from(level)));
         if let Some(y) = year {
-            df = df.filter(in_year("month", y))?;
+            filter = filter.and(in_year("month", y));
         }
-        let df = df
-            .select_columns(&[
+        self.read(
+            "attendance_monthly_by_unit",
+            Some(filter),
+            &[
                 "month",
                 "unit_id",
                 "name",
@@ -416,10 +444,10 @@ impl Metrics {
                 "absent",
                 "rate",
                 "rate_change",
-            ])
-            .and_then(|df| df.sort(vec![asc("unit_id"), asc("month")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+            ],
+            vec![asc("unit_id"), asc("month")],
+        )
+        .await
     }
 
     /// Monthly attendance of the county and of each group in `year`, up to the month
@@ -429,45 +457,37 @@ impl Metrics {
         year: i32,
         through: Option<Month>,
     ) -> Result<Table> {
-        let levels = vec![lit(0i64), lit(i64::from(self.group_level()))];
-        let mut filter = col("level")
-            .in_list(levels, false)
-            .and(in_year("month", year));
+        let mut filter = self.county_and_groups().and(in_year("month", year));
         if let Some(m) = through {
             filter = filter.and(col("month").lt_eq(lit(m.to_string())));
         }
-        let df = self
-            .view("attendance_monthly_by_unit")
-            .await?
-            .filter(filter)
-            .and_then(|df| {
-                df.select_columns(&[
-                    "level", "month", "unit_id", "name", "meetings", "expected", "present",
-                    "excused", "absent", "rate",
-                ])
-            })
-            .and_then(|df| df.sort(vec![asc("level"), asc("unit_id"), asc("month")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+        self.read(
+            "attendance_monthly_by_unit",
+            Some(filter),
+            &[
+                "level", "month", "unit_id", "name", "meetings", "expected", "present", "excused",
+                "absent", "rate",
+            ],
+            vec![asc("level"), asc("unit_id"), asc("month")],
+        )
+        .await
     }
 
     /// 三会一课 compliance per branch and quarter, of `year` or of every year.
     pub async fn compliance(&self, year: Option<i32>) -> Result<Table> {
-        let mut df = self.view("meeting_compliance").await?;
-        if let Some(y) = year {
-            df = df.filter(in_year("quarter", y))?;
-        }
-        let df = df
-            .select_columns(&[
+        self.read(
+            "meeting_compliance",
+            year.map(|y| in_year("quarter", y)),
+            &[
                 "quarter",
                 "branch_id",
                 "branch_name",
                 "compliant",
                 "missing",
-            ])
-            .and_then(|df| df.sort(vec![asc("quarter"), asc("branch_id")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+            ],
+            vec![asc("quarter"), asc("branch_id")],
+        )
+        .await
     }
 
     /// The branches that missed a required meeting in a quarter of `year`, up to the quarter
@@ -478,24 +498,21 @@ impl Metrics {
             let last = format!("{year}-Q{}", p.last_quarter());
             filter = filter.and(col("quarter").lt_eq(lit(last)));
         }
-        let df = self
-            .view("meeting_compliance")
-            .await?
-            .filter(filter)
-            .and_then(|df| df.select_columns(&["quarter", "branch_id", "branch_name", "missing"]))
-            .and_then(|df| df.sort(vec![asc("quarter"), asc("branch_id")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+        self.read(
+            "meeting_compliance",
+            Some(filter),
+            &["quarter", "branch_id", "branch_name", "missing"],
+            vec![asc("quarter"), asc("branch_id")],
+        )
+        .await
     }
 
     /// Members with unexcused absences to act on, of `year` or of every year.
     pub async fn alerts(&self, year: Option<i32>) -> Result<Table> {
-        let mut df = self.view("attendance_alerts").await?;
-        if let Some(y) = year {
-            df = df.filter(col("year").eq(lit(y)))?;
-        }
-        let df = df
-            .select_columns(&[
+        self.read(
+            "attendance_alerts",
+            year.map(|y| col("year").eq(lit(y))),
+            &[
                 "year",
                 "member_id",
                 "branch_id",
@@ -503,10 +520,10 @@ impl Metrics {
                 "longest_run",
                 "admonish",
                 "discipline",
-            ])
-            .and_then(|df| df.sort(vec![asc("year"), asc("branch_id"), asc("member_id")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+            ],
+            vec![asc("year"), asc("branch_id"), asc("member_id")],
+        )
+        .await
     }
 
     /// The same alerts of `year` with the member's and the branch's names (masked for an
@@ -569,29 +586,26 @@ impl Metrics {
 
     /// Each member's points of `year`, by branch and rank.
     pub async fn points(&self, year: i32) -> Result<Table> {
-        let df = self
-            .view("member_points")
-            .await?
-            .filter(col("year").eq(lit(year)))
-            .and_then(|df| {
-                df.select_columns(&[
-                    "year",
-                    "member_id",
-                    "branch_id",
-                    "base",
-                    "task",
-                    "reward",
-                    "honor",
-                    "total",
-                    "grade",
-                    "violation",
-                    "rank",
-                    "top_share",
-                ])
-            })
-            .and_then(|df| df.sort(vec![asc("branch_id"), asc("rank"), asc("member_id")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+        self.read(
+            "member_points",
+            Some(col("year").eq(lit(year))),
+            &[
+                "year",
+                "member_id",
+                "branch_id",
+                "base",
+                "task",
+                "reward",
+                "honor",
+                "total",
+                "grade",
+                "violation",
+                "rank",
+                "top_share",
+            ],
+            vec![asc("branch_id"), asc("rank"), asc("member_id")],
+        )
+        .await
     }
 
     /// How many members of each group got each grade in `year`. Branches of county-level units
@@ -658,24 +672,91 @@ impl Metrics {
     /// Grid visits and issue resolution per unit at grid `level`, counting visits at the unit
     /// or below it.
     pub async fn grid_visits(&self, level: u8) -> Result<Table> {
-        let df = self
-            .view("grid_visits")
-            .await?
-            .filter(col("level").eq(lit(i64::from(level))))
-            .and_then(|df| {
-                df.select_columns(&[
-                    "unit_id",
-                    "unit_name",
-                    "level",
-                    "visits",
-                    "households",
-                    "issues_raised",
-                    "issues_resolved",
-                    "resolution_rate",
-                ])
-            })
-            .and_then(|df| df.sort(vec![asc("unit_id")]))
-            .map_err(QueryError::from)?;
-        Ok(Metrics::collect(df).await?)
+        self.read(
+            "grid_visits",
+            Some(col("level").eq(lit(i64::from(level)))),
+            &[
+                "unit_id",
+                "unit_name",
+                "level",
+                "visits",
+                "households",
+                "issues_raised",
+                "issues_resolved",
+                "resolution_rate",
+            ],
+            vec![asc("unit_id")],
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn empty_county() -> (tempfile::TempDir, Warehouse) {
+        let dir = tempfile::tempdir().unwrap();
+        let warehouse = Warehouse::init(&dir.path().join("wh")).unwrap();
+        warehouse.add_tenant("a", "甲县").await.unwrap();
+        (dir, warehouse)
+    }
+
+    #[tokio::test]
+    async fn a_county_without_scores_says_so_instead_of_ranking_nothing() {
+        let (_dir, warehouse) = empty_county().await;
+        let metrics = Metrics::open(&warehouse, &Access::admin_of("a"))
+            .await
+            .unwrap();
+        assert!(metrics.periods().await.unwrap().is_empty());
+        let err = metrics
+            .ranking("2024-B6".parse().unwrap())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MetricsError::NoScores { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "no branch took part in 2024-B6: there are no scores for it (no scores are loaded yet)"
+        );
+        // Empty views are empty tables with their columns, not errors.
+        let coverage = metrics.coverage(2).await.unwrap();
+        assert!(coverage.is_empty());
+        assert_eq!(coverage.schema.field(0).name(), "kind");
+        assert_eq!(metrics.group_level(), 2);
+    }
+
+    #[tokio::test]
+    async fn metrics_are_per_county() {
+        let (_dir, warehouse) = empty_county().await;
+        warehouse.add_tenant("b", "乙县").await.unwrap();
+        let both = Access::new(vec!["a".into(), "b".into()], crate::access::Role::Admin);
+        let err = Metrics::open(&warehouse, &both).await.unwrap_err();
+        assert!(err.to_string().contains("per county"), "{err}");
+    }
+
+    #[test]
+    fn a_table_keeps_the_columns_asked_for_in_that_order() {
+        use arrow::array::Int64Array;
+        use arrow::datatypes::{Field, Schema};
+        let schema = std::sync::Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                std::sync::Arc::new(Int64Array::from(vec![1])),
+                std::sync::Arc::new(Int64Array::from(vec![2])),
+            ],
+        )
+        .unwrap();
+        let table = Table {
+            schema,
+            batches: vec![batch],
+        };
+        let picked = table.select(&["b", "a"]).unwrap();
+        assert_eq!(picked.schema.field(0).name(), "b");
+        assert_eq!(picked.num_rows(), 1);
+        assert!(table.select(&["c"]).is_err());
     }
 }

@@ -120,12 +120,25 @@ fn user_error(sqlstate: &str, message: impl Into<String>) -> PgWireError {
 }
 
 fn query_error(e: QueryError) -> PgWireError {
-    user_error(e.sqlstate(), e.to_string())
+    user_error(e.sqlstate(), with_causes(&e))
+}
+
+/// An error and its causes on one line, as a client shows it: the crates' errors chain their
+/// causes instead of repeating them (a warehouse file's "permission denied" is a cause).
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// Something of the server's own broke (a lost task, a result that cannot be re-read).
-fn internal(e: impl std::fmt::Display) -> PgWireError {
-    query_error(QueryError::internal(e.to_string()))
+fn internal(e: impl std::error::Error + 'static) -> PgWireError {
+    query_error(QueryError::internal(with_causes(&e)))
 }
 
 /// SQLSTATE of a login that is not (yet) allowed: not authenticated, wrong password.
@@ -525,7 +538,7 @@ impl Guard {
         let rows = result
             .as_ref()
             .map(|(_, b)| b.iter().map(|b| b.num_rows() as u64).sum())
-            .map_err(|e| e.to_string());
+            .map_err(|e| with_causes(e));
         self.audit(sql, started, &rows);
         let (schema, batches) = result.map_err(query_error)?;
         let table = MemTable::try_new(schema, vec![batches]).map_err(internal)?;
@@ -637,4 +650,21 @@ fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<pgwire::tokio::TlsAccep
     .map_err(|source| ServeError::TlsConfig { source })?;
     config.alpn_protocols = vec![b"postgresql".to_vec()];
     Ok(pgwire::tokio::TlsAcceptor::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_is_told_the_cause_too() {
+        let e = QueryError::Warehouse(warehouse::WarehouseError::Io {
+            path: "users.json".into(),
+            source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied"),
+        });
+        assert_eq!(
+            with_causes(&e),
+            "cannot read or write users.json: permission denied"
+        );
+    }
 }
