@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 
 use crate::KeyFigures;
-use crate::charts::*;
+use crate::charts::{
+    AttendanceChart, BranchSeries, BranchTotalsChart, CoverageCell, CoverageChart, GradeRow,
+    PointsChart, RankedBar, RankingChart, RateSeries, VisitRow, VisitsChart,
+};
 use crate::data::{Column, ReportInput, Scope, score_text};
 use crate::error::ReportError;
 use crate::pen::{Chart, render};

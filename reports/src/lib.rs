@@ -7,7 +7,7 @@
 //! It runs no SQL of its own: [`gather`] asks the engine's metrics API for every table.
 
 mod assemble;
-pub mod charts;
+mod charts;
 pub mod data;
 mod error;
 pub mod font;
