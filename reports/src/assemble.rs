@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use crate::KeyFigures;
 use crate::charts::{
     AttendanceChart, BranchSeries, BranchTotalsChart, CoverageCell, CoverageChart, GradeRow,
@@ -9,7 +11,7 @@ use crate::charts::{
 };
 use crate::data::{Column, ReportInput, Scope, score_text};
 use crate::error::ReportError;
-use crate::pen::{Chart, render};
+use crate::pen::{Chart, ChartSpec, render};
 use crate::present::{canonical_to_chinese, yuan};
 
 /// A group id made safe for a file name.
@@ -87,10 +89,12 @@ fn parse_month(s: &str) -> Option<(i32, u32)> {
     Some((y.parse().ok()?, m.parse().ok()?))
 }
 
-/// Every chart of the report, in the order the report shows them.
-pub(crate) fn charts(input: &ReportInput) -> Result<Vec<Result<Chart, ReportError>>, ReportError> {
+/// Every chart of the report, in the order the report shows them; the first that cannot be
+/// drawn (in that order) is the error. Drawing and PNG compression are CPU-bound and independent
+/// per chart, so they run on rayon's pool, one thread per core.
+pub(crate) fn charts(input: &ReportInput) -> Result<Vec<Chart>, ReportError> {
     type Job = Box<dyn FnOnce() -> Result<Chart, ReportError> + Send>;
-    fn job<S: ChartSpecSend>(spec: S) -> Job {
+    fn job<S: ChartSpec + Send + 'static>(spec: S) -> Job {
         Box::new(move || render(&spec))
     }
     let mut jobs: Vec<Job> = Vec::new();
@@ -100,53 +104,10 @@ pub(crate) fn charts(input: &ReportInput) -> Result<Vec<Result<Chart, ReportErro
     jobs.push(job(coverage_chart(input)?));
     jobs.push(job(points_chart(input)?));
     jobs.push(job(visits_chart(input)?));
-    let n = jobs.len();
-    let drawn = run_parallel(jobs);
-    if drawn.len() != n {
-        return Err(ReportError::Chart {
-            chart: "(all)".into(),
-            message: format!(
-                "only {} of {n} charts came back from the drawing threads",
-                drawn.len()
-            ),
-        });
-    }
-    Ok(drawn)
-}
-
-/// A chart spec that can be drawn on another thread.
-trait ChartSpecSend: crate::pen::ChartSpec + Send + 'static {}
-impl<T: crate::pen::ChartSpec + Send + 'static> ChartSpecSend for T {}
-
-/// Runs the jobs on as many threads as there are cores and returns the results in job order:
-/// drawing and PNG compression are CPU-bound and independent per chart.
-fn run_parallel<T: Send>(jobs: Vec<Box<dyn FnOnce() -> T + Send>>) -> Vec<T> {
-    let n = jobs.len();
-    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
-    let results = std::sync::Mutex::new((0..n).map(|_| None).collect::<Vec<Option<T>>>());
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |p| p.get())
-        .min(n.max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let next = queue.lock().map(|mut q| q.pop()).unwrap_or(None);
-                    let Some((i, job)) = next else { break };
-                    let result = job();
-                    if let Ok(mut r) = results.lock() {
-                        r[i] = Some(result);
-                    }
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .collect()
+    // Collected in job order first: rayon's own `Result` collection returns whichever error
+    // comes back first, not the first chart's.
+    let drawn: Vec<Result<Chart, ReportError>> = jobs.into_par_iter().map(|job| job()).collect();
+    drawn.into_iter().collect()
 }
 
 /// Rows grouped by group_id in first-seen order.

@@ -59,9 +59,7 @@ impl Report {
     /// Draws every chart and works out the key figures.
     pub fn build(input: ReportInput) -> Result<Report, ReportError> {
         let figures = assemble::key_figures(&input)?;
-        let charts = assemble::charts(&input)?
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
+        let charts = assemble::charts(&input)?;
         Ok(Report {
             input,
             figures,
