@@ -400,15 +400,6 @@ fn visits_chart(input: &ReportInput) -> Result<VisitsChart, ReportError> {
     })
 }
 
-/// The flag holders as one line: `东岭镇 古楼坪村党支部、…`.
-pub(crate) fn holders_line(k: &KeyFigures) -> String {
-    k.flag_holders
-        .iter()
-        .map(|(g, b)| format!("{b}（{g}）"))
-        .collect::<Vec<_>>()
-        .join("、")
-}
-
 pub(crate) fn money(v: f64) -> String {
     format!("¥{}", score_text(v))
 }

@@ -25,6 +25,16 @@ pub enum ReportError {
     Chart { chart: String, message: String },
     #[error("{0}")]
     Font(String),
+    /// A template of `report.html` does not parse or render (a programming error in
+    /// `templates/`).
+    #[error("rendering the HTML template {template}")]
+    Template {
+        /// The template's name (`body.html`).
+        template: &'static str,
+        /// minijinja's error, with the line.
+        #[source]
+        source: minijinja::Error,
+    },
     #[error("writing {path}")]
     Io {
         path: PathBuf,

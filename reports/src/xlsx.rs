@@ -278,7 +278,6 @@ fn summary(report: &Report) -> Result<Table, ReportError> {
         "reward_yuan",
     ];
     Ok(Table {
-        title: String::new(),
         names: names.iter().map(|s| s.to_string()).collect(),
         headers: [
             "乡镇",
@@ -344,7 +343,7 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
         }
         seen.push(g.clone());
         let group_batches = rows_where(batches, t, "group_id", g)?;
-        let table = table("", t, &group_batches, Select::AllBut(skip))?;
+        let table = table(t, &group_batches, Select::AllBut(skip))?;
         let sheet = wb
             .add_worksheet()
             .set_name(sheet_name(&gname[i], &mut used))
@@ -363,7 +362,6 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
             "两个覆盖",
             "两新组织党组织覆盖情况",
             table(
-                "",
                 "coverage",
                 &input.coverage,
                 Select::Only(COVERAGE_COLUMNS),
@@ -373,7 +371,6 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
             "覆盖问题",
             "两新组织覆盖问题清单",
             table(
-                "",
                 "coverage_findings",
                 &input.findings,
                 Select::Only(FINDINGS_COLUMNS),
@@ -383,7 +380,6 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
             "组织生活出勤",
             "各乡镇组织生活出勤",
             table(
-                "",
                 "attendance_monthly_by_unit",
                 &input.attendance,
                 Select::Only(ATTENDANCE_COLUMNS),
@@ -393,7 +389,6 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
             "党员积分",
             "各乡镇党员积分等次人数",
             table(
-                "",
                 "member_points",
                 &input.points,
                 Select::Only(POINTS_COLUMNS),
