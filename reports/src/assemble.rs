@@ -122,109 +122,119 @@ fn by_group(ids: &[String]) -> Vec<(String, Vec<usize>)> {
     order
 }
 
+/// One ranking chart per township, in the order the view ranks them.
 fn ranking_charts(input: &ReportInput) -> Result<Vec<RankingChart>, ReportError> {
-    let mut out = Vec::new();
     match &input.scope {
-        Scope::Period(_) => {
-            let t = "red_flag_ranking";
-            let b = &input.ranking;
-            let gid = Column::text(b, t, "group_id")?;
-            let gname = Column::text(b, t, "group_name")?;
-            let rank = Column::int(b, t, "rank")?;
-            let name = Column::text(b, t, "branch_name")?;
-            let total = Column::float(b, t, "total")?;
-            let flag = Column::flag(b, t, "red_flag")?;
-            let penalty = Column::text(b, t, "penalty")?;
-            let reward = Column::text(b, t, "reward_yuan")?;
-            let last = Column::flag(b, t, "last_place")?;
-            for (g, rows) in by_group(&gid) {
-                let bars = rows
-                    .iter()
-                    .map(|&i| {
-                        let mut note = Vec::new();
-                        if flag[i] {
-                            note.push("★流动红旗".to_string());
-                        }
-                        let money = yuan(&reward[i]);
-                        if money != "¥0" && !reward[i].is_empty() {
-                            note.push(format!("奖{money}"));
-                        }
-                        if !penalty[i].is_empty() {
-                            note.push(format!("末位，{}", penalty[i]));
-                        } else if last[i] {
-                            note.push("末位".into());
-                        }
-                        RankedBar {
-                            rank: rank[i],
-                            name: name[i].clone(),
-                            value: total[i].unwrap_or(0.0),
-                            flag: flag[i],
-                            penalty: (!penalty[i].is_empty()).then(|| penalty[i].clone()),
-                            note: note.join(" "),
-                        }
-                    })
-                    .collect();
-                out.push(RankingChart {
-                    stem: stem("ranking", &g),
-                    group_name: gname[rows[0]].clone(),
-                    scope_label: input.scope.label(),
-                    measure: "总分".into(),
-                    whole_year: false,
-                    bars,
-                    thresholds: input.thresholds.clone(),
-                });
-            }
-        }
-        Scope::Year(_) => {
-            let t = "red_flag_year";
-            let b = &input.year_summary;
-            let gid = Column::text(b, t, "group_id")?;
-            let gname = Column::text(b, t, "group_name")?;
-            let name = Column::text(b, t, "branch_name")?;
-            let mean = Column::float(b, t, "mean_total")?;
-            let flags = Column::int(b, t, "flags")?;
-            let penalties = Column::int(b, t, "penalties")?;
-            for (g, mut rows) in by_group(&gid) {
-                rows.sort_by(|&a, &b| {
-                    let (x, y) = (mean[a].unwrap_or(0.0), mean[b].unwrap_or(0.0));
-                    y.total_cmp(&x)
-                        .then(flags[b].cmp(&flags[a]))
-                        .then(a.cmp(&b))
-                });
-                let mut bars: Vec<RankedBar> = Vec::new();
-                for (pos, &i) in rows.iter().enumerate() {
-                    let v = mean[i].unwrap_or(0.0);
-                    let rank = match bars.last() {
-                        Some(prev) if prev.value == v => prev.rank,
-                        _ => pos as i64 + 1,
-                    };
-                    let mut note = Vec::new();
-                    if flags[i] > 0 {
-                        note.push(format!("★获旗{}次", flags[i]));
-                    }
-                    if penalties[i] > 0 {
-                        note.push(format!("受处理{}次", penalties[i]));
-                    }
-                    bars.push(RankedBar {
-                        rank,
-                        name: name[i].clone(),
-                        value: v,
-                        flag: flags[i] > 0,
-                        penalty: (penalties[i] > 0).then(|| format!("{}次", penalties[i])),
-                        note: note.join(" "),
-                    });
+        Scope::Period(_) => period_ranking_charts(input),
+        Scope::Year(_) => year_ranking_charts(input),
+    }
+}
+
+/// A period's ranking per township, as the view ranked it, with its flag, reward and penalty.
+fn period_ranking_charts(input: &ReportInput) -> Result<Vec<RankingChart>, ReportError> {
+    let mut out = Vec::new();
+    let t = "red_flag_ranking";
+    let b = &input.ranking;
+    let gid = Column::text(b, t, "group_id")?;
+    let gname = Column::text(b, t, "group_name")?;
+    let rank = Column::int(b, t, "rank")?;
+    let name = Column::text(b, t, "branch_name")?;
+    let total = Column::float(b, t, "total")?;
+    let flag = Column::flag(b, t, "red_flag")?;
+    let penalty = Column::text(b, t, "penalty")?;
+    let reward = Column::text(b, t, "reward_yuan")?;
+    let last = Column::flag(b, t, "last_place")?;
+    for (g, rows) in by_group(&gid) {
+        let bars = rows
+            .iter()
+            .map(|&i| {
+                let mut note = Vec::new();
+                if flag[i] {
+                    note.push("★流动红旗".to_string());
                 }
-                out.push(RankingChart {
-                    stem: stem("ranking", &g),
-                    group_name: gname[rows[0]].clone(),
-                    scope_label: input.scope.label(),
-                    measure: "各期平均分".into(),
-                    whole_year: true,
-                    bars,
-                    thresholds: input.thresholds.clone(),
-                });
+                let money = yuan(&reward[i]);
+                if money != "¥0" && !reward[i].is_empty() {
+                    note.push(format!("奖{money}"));
+                }
+                if !penalty[i].is_empty() {
+                    note.push(format!("末位，{}", penalty[i]));
+                } else if last[i] {
+                    note.push("末位".into());
+                }
+                RankedBar {
+                    rank: rank[i],
+                    name: name[i].clone(),
+                    value: total[i].unwrap_or(0.0),
+                    flag: flag[i],
+                    penalty: (!penalty[i].is_empty()).then(|| penalty[i].clone()),
+                    note: note.join(" "),
+                }
+            })
+            .collect();
+        out.push(RankingChart {
+            stem: stem("ranking", &g),
+            group_name: gname[rows[0]].clone(),
+            scope_label: input.scope.label(),
+            measure: "总分".into(),
+            whole_year: false,
+            bars,
+            thresholds: input.thresholds.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// A year's ranking per township: branches by their mean total over the year's periods (ties
+/// share a rank), with how often they held the flag and were penalized.
+fn year_ranking_charts(input: &ReportInput) -> Result<Vec<RankingChart>, ReportError> {
+    let mut out = Vec::new();
+    let t = "red_flag_year";
+    let b = &input.year_summary;
+    let gid = Column::text(b, t, "group_id")?;
+    let gname = Column::text(b, t, "group_name")?;
+    let name = Column::text(b, t, "branch_name")?;
+    let mean = Column::float(b, t, "mean_total")?;
+    let flags = Column::int(b, t, "flags")?;
+    let penalties = Column::int(b, t, "penalties")?;
+    for (g, mut rows) in by_group(&gid) {
+        rows.sort_by(|&a, &b| {
+            let (x, y) = (mean[a].unwrap_or(0.0), mean[b].unwrap_or(0.0));
+            y.total_cmp(&x)
+                .then(flags[b].cmp(&flags[a]))
+                .then(a.cmp(&b))
+        });
+        let mut bars: Vec<RankedBar> = Vec::new();
+        for (pos, &i) in rows.iter().enumerate() {
+            let v = mean[i].unwrap_or(0.0);
+            let rank = match bars.last() {
+                Some(prev) if prev.value == v => prev.rank,
+                _ => pos as i64 + 1,
+            };
+            let mut note = Vec::new();
+            if flags[i] > 0 {
+                note.push(format!("★获旗{}次", flags[i]));
             }
+            if penalties[i] > 0 {
+                note.push(format!("受处理{}次", penalties[i]));
+            }
+            bars.push(RankedBar {
+                rank,
+                name: name[i].clone(),
+                value: v,
+                flag: flags[i] > 0,
+                penalty: (penalties[i] > 0).then(|| format!("{}次", penalties[i])),
+                note: note.join(" "),
+            });
         }
+        out.push(RankingChart {
+            stem: stem("ranking", &g),
+            group_name: gname[rows[0]].clone(),
+            scope_label: input.scope.label(),
+            measure: "各期平均分".into(),
+            whole_year: true,
+            bars,
+            thresholds: input.thresholds.clone(),
+        });
     }
     Ok(out)
 }
