@@ -410,6 +410,7 @@ fn visits_chart(input: &ReportInput) -> Result<VisitsChart, ReportError> {
     })
 }
 
+/// A sum of yuan as the key figures and the summary sheet print it: `¥600`, `¥62.5`.
 pub(crate) fn money(v: f64) -> String {
     format!("¥{}", score_text(v))
 }

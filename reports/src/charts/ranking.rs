@@ -295,7 +295,13 @@ mod tests {
                 t.4
             );
         }
-        assert_eq!(c.png_size, (1600, (chart.size().1 * 2.0).ceil() as u32));
+        let png = png::Decoder::new(std::io::Cursor::new(&c.png))
+            .read_info()
+            .unwrap();
+        assert_eq!(
+            (png.info().width, png.info().height),
+            (1600, (chart.size().1 * 2.0).ceil() as u32)
+        );
     }
 
     #[test]
