@@ -2,11 +2,16 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use crate::KeyFigures;
-use crate::charts::*;
+use crate::charts::{
+    AttendanceChart, BranchSeries, BranchTotalsChart, CoverageCell, CoverageChart, GradeRow,
+    PointsChart, RankedBar, RankingChart, RateSeries, VisitRow, VisitsChart,
+};
 use crate::data::{Column, ReportInput, Scope, score_text};
 use crate::error::ReportError;
-use crate::pen::{Chart, render};
+use crate::pen::{Chart, ChartSpec, render};
 use crate::present::{canonical_to_chinese, yuan};
 
 /// A group id made safe for a file name.
@@ -84,10 +89,12 @@ fn parse_month(s: &str) -> Option<(i32, u32)> {
     Some((y.parse().ok()?, m.parse().ok()?))
 }
 
-/// Every chart of the report, in the order the report shows them.
-pub(crate) fn charts(input: &ReportInput) -> Result<Vec<Result<Chart, ReportError>>, ReportError> {
+/// Every chart of the report, in the order the report shows them; the first that cannot be
+/// drawn (in that order) is the error. Drawing and PNG compression are CPU-bound and independent
+/// per chart, so they run on rayon's pool, one thread per core.
+pub(crate) fn charts(input: &ReportInput) -> Result<Vec<Chart>, ReportError> {
     type Job = Box<dyn FnOnce() -> Result<Chart, ReportError> + Send>;
-    fn job<S: ChartSpecSend>(spec: S) -> Job {
+    fn job<S: ChartSpec + Send + 'static>(spec: S) -> Job {
         Box::new(move || render(&spec))
     }
     let mut jobs: Vec<Job> = Vec::new();
@@ -97,53 +104,10 @@ pub(crate) fn charts(input: &ReportInput) -> Result<Vec<Result<Chart, ReportErro
     jobs.push(job(coverage_chart(input)?));
     jobs.push(job(points_chart(input)?));
     jobs.push(job(visits_chart(input)?));
-    let n = jobs.len();
-    let drawn = run_parallel(jobs);
-    if drawn.len() != n {
-        return Err(ReportError::Chart {
-            chart: "(all)".into(),
-            message: format!(
-                "only {} of {n} charts came back from the drawing threads",
-                drawn.len()
-            ),
-        });
-    }
-    Ok(drawn)
-}
-
-/// A chart spec that can be drawn on another thread.
-trait ChartSpecSend: crate::pen::ChartSpec + Send + 'static {}
-impl<T: crate::pen::ChartSpec + Send + 'static> ChartSpecSend for T {}
-
-/// Runs the jobs on as many threads as there are cores and returns the results in job order:
-/// drawing and PNG compression are CPU-bound and independent per chart.
-fn run_parallel<T: Send>(jobs: Vec<Box<dyn FnOnce() -> T + Send>>) -> Vec<T> {
-    let n = jobs.len();
-    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
-    let results = std::sync::Mutex::new((0..n).map(|_| None).collect::<Vec<Option<T>>>());
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |p| p.get())
-        .min(n.max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let next = queue.lock().map(|mut q| q.pop()).unwrap_or(None);
-                    let Some((i, job)) = next else { break };
-                    let result = job();
-                    if let Ok(mut r) = results.lock() {
-                        r[i] = Some(result);
-                    }
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .collect()
+    // Collected in job order first: rayon's own `Result` collection returns whichever error
+    // comes back first, not the first chart's.
+    let drawn: Vec<Result<Chart, ReportError>> = jobs.into_par_iter().map(|job| job()).collect();
+    drawn.into_iter().collect()
 }
 
 /// Rows grouped by group_id in first-seen order.
@@ -158,109 +122,119 @@ fn by_group(ids: &[String]) -> Vec<(String, Vec<usize>)> {
     order
 }
 
+/// One ranking chart per township, in the order the view ranks them.
 fn ranking_charts(input: &ReportInput) -> Result<Vec<RankingChart>, ReportError> {
-    let mut out = Vec::new();
     match &input.scope {
-        Scope::Period(_) => {
-            let t = "red_flag_ranking";
-            let b = &input.ranking;
-            let gid = Column::text(b, t, "group_id")?;
-            let gname = Column::text(b, t, "group_name")?;
-            let rank = Column::int(b, t, "rank")?;
-            let name = Column::text(b, t, "branch_name")?;
-            let total = Column::float(b, t, "total")?;
-            let flag = Column::flag(b, t, "red_flag")?;
-            let penalty = Column::text(b, t, "penalty")?;
-            let reward = Column::text(b, t, "reward_yuan")?;
-            let last = Column::flag(b, t, "last_place")?;
-            for (g, rows) in by_group(&gid) {
-                let bars = rows
-                    .iter()
-                    .map(|&i| {
-                        let mut note = Vec::new();
-                        if flag[i] {
-                            note.push("★流动红旗".to_string());
-                        }
-                        let money = yuan(&reward[i]);
-                        if money != "¥0" && !reward[i].is_empty() {
-                            note.push(format!("奖{money}"));
-                        }
-                        if !penalty[i].is_empty() {
-                            note.push(format!("末位，{}", penalty[i]));
-                        } else if last[i] {
-                            note.push("末位".into());
-                        }
-                        RankedBar {
-                            rank: rank[i],
-                            name: name[i].clone(),
-                            value: total[i].unwrap_or(0.0),
-                            flag: flag[i],
-                            penalty: (!penalty[i].is_empty()).then(|| penalty[i].clone()),
-                            note: note.join(" "),
-                        }
-                    })
-                    .collect();
-                out.push(RankingChart {
-                    stem: stem("ranking", &g),
-                    group_name: gname[rows[0]].clone(),
-                    scope_label: input.scope.label(),
-                    measure: "总分".into(),
-                    whole_year: false,
-                    bars,
-                    thresholds: input.thresholds.clone(),
-                });
-            }
-        }
-        Scope::Year(_) => {
-            let t = "red_flag_year";
-            let b = &input.year_summary;
-            let gid = Column::text(b, t, "group_id")?;
-            let gname = Column::text(b, t, "group_name")?;
-            let name = Column::text(b, t, "branch_name")?;
-            let mean = Column::float(b, t, "mean_total")?;
-            let flags = Column::int(b, t, "flags")?;
-            let penalties = Column::int(b, t, "penalties")?;
-            for (g, mut rows) in by_group(&gid) {
-                rows.sort_by(|&a, &b| {
-                    let (x, y) = (mean[a].unwrap_or(0.0), mean[b].unwrap_or(0.0));
-                    y.total_cmp(&x)
-                        .then(flags[b].cmp(&flags[a]))
-                        .then(a.cmp(&b))
-                });
-                let mut bars: Vec<RankedBar> = Vec::new();
-                for (pos, &i) in rows.iter().enumerate() {
-                    let v = mean[i].unwrap_or(0.0);
-                    let rank = match bars.last() {
-                        Some(prev) if prev.value == v => prev.rank,
-                        _ => pos as i64 + 1,
-                    };
-                    let mut note = Vec::new();
-                    if flags[i] > 0 {
-                        note.push(format!("★获旗{}次", flags[i]));
-                    }
-                    if penalties[i] > 0 {
-                        note.push(format!("受处理{}次", penalties[i]));
-                    }
-                    bars.push(RankedBar {
-                        rank,
-                        name: name[i].clone(),
-                        value: v,
-                        flag: flags[i] > 0,
-                        penalty: (penalties[i] > 0).then(|| format!("{}次", penalties[i])),
-                        note: note.join(" "),
-                    });
+        Scope::Period(_) => period_ranking_charts(input),
+        Scope::Year(_) => year_ranking_charts(input),
+    }
+}
+
+/// A period's ranking per township, as the view ranked it, with its flag, reward and penalty.
+fn period_ranking_charts(input: &ReportInput) -> Result<Vec<RankingChart>, ReportError> {
+    let mut out = Vec::new();
+    let t = "red_flag_ranking";
+    let b = &input.ranking;
+    let gid = Column::text(b, t, "group_id")?;
+    let gname = Column::text(b, t, "group_name")?;
+    let rank = Column::int(b, t, "rank")?;
+    let name = Column::text(b, t, "branch_name")?;
+    let total = Column::float(b, t, "total")?;
+    let flag = Column::flag(b, t, "red_flag")?;
+    let penalty = Column::text(b, t, "penalty")?;
+    let reward = Column::text(b, t, "reward_yuan")?;
+    let last = Column::flag(b, t, "last_place")?;
+    for (g, rows) in by_group(&gid) {
+        let bars = rows
+            .iter()
+            .map(|&i| {
+                let mut note = Vec::new();
+                if flag[i] {
+                    note.push("★流动红旗".to_string());
                 }
-                out.push(RankingChart {
-                    stem: stem("ranking", &g),
-                    group_name: gname[rows[0]].clone(),
-                    scope_label: input.scope.label(),
-                    measure: "各期平均分".into(),
-                    whole_year: true,
-                    bars,
-                    thresholds: input.thresholds.clone(),
-                });
+                let money = yuan(&reward[i]);
+                if money != "¥0" && !reward[i].is_empty() {
+                    note.push(format!("奖{money}"));
+                }
+                if !penalty[i].is_empty() {
+                    note.push(format!("末位，{}", penalty[i]));
+                } else if last[i] {
+                    note.push("末位".into());
+                }
+                RankedBar {
+                    rank: rank[i],
+                    name: name[i].clone(),
+                    value: total[i].unwrap_or(0.0),
+                    flag: flag[i],
+                    penalty: (!penalty[i].is_empty()).then(|| penalty[i].clone()),
+                    note: note.join(" "),
+                }
+            })
+            .collect();
+        out.push(RankingChart {
+            stem: stem("ranking", &g),
+            group_name: gname[rows[0]].clone(),
+            scope_label: input.scope.label(),
+            measure: "总分".into(),
+            whole_year: false,
+            bars,
+            thresholds: input.thresholds.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// A year's ranking per township: branches by their mean total over the year's periods (ties
+/// share a rank), with how often they held the flag and were penalized.
+fn year_ranking_charts(input: &ReportInput) -> Result<Vec<RankingChart>, ReportError> {
+    let mut out = Vec::new();
+    let t = "red_flag_year";
+    let b = &input.year_summary;
+    let gid = Column::text(b, t, "group_id")?;
+    let gname = Column::text(b, t, "group_name")?;
+    let name = Column::text(b, t, "branch_name")?;
+    let mean = Column::float(b, t, "mean_total")?;
+    let flags = Column::int(b, t, "flags")?;
+    let penalties = Column::int(b, t, "penalties")?;
+    for (g, mut rows) in by_group(&gid) {
+        rows.sort_by(|&a, &b| {
+            let (x, y) = (mean[a].unwrap_or(0.0), mean[b].unwrap_or(0.0));
+            y.total_cmp(&x)
+                .then(flags[b].cmp(&flags[a]))
+                .then(a.cmp(&b))
+        });
+        let mut bars: Vec<RankedBar> = Vec::new();
+        for (pos, &i) in rows.iter().enumerate() {
+            let v = mean[i].unwrap_or(0.0);
+            let rank = match bars.last() {
+                Some(prev) if prev.value == v => prev.rank,
+                _ => pos as i64 + 1,
+            };
+            let mut note = Vec::new();
+            if flags[i] > 0 {
+                note.push(format!("★获旗{}次", flags[i]));
             }
+            if penalties[i] > 0 {
+                note.push(format!("受处理{}次", penalties[i]));
+            }
+            bars.push(RankedBar {
+                rank,
+                name: name[i].clone(),
+                value: v,
+                flag: flags[i] > 0,
+                penalty: (penalties[i] > 0).then(|| format!("{}次", penalties[i])),
+                note: note.join(" "),
+            });
         }
+        out.push(RankingChart {
+            stem: stem("ranking", &g),
+            group_name: gname[rows[0]].clone(),
+            scope_label: input.scope.label(),
+            measure: "各期平均分".into(),
+            whole_year: true,
+            bars,
+            thresholds: input.thresholds.clone(),
+        });
     }
     Ok(out)
 }
@@ -436,15 +410,7 @@ fn visits_chart(input: &ReportInput) -> Result<VisitsChart, ReportError> {
     })
 }
 
-/// The flag holders as one line: `东岭镇 古楼坪村党支部、…`.
-pub(crate) fn holders_line(k: &KeyFigures) -> String {
-    k.flag_holders
-        .iter()
-        .map(|(g, b)| format!("{b}（{g}）"))
-        .collect::<Vec<_>>()
-        .join("、")
-}
-
+/// A sum of yuan as the key figures and the summary sheet print it: `¥600`, `¥62.5`.
 pub(crate) fn money(v: f64) -> String {
     format!("¥{}", score_text(v))
 }

@@ -20,7 +20,7 @@ pub enum Scope {
 
 impl Scope {
     /// The calendar year.
-    pub fn year(&self) -> i32 {
+    pub(crate) fn year(&self) -> i32 {
         match self {
             Scope::Period(p) => p.year(),
             Scope::Year(y) => *y,
@@ -28,7 +28,7 @@ impl Scope {
     }
 
     /// The months (1–12) the scope covers.
-    pub fn months(&self) -> Vec<u32> {
+    pub(crate) fn months(&self) -> Vec<u32> {
         match self {
             Scope::Period(p) => p.months().map(|m| u32::from(m.month())).collect(),
             Scope::Year(_) => (1..=12).collect(),
@@ -36,7 +36,7 @@ impl Scope {
     }
 
     /// How people write it: `2024年第3期（5—6月）`, `2024年第2季度`, `2024年度`.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             Scope::Year(y) => format!("{y}年度"),
             Scope::Period(p) => p.label(),
@@ -44,7 +44,7 @@ impl Scope {
     }
 
     /// A short tag for file names and sheet titles: `2024-B3` or `2024`.
-    pub fn tag(&self) -> String {
+    pub(crate) fn tag(&self) -> String {
         match self {
             Scope::Period(p) => p.to_string(),
             Scope::Year(y) => y.to_string(),
@@ -54,20 +54,20 @@ impl Scope {
 
 /// The lines drawn across score charts, from the rules in force.
 #[derive(Debug, Clone)]
-pub struct Thresholds {
+pub(crate) struct Thresholds {
     /// The reward tiers' minimum scores, highest first (95, 85).
-    pub reward_min: Vec<f64>,
+    pub(crate) reward_min: Vec<f64>,
     /// A last-placed branch below this is penalized (85).
-    pub penalty_below: f64,
+    pub(crate) penalty_below: f64,
     /// The most a branch can score (the sum of the indicator maxima, 100).
-    pub max_total: f64,
+    pub(crate) max_total: f64,
     /// The points grades, best first (优秀, 合格, 基本合格, 不合格).
-    pub grades: Vec<String>,
+    pub(crate) grades: Vec<String>,
 }
 
 impl Thresholds {
     /// The thresholds of `rules`.
-    pub fn of(rules: &model::Rules) -> Thresholds {
+    pub(crate) fn of(rules: &model::Rules) -> Thresholds {
         let a = &rules.assessment;
         Thresholds {
             reward_min: a
@@ -94,40 +94,41 @@ impl Thresholds {
     }
 }
 
-/// Everything a report shows, as the engine returned it. Each field names the view it comes
-/// from and the columns the report reads; extra columns are carried into the full tables.
+/// Everything a report shows, as the engine returned it ([`gather`](crate::gather) asks for it,
+/// [`Report::build`](crate::Report::build) takes it). Each field names the view it comes from
+/// and the columns the report reads; extra columns are carried into the full tables.
 #[derive(Debug, Clone)]
 pub struct ReportInput {
-    pub tenant_id: String,
-    pub county: String,
-    pub scope: Scope,
-    pub rules_version: u32,
+    pub(crate) tenant_id: String,
+    pub(crate) county: String,
+    pub(crate) scope: Scope,
+    pub(crate) rules_version: u32,
     /// When the report was made, as printed on it (`2024-07-01 09:30`).
-    pub generated_at: String,
-    pub thresholds: Thresholds,
+    pub(crate) generated_at: String,
+    pub(crate) thresholds: Thresholds,
     /// `red_flag_ranking` of the period (empty for a year report), in ranking order.
-    pub ranking: Vec<RecordBatch>,
+    pub(crate) ranking: Vec<RecordBatch>,
     /// `red_flag_year` of the year plus `group_name`, in ranking order within each group.
-    pub year_summary: Vec<RecordBatch>,
+    pub(crate) year_summary: Vec<RecordBatch>,
     /// `red_flag_ranking` of every period of the year: `period, group_id, group_name,
     /// branch_id, branch_name, total, red_flag, penalty`.
-    pub year_periods: Vec<RecordBatch>,
+    pub(crate) year_periods: Vec<RecordBatch>,
     /// `attendance_monthly_by_unit` of the year at level 0 (the county) and the rules'
     /// group level (townships).
-    pub attendance: Vec<RecordBatch>,
+    pub(crate) attendance: Vec<RecordBatch>,
     /// `coverage` at level 0 and the group level.
-    pub coverage: Vec<RecordBatch>,
+    pub(crate) coverage: Vec<RecordBatch>,
     /// `coverage_findings`.
-    pub findings: Vec<RecordBatch>,
+    pub(crate) findings: Vec<RecordBatch>,
     /// `meeting_compliance` rows of the year that are not compliant.
-    pub compliance_gaps: Vec<RecordBatch>,
+    pub(crate) compliance_gaps: Vec<RecordBatch>,
     /// `attendance_alerts` of the year.
-    pub alerts: Vec<RecordBatch>,
+    pub(crate) alerts: Vec<RecordBatch>,
     /// Members per township and grade for the year (`member_points` rolled up): `unit_id,
     /// unit_name, grade, members`.
-    pub points: Vec<RecordBatch>,
+    pub(crate) points: Vec<RecordBatch>,
     /// `grid_visits` at the group level.
-    pub visits: Vec<RecordBatch>,
+    pub(crate) visits: Vec<RecordBatch>,
 }
 
 /// One column of a view's result, cast to a Rust type, across all its batches.
@@ -206,13 +207,13 @@ impl Column {
 }
 
 /// Numbers as a person reads them: up to two decimals, no trailing zeros (95, 95.5, 95.25).
-pub fn score_text(v: f64) -> String {
+pub(crate) fn score_text(v: f64) -> String {
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// A rate as a percentage with one decimal (0.953 → 95.3 %), as the terminal tables print it.
-pub fn percent_text(v: f64) -> String {
+pub(crate) fn percent_text(v: f64) -> String {
     format!("{:.1} %", v * 100.0)
 }
 

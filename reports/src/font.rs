@@ -16,11 +16,11 @@ use base64::Engine as _;
 use crate::error::ReportError;
 
 /// The font file.
-pub static FONT_BYTES: &[u8] = include_bytes!("../fonts/GridassessSansSC-Regular.ttf");
+pub(crate) static FONT_BYTES: &[u8] = include_bytes!("../fonts/GridassessSansSC-Regular.ttf");
 
 /// The CSS font-family list written into SVG text and the HTML. The first name is the embedded
 /// font; the rest are what Chinese desktops have, for a viewer that ignores embedded fonts.
-pub const FAMILY: &str =
+pub(crate) const FAMILY: &str =
     "Gridassess Sans SC, Microsoft YaHei, PingFang SC, Noto Sans CJK SC, sans-serif";
 
 struct Loaded {
@@ -73,7 +73,7 @@ pub(crate) fn text_width(text: &str, em: f64) -> f64 {
 }
 
 /// The characters of `text` the font has no glyph for (they would show as a box).
-pub fn missing_chars(text: &str) -> BTreeSet<char> {
+pub(crate) fn missing_chars(text: &str) -> BTreeSet<char> {
     let Ok(l) = loaded() else {
         return BTreeSet::new();
     };
@@ -84,7 +84,7 @@ pub fn missing_chars(text: &str) -> BTreeSet<char> {
 
 /// How a font subset is packed into a `data:` URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Packing {
+pub(crate) enum Packing {
     /// Brotli-compressed (about half the size, but compressing takes a noticeable fraction of a
     /// second): for the one subset the HTML carries.
     Woff2,
@@ -93,7 +93,7 @@ pub enum Packing {
 }
 
 /// A CSS `@font-face` rule carrying a subset of the font with the characters of `text`.
-pub fn font_face_css(text: &str, packing: Packing) -> Result<String, ReportError> {
+pub(crate) fn font_face_css(text: &str, packing: Packing) -> Result<String, ReportError> {
     let font = font_subset::Font::opentype(FONT_BYTES)
         .map_err(|e| ReportError::Font(format!("the embedded font cannot be read: {e:?}")))?;
     let mut chars: BTreeSet<char> = text.chars().filter(|c| font.contains_char(*c)).collect();

@@ -5,51 +5,67 @@
 //! embedded font), and [`Report::write`] writes them with `report.html` — one self-contained
 //! file that opens offline and prints on A4 — and `ranking.xlsx`, ready to print for the wall.
 //! It runs no SQL of its own: [`gather`] asks the engine's metrics API for every table.
+//!
+//! ```no_run
+//! # async fn run(metrics: &engine::Metrics) -> Result<(), Box<dyn std::error::Error>> {
+//! use reports::{Report, Scope, gather};
+//! let scope = Scope::Period("2024-B3".parse()?);
+//! let input = gather(metrics, "liling", "醴陵市", scope, "2024-07-01 09:30".into()).await?;
+//! let written = Report::build(input)?.write("report".as_ref())?;
+//! println!("{} files written", written.files.len());
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
 
 mod assemble;
-pub mod charts;
-pub mod data;
+mod charts;
+mod data;
 mod error;
-pub mod font;
+mod font;
 mod gather;
 mod html;
-pub mod pen;
+mod pen;
 pub mod present;
 mod tables;
 mod xlsx;
 
 use std::path::{Path, PathBuf};
 
-pub use data::{ReportInput, Scope, Thresholds};
+pub use data::{ReportInput, Scope};
 pub use error::ReportError;
 pub use gather::gather;
 pub use pen::Chart;
 
 /// The headline numbers at the top of the report.
 #[derive(Debug, Clone, Default)]
-pub struct KeyFigures {
+pub(crate) struct KeyFigures {
     /// (township, branch) of every flag holder in scope (a year counts each flag once).
-    pub flag_holders: Vec<(String, String)>,
-    pub rewards_yuan: f64,
+    pub(crate) flag_holders: Vec<(String, String)>,
+    pub(crate) rewards_yuan: f64,
     /// (township, branch, step) of every penalty in scope.
-    pub penalties: Vec<(String, String, String)>,
+    pub(crate) penalties: Vec<(String, String, String)>,
     /// The county's attendance rate over the scope's months.
-    pub attendance_rate: Option<f64>,
-    pub orgs: i64,
-    pub covered: i64,
-    pub standalone: i64,
+    pub(crate) attendance_rate: Option<f64>,
+    /// The county's organizations (两新组织), those covered by a party organization, and those
+    /// with one of their own.
+    pub(crate) orgs: i64,
+    pub(crate) covered: i64,
+    pub(crate) standalone: i64,
 }
 
 /// A report ready to write.
 pub struct Report {
-    pub input: ReportInput,
-    pub figures: KeyFigures,
+    pub(crate) input: ReportInput,
+    pub(crate) figures: KeyFigures,
+    /// Every chart, in the order the report shows them.
     pub charts: Vec<Chart>,
 }
 
 /// What [`Report::write`] wrote.
 #[derive(Debug, Clone)]
 pub struct Written {
+    /// Every file written, charts first.
     pub files: Vec<PathBuf>,
     /// Characters in the data the embedded font lacks (shown as boxes in the PNGs).
     pub missing_chars: String,
@@ -59,9 +75,7 @@ impl Report {
     /// Draws every chart and works out the key figures.
     pub fn build(input: ReportInput) -> Result<Report, ReportError> {
         let figures = assemble::key_figures(&input)?;
-        let charts = assemble::charts(&input)?
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
+        let charts = assemble::charts(&input)?;
         Ok(Report {
             input,
             figures,
@@ -70,7 +84,7 @@ impl Report {
     }
 
     /// The self-contained HTML report.
-    pub fn html(&self) -> Result<String, ReportError> {
+    pub(crate) fn html(&self) -> Result<String, ReportError> {
         html::render(self)
     }
 

@@ -11,36 +11,37 @@ use crate::error::ReportError;
 use crate::font::{self, FAMILY};
 
 /// Colour-blind-safe colours (Okabe & Ito), plus greys for ink and rules.
-pub mod palette {
+pub(crate) mod palette {
     use plotters::style::RGBColor;
-    pub const BLUE: RGBColor = RGBColor(0x00, 0x72, 0xB2);
-    pub const SKY: RGBColor = RGBColor(0x56, 0xB4, 0xE9);
-    pub const VERMILLION: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
-    pub const ORANGE: RGBColor = RGBColor(0xE6, 0x9F, 0x00);
-    pub const GREEN: RGBColor = RGBColor(0x00, 0x9E, 0x73);
-    pub const PURPLE: RGBColor = RGBColor(0xCC, 0x79, 0xA7);
-    pub const YELLOW: RGBColor = RGBColor(0xF0, 0xE4, 0x42);
-    pub const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
-    pub const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
-    pub const RULE: RGBColor = RGBColor(0xBB, 0xBB, 0xBB);
-    pub const GRID: RGBColor = RGBColor(0xE6, 0xE6, 0xE6);
-    pub const PAPER: RGBColor = RGBColor(0xFF, 0xFF, 0xFF);
+    pub(crate) const BLUE: RGBColor = RGBColor(0x00, 0x72, 0xB2);
+    pub(crate) const SKY: RGBColor = RGBColor(0x56, 0xB4, 0xE9);
+    pub(crate) const VERMILLION: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
+    pub(crate) const ORANGE: RGBColor = RGBColor(0xE6, 0x9F, 0x00);
+    pub(crate) const GREEN: RGBColor = RGBColor(0x00, 0x9E, 0x73);
+    pub(crate) const PURPLE: RGBColor = RGBColor(0xCC, 0x79, 0xA7);
+    pub(crate) const YELLOW: RGBColor = RGBColor(0xF0, 0xE4, 0x42);
+    pub(crate) const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+    pub(crate) const MUTED: RGBColor = RGBColor(0x66, 0x66, 0x66);
+    pub(crate) const RULE: RGBColor = RGBColor(0xBB, 0xBB, 0xBB);
+    pub(crate) const GRID: RGBColor = RGBColor(0xE6, 0xE6, 0xE6);
+    pub(crate) const PAPER: RGBColor = RGBColor(0xFF, 0xFF, 0xFF);
     /// Series colours in order; the yellow is last because it is faint on white.
-    pub const SERIES: [RGBColor; 7] = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, YELLOW];
+    pub(crate) const SERIES: [RGBColor; 7] = [BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, YELLOW];
 }
 
 /// Logical page width in pixels; PNGs are drawn at twice this.
-pub const PAGE_WIDTH: f64 = 800.0;
+pub(crate) const PAGE_WIDTH: f64 = 800.0;
 /// PNGs are drawn at this multiple of the logical size (1600 px wide ≈ 240 dpi across A4's
 /// 170 mm text width).
-pub const PNG_SCALE: f64 = 2.0;
+pub(crate) const PNG_SCALE: f64 = 2.0;
 /// Pixels per metre written into the PNG, so Word places it at A4 text width.
 const PNG_PIXELS_PER_METRE: u32 = 9449; // 240 dpi
 
-pub type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+/// What drawing on a backend returns.
+pub(crate) type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// A chart's layout and drawing, independent of the output format.
-pub trait ChartSpec {
+pub(crate) trait ChartSpec {
     /// The file stem (`ranking_TS01`).
     fn name(&self) -> String;
     /// The title shown above the chart in the report.
@@ -52,34 +53,35 @@ pub trait ChartSpec {
     fn texts(&self) -> Vec<String>;
 }
 
-/// A rendered chart.
+/// A rendered chart: the same drawing as SVG and as PNG.
 #[derive(Debug, Clone)]
 pub struct Chart {
-    pub name: String,
-    pub title: String,
+    /// The file stem (`ranking_TS01`).
+    pub(crate) name: String,
     /// The SVG without an embedded font (the HTML report embeds one for all charts).
-    pub svg: String,
+    pub(crate) svg: String,
     /// The SVG file: the chart with a font subset of its own characters embedded, so it looks
     /// the same on a machine without Chinese fonts.
-    pub svg_file: String,
-    pub png: Vec<u8>,
-    pub png_size: (u32, u32),
+    pub(crate) svg_file: String,
+    pub(crate) png: Vec<u8>,
     /// Characters the font lacks (drawn as boxes in the PNG).
-    pub missing_chars: String,
+    pub(crate) missing_chars: String,
 }
 
-pub struct Pen<'a, DB: DrawingBackend> {
+/// Draws in logical pixels on one backend, scaled to its resolution.
+pub(crate) struct Pen<'a, DB: DrawingBackend> {
     area: &'a DrawingArea<DB, Shift>,
     k: f64,
     bitmap: bool,
 }
 
-pub fn text_width(text: &str, em: f64) -> f64 {
+/// The width of `text` in logical pixels at `em` pixels per em.
+pub(crate) fn text_width(text: &str, em: f64) -> f64 {
     font::text_width(text, em)
 }
 
 /// `text` cut to `max` pixels wide at `em`, with an ellipsis when cut.
-pub fn fit(text: &str, em: f64, max: f64) -> String {
+pub(crate) fn fit(text: &str, em: f64, max: f64) -> String {
     if text_width(text, em) <= max {
         return text.to_string();
     }
@@ -112,7 +114,7 @@ impl<DB: DrawingBackend> Pen<'_, DB> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn text(
+    pub(crate) fn text(
         &self,
         s: &str,
         x: f64,
@@ -134,7 +136,15 @@ impl<DB: DrawingBackend> Pen<'_, DB> {
 
     /// Text on a paper-coloured box, so lines drawn earlier pass behind it.
     #[allow(clippy::too_many_arguments)]
-    pub fn label(&self, s: &str, x: f64, y: f64, em: f64, color: RGBColor, h: HPos) -> Drawn<DB> {
+    pub(crate) fn label(
+        &self,
+        s: &str,
+        x: f64,
+        y: f64,
+        em: f64,
+        color: RGBColor,
+        h: HPos,
+    ) -> Drawn<DB> {
         let w = text_width(s, em);
         let left = match h {
             HPos::Left => x,
@@ -151,14 +161,14 @@ impl<DB: DrawingBackend> Pen<'_, DB> {
         self.text(s, x, y, em, color, h, VPos::Center)
     }
 
-    pub fn rect(&self, x0: f64, y0: f64, x1: f64, y1: f64, fill: RGBColor) -> Drawn<DB> {
+    pub(crate) fn rect(&self, x0: f64, y0: f64, x1: f64, y1: f64, fill: RGBColor) -> Drawn<DB> {
         self.area.draw(&Rectangle::new(
             [self.at(x0, y0), self.at(x1, y1)],
             fill.filled(),
         ))
     }
 
-    pub fn outline(
+    pub(crate) fn outline(
         &self,
         x0: f64,
         y0: f64,
@@ -177,13 +187,13 @@ impl<DB: DrawingBackend> Pen<'_, DB> {
         ((w * self.k).round() as u32).max(1)
     }
 
-    pub fn line(&self, points: &[(f64, f64)], color: RGBColor, w: f64) -> Drawn<DB> {
+    pub(crate) fn line(&self, points: &[(f64, f64)], color: RGBColor, w: f64) -> Drawn<DB> {
         let pts: Vec<_> = points.iter().map(|&(x, y)| self.at(x, y)).collect();
         self.area
             .draw(&PathElement::new(pts, color.stroke_width(self.width(w))))
     }
 
-    pub fn dashed(&self, points: &[(f64, f64)], color: RGBColor, w: f64) -> Drawn<DB> {
+    pub(crate) fn dashed(&self, points: &[(f64, f64)], color: RGBColor, w: f64) -> Drawn<DB> {
         let pts: Vec<_> = points.iter().map(|&(x, y)| self.at(x, y)).collect();
         let (dash, gap) = ((4.0 * self.k) as i32, (3.0 * self.k) as i32);
         self.area.draw(&DashedPathElement::new(
@@ -194,7 +204,7 @@ impl<DB: DrawingBackend> Pen<'_, DB> {
         ))
     }
 
-    pub fn dot(&self, x: f64, y: f64, r: f64, color: RGBColor) -> Drawn<DB> {
+    pub(crate) fn dot(&self, x: f64, y: f64, r: f64, color: RGBColor) -> Drawn<DB> {
         self.area.draw(&Circle::new(
             self.at(x, y),
             ((r * self.k).round() as i32).max(1),
@@ -202,13 +212,20 @@ impl<DB: DrawingBackend> Pen<'_, DB> {
         ))
     }
 
-    pub fn polygon(&self, points: &[(f64, f64)], color: RGBColor) -> Drawn<DB> {
+    pub(crate) fn polygon(&self, points: &[(f64, f64)], color: RGBColor) -> Drawn<DB> {
         let pts: Vec<_> = points.iter().map(|&(x, y)| self.at(x, y)).collect();
         self.area.draw(&Polygon::new(pts, color.filled()))
     }
 
     /// A series marker: circle, square, triangle or diamond, by index.
-    pub fn marker(&self, shape: usize, x: f64, y: f64, r: f64, color: RGBColor) -> Drawn<DB> {
+    pub(crate) fn marker(
+        &self,
+        shape: usize,
+        x: f64,
+        y: f64,
+        r: f64,
+        color: RGBColor,
+    ) -> Drawn<DB> {
         match shape % 4 {
             0 => self.dot(x, y, r, color),
             1 => self.rect(
@@ -234,7 +251,7 @@ impl<DB: DrawingBackend> Pen<'_, DB> {
     }
 
     /// The chart's title and one line of explanation under it; returns where content starts.
-    pub fn heading(
+    pub(crate) fn heading(
         &self,
         title: &str,
         note: &str,
@@ -249,7 +266,7 @@ impl<DB: DrawingBackend> Pen<'_, DB> {
     }
 
     /// Legend swatches in a row from (x, y); returns the x after the last one.
-    pub fn legend_row(
+    pub(crate) fn legend_row(
         &self,
         items: &[(RGBColor, &str)],
         x: f64,
@@ -281,7 +298,7 @@ fn chart_error<E: std::fmt::Debug>(name: &str, e: E) -> ReportError {
 }
 
 /// Draws `spec` as SVG and as PNG.
-pub fn render<S: ChartSpec>(spec: &S) -> Result<Chart, ReportError> {
+pub(crate) fn render<S: ChartSpec>(spec: &S) -> Result<Chart, ReportError> {
     font::ensure_registered()?;
     let name = spec.name();
     let (w, h) = spec.size();
@@ -326,11 +343,9 @@ pub fn render<S: ChartSpec>(spec: &S) -> Result<Chart, ReportError> {
     let svg_file = insert_after_svg_open(&svg, &format!("<style>{css}</style>"));
     Ok(Chart {
         name,
-        title: spec.title(),
         svg,
         svg_file,
         png,
-        png_size: (pw, ph),
         missing_chars: missing.into_iter().collect(),
     })
 }
@@ -360,7 +375,7 @@ fn encode_png(name: &str, pixels: &[u8], w: u32, h: u32) -> Result<Vec<u8>, Repo
 
 impl Chart {
     /// The SVG for inlining into HTML: no namespace attribute, scaled by CSS.
-    pub fn svg_inline(&self) -> String {
+    pub(crate) fn svg_inline(&self) -> String {
         self.svg
             .replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
             .replacen("<svg ", "<svg role=\"img\" ", 1)

@@ -85,12 +85,14 @@ pub fn label(column: &str) -> String {
 /// font and printer has.
 #[derive(Debug, Clone, Copy)]
 pub struct Marks {
-    pub red_flag: &'static str,
+    red_flag: &'static str,
 }
 
 impl Marks {
+    /// For a terminal: emoji.
     pub const TERMINAL: Marks = Marks { red_flag: "🚩" };
-    pub const PRINT: Marks = Marks {
+    /// For paper and spreadsheets: words.
+    pub(crate) const PRINT: Marks = Marks {
         red_flag: "★流动红旗",
     };
 }
@@ -103,7 +105,7 @@ fn is_rate(column: &str) -> bool {
 }
 
 /// Whole yuan without decimals: ¥600, ¥62.5.
-pub fn yuan(text: &str) -> String {
+pub(crate) fn yuan(text: &str) -> String {
     let t = if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.')
     } else {
@@ -113,7 +115,7 @@ pub fn yuan(text: &str) -> String {
 }
 
 /// The Chinese spelling of a canonical enum value (`non_public` → `非公企业`).
-pub fn canonical_to_chinese(value: &str) -> Option<&'static str> {
+pub(crate) fn canonical_to_chinese(value: &str) -> Option<&'static str> {
     use model::schema::{BRANCH_TYPES, ORG_KINDS};
     ORG_KINDS
         .iter()

@@ -39,7 +39,6 @@ pub(crate) const ATTENDANCE_COLUMNS: &[&str] = &[
 pub(crate) const POINTS_COLUMNS: &[&str] = &["unit_name", "grade", "members"];
 
 pub(crate) struct Table {
-    pub title: String,
     pub names: Vec<String>,
     pub headers: Vec<String>,
     pub text: Vec<Vec<String>>,
@@ -55,7 +54,6 @@ impl Table {
 }
 
 pub(crate) fn table(
-    title: &str,
     table: &'static str,
     batches: &[RecordBatch],
     select: Select<'_>,
@@ -127,7 +125,6 @@ pub(crate) fn table(
         }
     }
     Ok(Table {
-        title: title.to_string(),
         headers: names.iter().map(|n| present::label(n)).collect(),
         names,
         text,

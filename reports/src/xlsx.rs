@@ -12,7 +12,7 @@ use rust_xlsxwriter::{
 };
 
 use crate::Report;
-use crate::data::{Column, Scope};
+use crate::data::{Column, ReportInput, Scope};
 use crate::error::ReportError;
 use crate::tables::{
     ATTENDANCE_COLUMNS, COVERAGE_COLUMNS, FINDINGS_COLUMNS, POINTS_COLUMNS, Select, Table,
@@ -278,7 +278,6 @@ fn summary(report: &Report) -> Result<Table, ReportError> {
         "reward_yuan",
     ];
     Ok(Table {
-        title: String::new(),
         names: names.iter().map(|s| s.to_string()).collect(),
         headers: [
             "乡镇",
@@ -297,26 +296,36 @@ fn summary(report: &Report) -> Result<Table, ReportError> {
     })
 }
 
-pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
-    let xerr = |source| ReportError::Xlsx {
-        path: path.to_path_buf(),
-        source,
-    };
-    let input = &report.input;
-    let f = Formats::new();
-    let mut wb = Workbook::new();
-    let mut used = BTreeSet::new();
-    let scope = input.scope.label();
-    let heading = |what: &str| format!("{} {} {}", input.county, scope, what);
+/// The workbook being written: the sheet names taken so far, the formats, and what every sheet's
+/// title starts with (county and scope).
+struct Book<'a> {
+    path: &'a Path,
+    wb: Workbook,
+    used: BTreeSet<String>,
+    formats: Formats,
+    heading: String,
+}
 
-    let s = summary(report)?;
-    let sheet = wb
-        .add_worksheet()
-        .set_name(sheet_name("汇总", &mut used))
-        .map_err(xerr)?;
-    write_sheet(sheet, &heading("流动红旗考核汇总"), &s, &f).map_err(xerr)?;
+impl Book<'_> {
+    /// Adds a sheet named `name` (made acceptable to Excel) showing `table` under the title
+    /// `<county> <scope> <what>`.
+    fn add(&mut self, name: &str, what: &str, table: &Table) -> Result<(), ReportError> {
+        let xerr = |source| ReportError::Xlsx {
+            path: self.path.to_path_buf(),
+            source,
+        };
+        let sheet = self
+            .wb
+            .add_worksheet()
+            .set_name(sheet_name(name, &mut self.used))
+            .map_err(xerr)?;
+        let title = format!("{} {}", self.heading, what);
+        write_sheet(sheet, &title, table, &self.formats).map_err(xerr)
+    }
+}
 
-    // One sheet per township, in ranking order.
+/// One sheet per township, in ranking order.
+fn township_sheets(book: &mut Book<'_>, input: &ReportInput) -> Result<(), ReportError> {
     let (t, batches, skip): (&'static str, &Vec<_>, &[&str]) = match input.scope {
         Scope::Period(_) => (
             "red_flag_ranking",
@@ -344,36 +353,24 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
         }
         seen.push(g.clone());
         let group_batches = rows_where(batches, t, "group_id", g)?;
-        let table = table("", t, &group_batches, Select::AllBut(skip))?;
-        let sheet = wb
-            .add_worksheet()
-            .set_name(sheet_name(&gname[i], &mut used))
-            .map_err(xerr)?;
-        write_sheet(
-            sheet,
-            &heading(&format!("{} 流动红旗排名", gname[i])),
-            &table,
-            &f,
-        )
-        .map_err(xerr)?;
+        let table = table(t, &group_batches, Select::AllBut(skip))?;
+        book.add(&gname[i], &format!("{} 流动红旗排名", gname[i]), &table)?;
     }
+    Ok(())
+}
 
+/// Coverage, its findings, attendance and points, a sheet each.
+fn subject_sheets(book: &mut Book<'_>, input: &ReportInput) -> Result<(), ReportError> {
     let sheets: [(&str, &str, Table); 4] = [
         (
             "两个覆盖",
             "两新组织党组织覆盖情况",
-            table(
-                "",
-                "coverage",
-                &input.coverage,
-                Select::Only(COVERAGE_COLUMNS),
-            )?,
+            table("coverage", &input.coverage, Select::Only(COVERAGE_COLUMNS))?,
         ),
         (
             "覆盖问题",
             "两新组织覆盖问题清单",
             table(
-                "",
                 "coverage_findings",
                 &input.findings,
                 Select::Only(FINDINGS_COLUMNS),
@@ -383,7 +380,6 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
             "组织生活出勤",
             "各乡镇组织生活出勤",
             table(
-                "",
                 "attendance_monthly_by_unit",
                 &input.attendance,
                 Select::Only(ATTENDANCE_COLUMNS),
@@ -392,20 +388,29 @@ pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
         (
             "党员积分",
             "各乡镇党员积分等次人数",
-            table(
-                "",
-                "member_points",
-                &input.points,
-                Select::Only(POINTS_COLUMNS),
-            )?,
+            table("member_points", &input.points, Select::Only(POINTS_COLUMNS))?,
         ),
     ];
     for (name, what, table) in &sheets {
-        let sheet = wb
-            .add_worksheet()
-            .set_name(sheet_name(name, &mut used))
-            .map_err(xerr)?;
-        write_sheet(sheet, &heading(what), table, &f).map_err(xerr)?;
+        book.add(name, what, table)?;
     }
-    wb.save(path).map_err(xerr)
+    Ok(())
+}
+
+pub(crate) fn write(report: &Report, path: &Path) -> Result<(), ReportError> {
+    let input = &report.input;
+    let mut book = Book {
+        path,
+        wb: Workbook::new(),
+        used: BTreeSet::new(),
+        formats: Formats::new(),
+        heading: format!("{} {}", input.county, input.scope.label()),
+    };
+    book.add("汇总", "流动红旗考核汇总", &summary(report)?)?;
+    township_sheets(&mut book, input)?;
+    subject_sheets(&mut book, input)?;
+    book.wb.save(path).map_err(|source| ReportError::Xlsx {
+        path: path.to_path_buf(),
+        source,
+    })
 }
