@@ -15,10 +15,12 @@ pub mod decode;
 pub mod error;
 pub mod issue;
 pub mod load;
+pub mod reason;
 pub mod source;
 pub mod validate;
 pub mod values;
 
 pub use error::IngestError;
 pub use issue::{Issue, Severity};
+pub use reason::Reason;
 pub use load::{LoadReport, TableCount, load, load_issues};
