@@ -318,7 +318,11 @@ pub struct Choices(pub &'static [EnumValue]);
 impl PartialEq for Choices {
     fn eq(&self, other: &Self) -> bool {
         self.0.len() == other.0.len()
-            && self.0.iter().zip(other.0).all(|(a, b)| a.canonical == b.canonical)
+            && self
+                .0
+                .iter()
+                .zip(other.0)
+                .all(|(a, b)| a.canonical == b.canonical)
     }
 }
 
@@ -394,8 +398,11 @@ mod tests {
             "the check digit is wrong (GB 11643 gives 4, the number ends in 0)"
         );
         assert_eq!(
-            Reason::KeptWithoutValue(Box::new(Reason::OutOfRange { min: 0, max: i64::MAX }))
-                .to_string(),
+            Reason::KeptWithoutValue(Box::new(Reason::OutOfRange {
+                min: 0,
+                max: i64::MAX
+            }))
+            .to_string(),
             "must be 0 or more; the row is kept without this value"
         );
         assert_eq!(

@@ -351,7 +351,11 @@ fn check_fk(
 
 /// The checks across rows and tables, in table order so that a rejected parent is known
 /// before its children are checked.
-pub(crate) fn validate_relations(staged: &mut [Staged], existing: &Existing, issues: &mut Vec<Issue>) {
+pub(crate) fn validate_relations(
+    staged: &mut [Staged],
+    existing: &Existing,
+    issues: &mut Vec<Issue>,
+) {
     for s in staged.iter_mut() {
         reject_duplicate_keys(s, issues);
     }

@@ -28,9 +28,7 @@ fn visits(batch: &RecordBatch, ri: &mut RowIssues) {
     let raised = batch.column(raised).as_primitive::<Int64Type>();
     let resolved = batch.column(c).as_primitive::<Int64Type>();
     for row in 0..batch.num_rows() {
-        if raised.is_valid(row)
-            && resolved.is_valid(row)
-            && resolved.value(row) > raised.value(row)
+        if raised.is_valid(row) && resolved.is_valid(row) && resolved.value(row) > raised.value(row)
         {
             let reason = Reason::MoreResolvedThanRaised {
                 resolved: resolved.value(row),
