@@ -16,12 +16,12 @@ use crate::source::RawTable;
 
 /// A column after cleaning, as arrow-rs arrays of the raw table's length.
 #[derive(Debug)]
-pub struct CleanColumn {
+pub(crate) struct CleanColumn {
     /// Trimmed, half-width text; null for empty cells.
-    pub text: ArrayRef,
+    pub(crate) text: ArrayRef,
     /// The parsed value for whole numbers, dates, booleans and enumerations; null where the
     /// text did not parse.
-    pub parsed: Option<ArrayRef>,
+    pub(crate) parsed: Option<ArrayRef>,
 }
 
 /// Date forms a county file uses; Excel serial day numbers are handled separately.
@@ -185,7 +185,7 @@ fn to_arrow_rs(s: &Series) -> Result<ArrayRef, String> {
 }
 
 /// Cleans every column the file has; `None` for table columns the file lacks.
-pub fn clean(raw: &RawTable) -> Result<Vec<Option<CleanColumn>>, IngestError> {
+pub(crate) fn clean(raw: &RawTable) -> Result<Vec<Option<CleanColumn>>, IngestError> {
     let err = |message: String| IngestError::Clean {
         file: raw.source.clone(),
         message,

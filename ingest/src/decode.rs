@@ -7,7 +7,7 @@
 use encoding_rs::{Encoding, GB18030};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextEncoding {
+pub(crate) enum TextEncoding {
     Utf8,
     Utf8Bom,
     /// GB18030, the superset of GBK and GB2312 that Windows "ANSI" Chinese files use.
@@ -18,7 +18,7 @@ pub enum TextEncoding {
 }
 
 impl TextEncoding {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             TextEncoding::Utf8 => "UTF-8",
             TextEncoding::Utf8Bom => "UTF-8 with BOM",
@@ -32,7 +32,7 @@ impl TextEncoding {
 /// are valid UTF-8; otherwise GB18030 when they decode as GB18030; otherwise whichever of the
 /// two decodes more lines, and the lines that fail are rejected one by one.
 /// Returns the encoding and how many bytes of BOM to skip.
-pub fn detect(bytes: &[u8]) -> (TextEncoding, usize) {
+pub(crate) fn detect(bytes: &[u8]) -> (TextEncoding, usize) {
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
         return (TextEncoding::Utf8Bom, 3);
     }
@@ -65,7 +65,7 @@ fn decode_gb18030(bytes: &[u8]) -> Option<String> {
 
 /// A UTF-16 file (recognized by its byte-order mark) as UTF-8 text; `None` for any other file,
 /// `Some(Err(offset))` with the byte offset of the first invalid sequence.
-pub fn utf16_to_utf8(bytes: &[u8]) -> Option<Result<String, usize>> {
+pub(crate) fn utf16_to_utf8(bytes: &[u8]) -> Option<Result<String, usize>> {
     let encoding = match bytes {
         [0xFF, 0xFE, ..] => encoding_rs::UTF_16LE,
         [0xFE, 0xFF, ..] => encoding_rs::UTF_16BE,
@@ -87,7 +87,7 @@ pub fn utf16_to_utf8(bytes: &[u8]) -> Option<Result<String, usize>> {
 
 /// Decodes one field, or shows where it is broken: the text that decodes, with the bytes
 /// that do not as `\xNN` (`南\xFF\xFE村`), so the user can find the cell.
-pub fn decode_field(bytes: &[u8], enc: TextEncoding) -> Result<String, String> {
+pub(crate) fn decode_field(bytes: &[u8], enc: TextEncoding) -> Result<String, String> {
     let encoding: &'static Encoding = match enc {
         TextEncoding::Utf8 | TextEncoding::Utf8Bom | TextEncoding::Utf16 => encoding_rs::UTF_8,
         TextEncoding::Gb18030 => GB18030,

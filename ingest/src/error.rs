@@ -6,66 +6,126 @@ use warehouse::WarehouseError;
 /// [`crate::Issue`]s, reported and stored with the load.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// A file or folder that cannot be read.
     #[error("{}: cannot read the file", .path.display())]
     Read {
+        /// The file or folder.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
+    /// A file whose name names no table.
     #[error("{}: the name does not say which table it holds; name the file or sheet after one of: {tables}", .path.display())]
-    UnknownTable { path: PathBuf, tables: String },
+    UnknownTable {
+        /// The file.
+        path: PathBuf,
+        /// The tables, in English and Chinese.
+        tables: String,
+    },
+    /// A file named on the command line that is no kind ingest reads.
     #[error("{}: not a CSV, Excel or Parquet file", .path.display())]
-    Unsupported { path: PathBuf },
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A CSV file the csv reader gives up on.
     #[error("{} line {line}: the CSV cannot be read", .path.display())]
     Csv {
+        /// The file.
         path: PathBuf,
+        /// The line where reading stopped.
         line: u64,
+        /// Why.
         source: csv::Error,
     },
+    /// A CSV header with bytes that are not valid in the file's encoding.
     #[error("{} line 1: the header cannot be read: bytes '{bytes}' are not valid {encoding}", .path.display())]
     UndecodableHeader {
+        /// The file.
         path: PathBuf,
+        /// The header, with the bad bytes as `\xNN`.
         bytes: String,
+        /// The encoding detected.
         encoding: &'static str,
     },
+    /// A UTF-16 file with an invalid sequence (it is converted as a whole, so it cannot be
+    /// rejected row by row).
     #[error("{}: byte {offset} is not valid {encoding}; re-save the file as CSV UTF-8", .path.display())]
     Undecodable {
+        /// The file.
         path: PathBuf,
+        /// The byte offset of the invalid sequence.
         offset: usize,
+        /// The encoding.
         encoding: &'static str,
     },
+    /// A workbook calamine cannot open or read.
     #[error("{}: not a readable Excel workbook: {message}", .path.display())]
-    Workbook { path: PathBuf, message: String },
+    Workbook {
+        /// The workbook.
+        path: PathBuf,
+        /// calamine's message.
+        message: String,
+    },
+    /// A Parquet file that cannot be read.
     #[error("{}: not a readable Parquet file", .path.display())]
     Parquet {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: parquet::errors::ParquetError,
     },
+    /// A Parquet column of a type that cannot be turned into text.
     #[error("{}: column '{column}' cannot be read as text", .path.display())]
     ParquetColumn {
+        /// The file.
         path: PathBuf,
+        /// The column.
         column: String,
+        /// Why.
         source: arrow::error::ArrowError,
     },
+    /// A header with no column of the table the file's name names.
     #[error(
         "{file} line {line}: none of the headers ({headers}) is a column of {table} ({zh}); expected e.g. {expected}"
     )]
     NoKnownColumns {
+        /// The file, with the sheet for workbooks.
         file: String,
+        /// The header's line.
         line: u64,
+        /// The headers as written.
         headers: String,
+        /// The table the file's name names.
         table: &'static str,
+        /// Its Chinese name.
         zh: &'static str,
+        /// A few of its columns, in English and Chinese.
         expected: String,
     },
+    /// A folder named on the command line with no file ingest reads.
     #[error("no CSV, Excel or Parquet files found in {}", .path.display())]
-    NoInputs { path: PathBuf },
+    NoInputs {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// Polars failed while cleaning a file's cells.
     #[error("cleaning {file}: {message}")]
-    Clean { file: String, message: String },
+    Clean {
+        /// The file.
+        file: String,
+        /// Polars' message.
+        message: String,
+    },
+    /// Arrow failed while building a table's rows.
     #[error("building table {table}")]
     Arrow {
+        /// The table.
         table: &'static str,
+        /// Why.
         source: arrow::error::ArrowError,
     },
+    /// The warehouse failed: reading the tenant, its rules or tables, or the commit.
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
 }

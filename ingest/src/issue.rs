@@ -3,13 +3,19 @@
 
 use std::fmt;
 
+use crate::reason::Reason;
+
+/// Whether the row of an [`Issue`] is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// The row is not loaded.
     Rejected,
+    /// The row is loaded; the value at fault is not stored (or its column's default is).
     Warning,
 }
 
 impl Severity {
+    /// The word stored in the `_issues` table: `rejected` or `warning`.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Rejected => "rejected",
@@ -21,12 +27,19 @@ impl Severity {
 /// One finding about one row (or, with no line, about a file's header).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issue {
+    /// The table the file holds.
     pub table: &'static str,
+    /// The file as the user named it, with the sheet for workbooks.
     pub file: String,
+    /// The line (CSV), sheet row (Excel) or row number (Parquet).
     pub line: Option<u64>,
+    /// The column at fault: a table column, the key's columns, or a header as written.
     pub column: Option<String>,
+    /// The value at fault, as read.
     pub value: Option<String>,
-    pub reason: String,
+    /// Why.
+    pub reason: Reason,
+    /// Whether the row is loaded.
     pub severity: Severity,
 }
 

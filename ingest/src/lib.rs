@@ -1,24 +1,32 @@
 //! gridassess ingest: a county's files → validated Arrow → the tenant's warehouse.
 //!
 //! The stages, in order:
-//! 1. [`source`] reads CSV (UTF-8, BOM, GBK/GB18030), Excel workbooks and Parquet into raw
-//!    text cells, each with its file and line;
-//! 2. [`clean`] trims and normalizes the cells and parses types with Polars;
-//! 3. [`validate`] checks cells, rows, keys, the grid and references;
+//! 1. `source` reads CSV (UTF-8, BOM, GBK/GB18030, UTF-16), Excel workbooks and Parquet into
+//!    raw text cells, each with its file and line (`decode` decides a CSV's encoding);
+//! 2. `clean` trims and normalizes the cells and parses types with Polars;
+//! 3. `validate` checks cells, rows, keys, the grid and references;
 //! 4. [`load`] merges the accepted rows by primary key and commits them with the
 //!    reconciliation and every issue, atomically.
 //!
+//! Every row read is loaded or rejected: a rejected row, and a value that is not stored, is an
+//! [`Issue`] with its file, line, column, value and [`Reason`].
+//!
 //! It is not a query engine: reading the warehouse back is `engine`'s job.
+#![warn(missing_docs)]
 
-pub mod clean;
-pub mod decode;
-pub mod error;
-pub mod issue;
-pub mod load;
-pub mod source;
-pub mod validate;
-pub mod values;
+mod clean;
+mod decode;
+mod error;
+mod issue;
+mod load;
+mod reason;
+mod source;
+mod validate;
+mod values;
 
 pub use error::IngestError;
 pub use issue::{Issue, Severity};
-pub use load::{LoadReport, TableCount, load, load_issues};
+pub use load::{FileRead, LoadReport, Progress, TableCount, load, load_issues};
+pub use reason::{Cause, Choices, Reason, Rejection};
+pub use source::Skipped;
+pub use values::DecimalError;

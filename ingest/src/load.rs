@@ -27,29 +27,45 @@ use crate::validate::{Existing, Staged, stage, validate_fields, validate_relatio
 /// The reconciliation of one table: every row read is loaded or rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableCount {
+    /// The table.
     pub table: &'static str,
+    /// Rows read from the load's files.
     pub read: usize,
+    /// Rows loaded: `read - rejected`.
     pub loaded: usize,
+    /// Rows rejected, each with at least one rejection issue.
     pub rejected: usize,
+    /// Warnings: values of loaded rows that were not stored, and notes on headers.
     pub warnings: usize,
 }
 
 /// One file or sheet as read, for the user to check the encoding and row count.
 #[derive(Debug, Clone)]
 pub struct FileRead {
+    /// The file, with the sheet for workbooks.
     pub source: String,
+    /// The table it holds.
     pub table: &'static str,
+    /// The text encoding detected (CSV only).
     pub encoding: Option<&'static str>,
+    /// Rows read.
     pub rows: usize,
 }
 
+/// What a load did: the reconciliation per table and every issue, as committed.
 #[derive(Debug)]
 pub struct LoadReport {
+    /// The load's number in the tenant's log.
     pub load_id: u64,
+    /// The version of the tenant's rules the rows were checked against.
     pub rules_version: u32,
+    /// Every file and sheet read.
     pub files: Vec<FileRead>,
+    /// Files and sheets looked at and not read.
     pub skipped: Vec<Skipped>,
+    /// The reconciliation, in table order.
     pub tables: Vec<TableCount>,
+    /// Every rejection and warning, by table, file and line.
     pub issues: Vec<Issue>,
     /// Tables whose contents changed; empty when the same files were loaded again.
     pub changed_tables: Vec<&'static str>,
@@ -57,6 +73,7 @@ pub struct LoadReport {
 
 /// Progress messages for the user while a load runs.
 pub trait Progress {
+    /// Shows one message.
     fn message(&self, text: &str);
 }
 
@@ -332,7 +349,7 @@ async fn load_log(
             issues.iter().map(|i| i.value.as_deref()),
         )),
         Arc::new(StringArray::from_iter_values(
-            issues.iter().map(|i| i.reason.as_str()),
+            issues.iter().map(|i| i.reason.to_string()),
         )),
         Arc::new(StringArray::from_iter_values(
             issues.iter().map(|i| i.severity.as_str()),

@@ -16,32 +16,33 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use crate::decode::{TextEncoding, decode_field, detect, utf16_to_utf8};
 use crate::error::IngestError;
 use crate::issue::{Issue, Severity};
+use crate::reason::Reason;
 
 /// The rows of one table as read from one file or sheet.
 #[derive(Debug)]
-pub struct RawTable {
-    pub table: &'static TableDef,
+pub(crate) struct RawTable {
+    pub(crate) table: &'static TableDef,
     /// The file as the user named it, with the sheet for workbooks: `县数据.xlsx [党员]`.
-    pub source: String,
-    pub encoding: Option<TextEncoding>,
+    pub(crate) source: String,
+    pub(crate) encoding: Option<TextEncoding>,
     /// The source line (CSV), sheet row (Excel) or row number (Parquet) of each row.
-    pub lines: Vec<u64>,
+    pub(crate) lines: Vec<u64>,
     /// One entry per column of the table definition: its cells, or `None` when the file has
     /// no such column.
-    pub cells: Vec<Option<Vec<Option<String>>>>,
+    pub(crate) cells: Vec<Option<Vec<Option<String>>>>,
     /// Rows that could not be read faithfully (undecodable bytes, wrong field count, Excel
     /// error cells); they are rejected whatever their other cells say.
-    pub unreadable: HashMap<usize, Vec<Issue>>,
+    pub(crate) unreadable: HashMap<usize, Vec<Issue>>,
     /// Findings about the file as a whole, such as a column that belongs to no table.
-    pub notes: Vec<Issue>,
+    pub(crate) notes: Vec<Issue>,
 }
 
 impl RawTable {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lines.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }
 }
@@ -49,15 +50,19 @@ impl RawTable {
 /// A file the load looked at and did not read, with why (shown to the user).
 #[derive(Debug, Clone)]
 pub struct Skipped {
+    /// The file, or the workbook and sheet.
     pub path: String,
+    /// Why it was not read.
     pub reason: String,
 }
 
+/// Everything a load read.
 #[derive(Debug, Default)]
-pub struct Sources {
-    pub tables: Vec<RawTable>,
-    pub files: Vec<String>,
-    pub skipped: Vec<Skipped>,
+pub(crate) struct Sources {
+    pub(crate) tables: Vec<RawTable>,
+    /// Every file read, in order.
+    pub(crate) files: Vec<String>,
+    pub(crate) skipped: Vec<Skipped>,
 }
 
 fn table_names() -> String {
@@ -70,7 +75,7 @@ fn table_names() -> String {
 
 /// Folds full-width ASCII (Ａ，１) and the ideographic space to their half-width forms, as
 /// Chinese input methods often type them in headers and codes.
-pub fn fold_full_width(s: &str) -> String {
+fn fold_full_width(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
@@ -121,10 +126,9 @@ fn map_headers(
                 line: Some(header_line),
                 column: Some(raw.clone()),
                 value: None,
-                reason: format!(
-                    "a second column for {}; the first one is used and this one ignored",
-                    table.columns[c].name
-                ),
+                reason: Reason::SecondColumn {
+                    column: table.columns[c].name,
+                },
                 severity: Severity::Warning,
             }),
             None => notes.push(Issue {
@@ -133,7 +137,10 @@ fn map_headers(
                 line: Some(header_line),
                 column: Some(raw.clone()),
                 value: None,
-                reason: format!("not a column of {} ({}); ignored", table.name, table.zh),
+                reason: Reason::UnknownColumn {
+                    table: table.name,
+                    zh: table.zh,
+                },
                 severity: Severity::Warning,
             }),
         }
@@ -201,7 +208,7 @@ impl RawBuilder {
         &mut self,
         line: u64,
         values: Vec<Option<String>>,
-        problems: Vec<(usize, String, String)>,
+        problems: Vec<(usize, String, Reason)>,
     ) {
         let row = self.raw.lines.len();
         self.raw.lines.push(line);
@@ -225,11 +232,10 @@ impl RawBuilder {
                 line: Some(line),
                 column: None,
                 value: None,
-                reason: format!(
-                    "the row has {} fields but the header has {}",
-                    values.len(),
-                    self.width
-                ),
+                reason: Reason::FieldCount {
+                    fields: values.len(),
+                    header: self.width,
+                },
                 severity: Severity::Rejected,
             });
         }
@@ -299,7 +305,7 @@ fn sniff_delimiter(bytes: &[u8]) -> u8 {
 }
 
 /// Reads a delimited text file in UTF-8, UTF-8 with BOM, GBK/GB18030 or UTF-16.
-pub fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestError> {
+fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestError> {
     let bytes = fs::read(path).map_err(|source| IngestError::Read {
         path: path.to_path_buf(),
         source,
@@ -348,10 +354,9 @@ pub fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, Inges
                     problems.push((
                         i,
                         shown,
-                        format!(
-                            "bytes that are not valid {}, the encoding detected for this file; fix this cell or re-save the file",
-                            encoding.label()
-                        ),
+                        Reason::Undecodable {
+                            encoding: encoding.label(),
+                        },
                     ));
                     values.push(None);
                 }
@@ -404,7 +409,7 @@ pub fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, Inges
 
 /// The text of an Excel cell as a person reads it: whole numbers without `.0`, dates as
 /// `YYYY-MM-DD`. Error cells (`#N/A`) are not data and reject their row.
-fn cell_text(cell: &Data) -> Result<Option<String>, String> {
+fn cell_text(cell: &Data) -> Result<Option<String>, Reason> {
     Ok(match cell {
         Data::Empty => None,
         Data::String(s) => Some(s.clone()),
@@ -418,7 +423,11 @@ fn cell_text(cell: &Data) -> Result<Option<String>, String> {
         },
         Data::DateTimeIso(s) => Some(s.split('T').next().unwrap_or(s).to_string()),
         Data::DurationIso(s) => Some(s.clone()),
-        Data::Error(e) => return Err(format!("Excel error cell {e}")),
+        Data::Error(e) => {
+            return Err(Reason::ExcelError {
+                error: e.to_string(),
+            });
+        }
     })
 }
 
@@ -431,7 +440,7 @@ fn format_float(f: f64) -> String {
 }
 
 /// Reads every sheet of a workbook that is named after a table.
-pub fn read_workbook(path: &Path) -> Result<(Vec<RawTable>, Vec<Skipped>), IngestError> {
+fn read_workbook(path: &Path) -> Result<(Vec<RawTable>, Vec<Skipped>), IngestError> {
     let wb_err = |e: calamine::Error| IngestError::Workbook {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -502,7 +511,7 @@ pub fn read_workbook(path: &Path) -> Result<(Vec<RawTable>, Vec<Skipped>), Inges
 
 /// Reads a Parquet file; typed columns are turned back into text so that they are cleaned
 /// and validated exactly like CSV cells.
-pub fn read_parquet(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestError> {
+fn read_parquet(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestError> {
     let file = fs::File::open(path).map_err(|source| IngestError::Read {
         path: path.to_path_buf(),
         source,
@@ -673,7 +682,7 @@ fn collect_files(
 }
 
 /// Reads every file named, and every data file inside every folder named, in order.
-pub fn read_sources(paths: &[PathBuf]) -> Result<Sources, IngestError> {
+pub(crate) fn read_sources(paths: &[PathBuf]) -> Result<Sources, IngestError> {
     let mut files = Vec::new();
     let mut sources = Sources::default();
     for p in paths {

@@ -9,8 +9,12 @@ pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gridassess"))
 }
 
+/// The golden ingest fixtures (`valid/<case>/`, `invalid/<case>/`), which live with ingest.
 pub fn fixtures() -> PathBuf {
-    datasets::fixtures_dir()
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/ingest/tests/fixtures"
+    ))
 }
 
 /// A fresh warehouse with one tenant, `t`.

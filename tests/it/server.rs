@@ -71,7 +71,7 @@ fn start_with(serve_args: &[&str]) -> Server {
         ],
         None,
     );
-    let fixture = datasets::fixtures_dir().join("valid/utf8_english/input");
+    let fixture = crate::common::fixtures().join("valid/utf8_english/input");
     gridassess(
         &wh,
         &["ingest", "--tenant", "b", fixture.to_str().expect("path")],
@@ -252,7 +252,7 @@ fn psql_connects_lists_tables_and_is_refused_a_wrong_password() {
 fn python_clients_see_roles_limits_and_isolation_as_spec_says() {
     let s = start();
     // Tenant b's personal values and branch names: none may ever reach a session on tenant a.
-    let fixture = datasets::fixtures_dir().join("valid/utf8_english/input");
+    let fixture = crate::common::fixtures().join("valid/utf8_english/input");
     let mut canaries = Vec::new();
     for (file, cols) in [
         ("members.csv", vec![2usize, 8, 9]),

@@ -1,9 +1,10 @@
-//! The real ingest loads generated data with no rejected row and no warning under the default
-//! rules: the committed sample (GBK, BOM, workbook) and a small county in both formats.
+//! The real ingest loads the committed sample (GBK, BOM, workbook) with no rejected row and no
+//! warning under the default rules. A full generated county is loaded through the binary by the
+//! end-to-end tests (`tests/it/sample_views.rs`).
 
 use std::path::PathBuf;
 
-use datasets::{GenerateOptions, OutputFormat, Scale, Tuning, generate_tuned, sample_dir};
+use datasets::sample_dir;
 
 fn load(paths: &[PathBuf], tenant: &str) -> ingest::LoadReport {
     let dir = tempfile::tempdir().unwrap();
@@ -50,24 +51,4 @@ fn the_committed_sample_loads_without_a_rejection() {
     assert_clean(&report, &rows);
     // Five CSVs and four sheets; the workbook's notes sheet is skipped, not rejected.
     assert_eq!(report.files.len(), 9);
-}
-
-#[test]
-fn a_generated_county_loads_without_a_rejection() {
-    for format in [OutputFormat::Csv, OutputFormat::Parquet] {
-        let dir = tempfile::tempdir().unwrap();
-        let opts = GenerateOptions {
-            scale: Scale::County,
-            seed: 21,
-            out: dir.path().to_path_buf(),
-            format,
-        };
-        let tuning = Tuning {
-            size_percent: 5,
-            threads: 2,
-        };
-        let summary = generate_tuned(&opts, &tuning, &|_| {}).unwrap();
-        let report = load(&[dir.path().to_path_buf()], "c001");
-        assert_clean(&report, &summary.counties[0].rows);
-    }
 }

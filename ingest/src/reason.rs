@@ -1,0 +1,413 @@
+//! Why a row was rejected or a value not stored: one variant per reason ingest gives. The
+//! `Display` text is what the warehouse's `_issues` table stores and the CLI prints, so a
+//! change to it changes every stored message and the golden fixtures' expected issues.
+
+use std::fmt;
+use std::sync::Arc;
+
+use model::schema::EnumValue;
+
+use crate::values::{DecimalError, format_cents};
+
+/// The reason of one [`crate::Issue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// A header naming a column the file already has; the first one is read.
+    SecondColumn {
+        /// The table column both headers name.
+        column: &'static str,
+    },
+    /// A header that names no column of the table the file holds.
+    UnknownColumn {
+        /// The table the file holds.
+        table: &'static str,
+        /// Its Chinese name.
+        zh: &'static str,
+    },
+    /// A cell with bytes that are not valid in the file's detected encoding.
+    Undecodable {
+        /// The encoding detected for the file.
+        encoding: &'static str,
+    },
+    /// An Excel error cell such as `#N/A`.
+    ExcelError {
+        /// The error as Excel shows it.
+        error: String,
+    },
+    /// A row with another number of fields than the header.
+    FieldCount {
+        /// Fields in the row.
+        fields: usize,
+        /// Fields in the header.
+        header: usize,
+    },
+    /// A required column the file does not have.
+    MissingColumn {
+        /// The column.
+        column: &'static str,
+        /// Its Chinese name.
+        zh: &'static str,
+    },
+    /// An empty cell in a required column.
+    MissingRequired {
+        /// The column.
+        column: &'static str,
+        /// Its Chinese name.
+        zh: &'static str,
+    },
+    /// Text in a whole-number column that is not a whole number.
+    NotAWholeNumber,
+    /// A whole number outside its column's range.
+    OutOfRange {
+        /// The smallest value allowed.
+        min: i64,
+        /// The largest value allowed; `i64::MAX` for no limit.
+        max: i64,
+    },
+    /// Text in a decimal column that is not a number with at most two places.
+    NotADecimal(DecimalError),
+    /// Text in a date column that is no date form ingest reads.
+    NotADate,
+    /// A date before 1900 or after 2100.
+    DateOutOfRange,
+    /// Text in a yes/no column that is no yes/no spelling; the default is stored.
+    NotABool {
+        /// The column's default, stored instead.
+        default: bool,
+    },
+    /// Text in an enumerated column that spells none of its values.
+    NotOneOf(Choices),
+    /// Text in a period column that is no period.
+    NotAPeriod,
+    /// Text in a month column that is no month.
+    NotAMonth,
+    /// An ID number that does not have 18 ASCII characters.
+    IdNumberLength {
+        /// Characters it has.
+        chars: usize,
+    },
+    /// An ID number whose first 17 characters are not all digits.
+    IdNumberNotDigits,
+    /// An ID number whose check digit is not the one GB 11643 gives.
+    IdNumberCheckDigit {
+        /// The check digit GB 11643 gives.
+        expected: char,
+        /// The last character of the number.
+        found: char,
+    },
+    /// A bad value in an optional column: the row is loaded without it.
+    KeptWithoutValue(Box<Reason>),
+    /// A visit that resolved more issues than it raised.
+    MoreResolvedThanRaised {
+        /// Issues resolved.
+        resolved: i64,
+        /// Issues raised.
+        raised: i64,
+    },
+    /// A score for an indicator the tenant's rules do not have.
+    UnknownIndicator {
+        /// The tenant's indicators, in the rules' order.
+        indicators: Vec<String>,
+    },
+    /// A score outside 0 and its indicator's maximum.
+    ScoreOutOfRange {
+        /// The score, in hundredths.
+        score: i128,
+        /// The indicator's maximum, in hundredths.
+        max: i128,
+        /// The indicator.
+        indicator: String,
+    },
+    /// A primary key seen earlier in the load; the first row with it is kept.
+    DuplicateKey {
+        /// The key's columns.
+        columns: &'static [&'static str],
+        /// The file of the row kept.
+        file: Arc<str>,
+        /// Its line.
+        line: u64,
+    },
+    /// A level-0 unit (the root) with a parent.
+    RootWithParent,
+    /// A second level-0 unit.
+    SecondRoot {
+        /// The root the grid already has.
+        root: String,
+    },
+    /// A unit below level 0 without a parent.
+    NoParent {
+        /// The unit's level.
+        level: i64,
+    },
+    /// A unit whose parent is not exactly one level up.
+    ParentLevel {
+        /// The parent.
+        parent: String,
+        /// The parent's level.
+        parent_level: i64,
+        /// The unit's level.
+        level: i64,
+    },
+    /// A unit whose parent is neither in the load nor in the warehouse.
+    ParentMissing {
+        /// The parent.
+        parent: String,
+    },
+    /// A unit whose parent was rejected in this load.
+    ParentRejected {
+        /// The parent.
+        parent: String,
+        /// Where and why the parent was rejected.
+        rejection: Box<Rejection>,
+    },
+    /// A reference to a row neither in the load nor in the warehouse.
+    NotInTable {
+        /// The table referred to.
+        table: &'static str,
+        /// The key referred to.
+        value: String,
+    },
+    /// A reference to a row that was rejected in this load.
+    ReferenceRejected {
+        /// The table referred to.
+        table: &'static str,
+        /// The key referred to.
+        value: String,
+        /// Where and why that row was rejected.
+        rejection: Box<Rejection>,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::SecondColumn { column } => write!(
+                f,
+                "a second column for {column}; the first one is used and this one ignored"
+            ),
+            Reason::UnknownColumn { table, zh } => {
+                write!(f, "not a column of {table} ({zh}); ignored")
+            }
+            Reason::Undecodable { encoding } => write!(
+                f,
+                "bytes that are not valid {encoding}, the encoding detected for this file; fix this cell or re-save the file"
+            ),
+            Reason::ExcelError { error } => write!(f, "Excel error cell {error}"),
+            Reason::FieldCount { fields, header } => write!(
+                f,
+                "the row has {fields} fields but the header has {header}"
+            ),
+            Reason::MissingColumn { column, zh } => write!(
+                f,
+                "the file has no column {column} ({zh}), which is required"
+            ),
+            Reason::MissingRequired { column, zh } => {
+                write!(f, "{column} ({zh}) is required but empty")
+            }
+            Reason::NotAWholeNumber => f.write_str("not a whole number"),
+            Reason::OutOfRange { min, max } if *max == i64::MAX => {
+                write!(f, "must be {min} or more")
+            }
+            Reason::OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
+            Reason::NotADecimal(why) => write!(
+                f,
+                "{why} (expected a number with at most two decimal places)"
+            ),
+            Reason::NotADate => f.write_str(
+                "not a date (expected 2024-05-05, 2024/5/5, 2024年5月5日 or an Excel date)",
+            ),
+            Reason::DateOutOfRange => f.write_str("a date outside 1900–2100"),
+            Reason::NotABool { default } => write!(
+                f,
+                "not a yes/no value (expected 是/否, Y/N, true/false or 1/0); stored as the default, {}",
+                if *default { "是" } else { "否" }
+            ),
+            Reason::NotOneOf(choices) => write!(f, "not one of: {choices}"),
+            Reason::NotAPeriod => f.write_str(
+                "not a period (expected 2024-B3, 2024-Q2, 2024-M05, 2024-H1, 2024年第3季度 or 2024年1-2月)",
+            ),
+            Reason::NotAMonth => f.write_str("not a month (expected 2024-05 or 2024年5月)"),
+            Reason::IdNumberLength { chars } => {
+                write!(f, "an ID number has 18 characters, this has {chars}")
+            }
+            Reason::IdNumberNotDigits => {
+                f.write_str("the first 17 characters of an ID number must be digits")
+            }
+            Reason::IdNumberCheckDigit { expected, found } => write!(
+                f,
+                "the check digit is wrong (GB 11643 gives {expected}, the number ends in {found})"
+            ),
+            Reason::KeptWithoutValue(why) => {
+                write!(f, "{why}; the row is kept without this value")
+            }
+            Reason::MoreResolvedThanRaised { resolved, raised } => write!(
+                f,
+                "more issues resolved ({resolved}) than raised ({raised})"
+            ),
+            Reason::UnknownIndicator { indicators } => write!(
+                f,
+                "not one of the tenant's indicators ({})",
+                indicators.join(", ")
+            ),
+            Reason::ScoreOutOfRange {
+                score,
+                max,
+                indicator,
+            } => write!(
+                f,
+                "score {} is outside 0–{} for {indicator}",
+                format_cents(*score),
+                format_cents(*max)
+            ),
+            Reason::DuplicateKey {
+                columns,
+                file,
+                line,
+            } => write!(
+                f,
+                "duplicate key ({}); the first occurrence, {file} line {line}, is kept",
+                columns.join(", ")
+            ),
+            Reason::RootWithParent => f.write_str(
+                "a level-0 unit is the root (the county) and cannot have a parent",
+            ),
+            Reason::SecondRoot { root } => write!(
+                f,
+                "a second root: the grid already has the level-0 unit '{root}'"
+            ),
+            Reason::NoParent { level } => write!(
+                f,
+                "a level-{level} unit needs a parent; only the level-0 root has none"
+            ),
+            Reason::ParentLevel {
+                parent,
+                parent_level,
+                level,
+            } => write!(
+                f,
+                "parent '{parent}' is at level {parent_level}; a level-{level} unit's parent must be at level {}",
+                level - 1
+            ),
+            Reason::ParentMissing { parent } => write!(
+                f,
+                "parent '{parent}' is not in grid_units, in this load or the warehouse"
+            ),
+            Reason::ParentRejected { parent, rejection } => {
+                write!(f, "parent '{parent}' was rejected ({rejection})")
+            }
+            Reason::NotInTable { table, value } => write!(
+                f,
+                "'{value}' is not in {table}, in this load or the warehouse"
+            ),
+            Reason::ReferenceRejected {
+                table,
+                value,
+                rejection,
+            } => write!(
+                f,
+                "{table} '{value}' was rejected in this load ({rejection})"
+            ),
+        }
+    }
+}
+
+/// The values of an enumerated column, shown as a person may write them: `正式 (formal)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Choices(pub &'static [EnumValue]);
+
+impl PartialEq for Choices {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(other.0)
+                .all(|(a, b)| a.canonical == b.canonical)
+    }
+}
+
+impl Eq for Choices {}
+
+impl fmt::Display for Choices {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, v) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match v.spellings.first() {
+                Some(zh) if *zh != v.canonical => write!(f, "{zh} ({})", v.canonical)?,
+                _ => f.write_str(v.canonical)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first rejection of a row: the column at fault (none for a row that could not be read)
+/// and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// The column, or the key's columns joined by `, `.
+    pub column: Option<String>,
+    /// Why.
+    pub reason: Reason,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(column) => write!(f, "{column}: {}", self.reason),
+            None => write!(f, "{}", self.reason),
+        }
+    }
+}
+
+/// Where a row rejected in this load came from and why, to explain the rejections it causes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The row's file.
+    pub file: Arc<str>,
+    /// The row's line.
+    pub line: u64,
+    /// Its first rejection, when one was recorded.
+    pub cause: Option<Cause>,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} line {}: ", self.file, self.line)?;
+        match &self.cause {
+            Some(cause) => write!(f, "{cause}"),
+            None => f.write_str("rejected"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_the_ones_stored_in_the_issues_table() {
+        assert_eq!(
+            Reason::IdNumberCheckDigit {
+                expected: '4',
+                found: '0'
+            }
+            .to_string(),
+            "the check digit is wrong (GB 11643 gives 4, the number ends in 0)"
+        );
+        assert_eq!(
+            Reason::KeptWithoutValue(Box::new(Reason::OutOfRange {
+                min: 0,
+                max: i64::MAX
+            }))
+            .to_string(),
+            "must be 0 or more; the row is kept without this value"
+        );
+        assert_eq!(
+            Reason::OutOfRange { min: 0, max: 5 }.to_string(),
+            "must be between 0 and 5"
+        );
+    }
+}

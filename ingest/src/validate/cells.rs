@@ -1,0 +1,381 @@
+//! Each cell against its column's type: one loop over the cells of a column checks empty and
+//! required cells the same way for every type, and a parser per column type turns the
+//! non-empty text into the values of the column's Arrow array.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Date32Array, Date32Builder,
+    Decimal128Builder, Int64Array, Int64Builder, StringArray, StringBuilder,
+};
+use arrow::datatypes::Int64Type;
+use arrow::error::ArrowError;
+use model::schema::{ColumnType, DECIMAL_PRECISION, DECIMAL_SCALE, EnumValue, id_check_char};
+use model::{Month, Period};
+
+use super::RowIssues;
+use crate::clean::CleanColumn;
+use crate::issue::Severity;
+use crate::reason::{Choices, Reason};
+use crate::values::parse_cents;
+
+/// How one column type turns cleaned, non-empty text into the values of its Arrow column.
+trait CellParser {
+    /// Parses cell `row`, whose cleaned text is `text`, and appends its value. On an error
+    /// nothing is appended: the caller reports the reason and appends [`Self::push_none`].
+    fn push(&mut self, row: usize, text: &str) -> Result<(), Reason>;
+
+    /// Appends the value of a cell that has none: null, or the column's default.
+    fn push_none(&mut self);
+
+    /// Whether [`Self::push_none`] appends a default. An empty cell of such a column is not
+    /// missing, and a bad one is stored as the default with a warning, required or not.
+    fn has_default(&self) -> bool {
+        false
+    }
+
+    fn finish(self) -> Result<ArrayRef, ArrowError>;
+}
+
+/// Types the cells of column `c`, reporting every cell that is missing or does not parse.
+pub(super) fn typed_column(
+    ri: &mut RowIssues,
+    c: usize,
+    clean: &CleanColumn,
+) -> Result<ArrayRef, ArrowError> {
+    let n = ri.raw.len();
+    let parsed = clean.parsed.as_ref();
+    match &ri.raw.table.columns[c].ty {
+        ColumnType::Text => check_cells(ri, c, clean, TextCells(clean.text.clone())),
+        ColumnType::Int { min, max } => {
+            let parser = IntCells {
+                parsed: parsed.and_then(|p| p.as_primitive_opt::<Int64Type>().cloned()),
+                min: *min,
+                max: *max,
+                values: Int64Builder::with_capacity(n),
+            };
+            check_cells(ri, c, clean, parser)
+        }
+        ColumnType::Decimal => {
+            let parser = DecimalCells(Decimal128Builder::with_capacity(n));
+            check_cells(ri, c, clean, parser)
+        }
+        ColumnType::Date => {
+            let parser = DateCells {
+                parsed: parsed.and_then(|p| p.as_any().downcast_ref::<Date32Array>().cloned()),
+                values: Date32Builder::with_capacity(n),
+            };
+            check_cells(ri, c, clean, parser)
+        }
+        ColumnType::Bool { default } => {
+            let parser = BoolCells {
+                parsed: parsed.and_then(|p| p.as_boolean_opt().cloned()),
+                default: *default,
+                values: BooleanBuilder::with_capacity(n),
+            };
+            check_cells(ri, c, clean, parser)
+        }
+        ColumnType::Enum(values) => {
+            let parser = EnumCells {
+                parsed: parsed.and_then(|p| p.as_string_opt::<i32>().cloned()),
+                choices: values,
+                values: StringBuilder::with_capacity(n, n * 8),
+            };
+            check_cells(ri, c, clean, parser)
+        }
+        ColumnType::Period => check_cells(ri, c, clean, NormalizedCells::new(n, period)),
+        ColumnType::Month => check_cells(ri, c, clean, NormalizedCells::new(n, month)),
+        ColumnType::IdNumber => check_cells(ri, c, clean, NormalizedCells::new(n, id_number)),
+    }
+}
+
+/// The one loop over a column's cells: an empty cell is missing when the column is required
+/// (unless it has a default), a non-empty one goes to the type's parser, and a value that does
+/// not parse rejects its row or, in an optional column, is dropped with a warning.
+fn check_cells<P: CellParser>(
+    ri: &mut RowIssues,
+    c: usize,
+    clean: &CleanColumn,
+    mut parser: P,
+) -> Result<ArrayRef, ArrowError> {
+    let def = &ri.raw.table.columns[c];
+    let text = clean.text.as_string::<i32>();
+    for row in 0..ri.raw.len() {
+        if text.is_null(row) {
+            if def.required && !parser.has_default() {
+                let reason = Reason::MissingRequired {
+                    column: def.name,
+                    zh: def.zh,
+                };
+                ri.report(row, def, None, reason, Severity::Rejected);
+            }
+            parser.push_none();
+            continue;
+        }
+        if let Err(reason) = parser.push(row, text.value(row)) {
+            if parser.has_default() {
+                ri.report_value(c, row, reason, Severity::Warning);
+            } else {
+                ri.bad(c, row, reason);
+            }
+            parser.push_none();
+        }
+    }
+    parser.finish()
+}
+
+/// Free text: any cleaned text is the value, so the column is the cleaned text itself.
+struct TextCells(ArrayRef);
+
+impl CellParser for TextCells {
+    fn push(&mut self, _row: usize, _text: &str) -> Result<(), Reason> {
+        Ok(())
+    }
+
+    fn push_none(&mut self) {}
+
+    fn finish(self) -> Result<ArrayRef, ArrowError> {
+        Ok(self.0)
+    }
+}
+
+/// Whole numbers as Polars parsed them, within the column's range.
+struct IntCells {
+    parsed: Option<Int64Array>,
+    min: i64,
+    max: i64,
+    values: Int64Builder,
+}
+
+impl CellParser for IntCells {
+    fn push(&mut self, row: usize, _text: &str) -> Result<(), Reason> {
+        let Some(v) = valid(&self.parsed, row).map(|p| p.value(row)) else {
+            return Err(Reason::NotAWholeNumber);
+        };
+        if !(self.min..=self.max).contains(&v) {
+            return Err(Reason::OutOfRange {
+                min: self.min,
+                max: self.max,
+            });
+        }
+        self.values.append_value(v);
+        Ok(())
+    }
+
+    fn push_none(&mut self) {
+        self.values.append_null();
+    }
+
+    fn finish(mut self) -> Result<ArrayRef, ArrowError> {
+        Ok(Arc::new(self.values.finish()))
+    }
+}
+
+/// Exact decimals with at most two places, parsed here (Polars has no such parser).
+struct DecimalCells(Decimal128Builder);
+
+impl CellParser for DecimalCells {
+    fn push(&mut self, _row: usize, text: &str) -> Result<(), Reason> {
+        let cents = parse_cents(text).map_err(Reason::NotADecimal)?;
+        self.0.append_value(cents);
+        Ok(())
+    }
+
+    fn push_none(&mut self) {
+        self.0.append_null();
+    }
+
+    fn finish(mut self) -> Result<ArrayRef, ArrowError> {
+        let array = self
+            .0
+            .finish()
+            .with_precision_and_scale(DECIMAL_PRECISION, DECIMAL_SCALE)?;
+        Ok(Arc::new(array))
+    }
+}
+
+/// Dates as Polars parsed them, from 1900 to 2100.
+struct DateCells {
+    parsed: Option<Date32Array>,
+    values: Date32Builder,
+}
+
+impl CellParser for DateCells {
+    fn push(&mut self, row: usize, _text: &str) -> Result<(), Reason> {
+        // 1900-01-01 and 2100-12-31 as days since 1970-01-01.
+        const FIRST: i32 = -25_567;
+        const LAST: i32 = 47_482;
+        let Some(days) = valid(&self.parsed, row).map(|p| p.value(row)) else {
+            return Err(Reason::NotADate);
+        };
+        if !(FIRST..=LAST).contains(&days) {
+            return Err(Reason::DateOutOfRange);
+        }
+        self.values.append_value(days);
+        Ok(())
+    }
+
+    fn push_none(&mut self) {
+        self.values.append_null();
+    }
+
+    fn finish(mut self) -> Result<ArrayRef, ArrowError> {
+        Ok(Arc::new(self.values.finish()))
+    }
+}
+
+/// Yes/no values as Polars parsed them; empty and unreadable cells hold the default.
+struct BoolCells {
+    parsed: Option<BooleanArray>,
+    default: bool,
+    values: BooleanBuilder,
+}
+
+impl CellParser for BoolCells {
+    fn push(&mut self, row: usize, _text: &str) -> Result<(), Reason> {
+        let Some(v) = valid(&self.parsed, row).map(|p| p.value(row)) else {
+            return Err(Reason::NotABool {
+                default: self.default,
+            });
+        };
+        self.values.append_value(v);
+        Ok(())
+    }
+
+    fn push_none(&mut self) {
+        self.values.append_value(self.default);
+    }
+
+    fn has_default(&self) -> bool {
+        true
+    }
+
+    fn finish(mut self) -> Result<ArrayRef, ArrowError> {
+        Ok(Arc::new(self.values.finish()))
+    }
+}
+
+/// Canonical values of an enumeration, as Polars mapped the spellings.
+struct EnumCells {
+    parsed: Option<StringArray>,
+    choices: &'static [EnumValue],
+    values: StringBuilder,
+}
+
+impl CellParser for EnumCells {
+    fn push(&mut self, row: usize, _text: &str) -> Result<(), Reason> {
+        let Some(p) = valid(&self.parsed, row) else {
+            return Err(Reason::NotOneOf(Choices(self.choices)));
+        };
+        self.values.append_value(p.value(row));
+        Ok(())
+    }
+
+    fn push_none(&mut self) {
+        self.values.append_null();
+    }
+
+    fn finish(mut self) -> Result<ArrayRef, ArrowError> {
+        Ok(Arc::new(self.values.finish()))
+    }
+}
+
+/// Text stored in a normal form: periods, months, ID numbers.
+struct NormalizedCells {
+    normalize: fn(&str) -> Result<String, Reason>,
+    values: StringBuilder,
+}
+
+impl NormalizedCells {
+    fn new(n: usize, normalize: fn(&str) -> Result<String, Reason>) -> Self {
+        NormalizedCells {
+            normalize,
+            values: StringBuilder::with_capacity(n, n * 8),
+        }
+    }
+}
+
+impl CellParser for NormalizedCells {
+    fn push(&mut self, _row: usize, text: &str) -> Result<(), Reason> {
+        self.values.append_value((self.normalize)(text)?);
+        Ok(())
+    }
+
+    fn push_none(&mut self) {
+        self.values.append_null();
+    }
+
+    fn finish(mut self) -> Result<ArrayRef, ArrowError> {
+        Ok(Arc::new(self.values.finish()))
+    }
+}
+
+/// The parsed array when it holds a value at `row`; a cell Polars could not parse is null.
+fn valid<A: Array>(parsed: &Option<A>, row: usize) -> Option<&A> {
+    parsed.as_ref().filter(|p| p.is_valid(row))
+}
+
+fn period(s: &str) -> Result<String, Reason> {
+    Period::parse(s)
+        .map(|p| p.to_string())
+        .ok_or(Reason::NotAPeriod)
+}
+
+fn month(s: &str) -> Result<String, Reason> {
+    Month::parse(s)
+        .map(|m| m.to_string())
+        .ok_or(Reason::NotAMonth)
+}
+
+fn id_number(s: &str) -> Result<String, Reason> {
+    let id = s.to_ascii_uppercase();
+    if id.len() != 18 || !id.is_ascii() {
+        return Err(Reason::IdNumberLength {
+            chars: s.chars().count(),
+        });
+    }
+    let found = char::from(id.as_bytes()[17]);
+    match id_check_char(&id.as_bytes()[..17]) {
+        None => Err(Reason::IdNumberNotDigits),
+        Some(check) if found == check => Ok(id),
+        Some(check) => Err(Reason::IdNumberCheckDigit {
+            expected: check,
+            found,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_numbers_are_upper_cased_and_their_check_digit_verified() {
+        let valid = "43028119800101991";
+        let check = id_check_char(valid.as_bytes()).expect("digits");
+        let wrong = if check == '0' { '1' } else { '0' };
+        assert_eq!(
+            id_number(&format!("{valid}{}", check.to_ascii_lowercase())),
+            Ok(format!("{valid}{check}"))
+        );
+        assert_eq!(
+            id_number(&format!("{valid}{wrong}")),
+            Err(Reason::IdNumberCheckDigit {
+                expected: check,
+                found: wrong
+            })
+        );
+        assert_eq!(
+            id_number("4302811980"),
+            Err(Reason::IdNumberLength { chars: 10 })
+        );
+        assert_eq!(
+            id_number("43028119800101９９１X"),
+            Err(Reason::IdNumberLength { chars: 18 })
+        );
+        assert_eq!(
+            id_number("4302811980010199AX"),
+            Err(Reason::IdNumberNotDigits)
+        );
+    }
+}

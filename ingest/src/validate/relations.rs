@@ -1,0 +1,366 @@
+//! The checks across rows and tables: repeated keys, the grid, references. A rejected row
+//! takes the rows that depend on it with it, and their reason says where and why it fell.
+
+use std::collections::{HashMap, HashSet};
+
+use arrow::array::{Array, AsArray, Int64Array, StringArray};
+use arrow::datatypes::Int64Type;
+
+use super::{Existing, Staged};
+use crate::issue::{Issue, Severity};
+use crate::reason::{Cause, Reason, Rejection};
+
+fn reject(
+    staged: &mut Staged,
+    row: usize,
+    column: &str,
+    value: Option<String>,
+    reason: Reason,
+    issues: &mut Vec<Issue>,
+) {
+    staged.alive[row] = false;
+    staged.first_reason.entry(row).or_insert_with(|| Cause {
+        column: Some(column.to_string()),
+        reason: reason.clone(),
+    });
+    issues.push(Issue {
+        table: staged.table.name,
+        file: staged.sources[row].to_string(),
+        line: Some(staged.lines[row]),
+        column: Some(column.to_string()),
+        value,
+        reason,
+        severity: Severity::Rejected,
+    });
+}
+
+/// The primary-key columns of a staged table, looked up once rather than per row.
+struct Keys {
+    cols: Vec<StringArray>,
+}
+
+impl Keys {
+    fn of(staged: &Staged) -> Keys {
+        Keys {
+            cols: staged
+                .table
+                .primary_key
+                .iter()
+                .filter_map(|k| staged.key_column(k).cloned())
+                .collect(),
+        }
+    }
+
+    /// The row's key (parts joined by U+001F), or `None` when a part is null.
+    fn at(&self, row: usize) -> Option<String> {
+        if let [col] = self.cols.as_slice() {
+            return col.is_valid(row).then(|| col.value(row).to_string());
+        }
+        let mut key = String::new();
+        for (i, col) in self.cols.iter().enumerate() {
+            if col.is_null(row) {
+                return None;
+            }
+            if i > 0 {
+                key.push('\u{1f}');
+            }
+            key.push_str(col.value(row));
+        }
+        Some(key)
+    }
+}
+
+/// A repeated primary key inside the load: the first occurrence is kept.
+fn reject_duplicate_keys(staged: &mut Staged, issues: &mut Vec<Issue>) {
+    let mut first: HashMap<String, usize> = HashMap::new();
+    let keys = Keys::of(staged);
+    for row in 0..staged.read() {
+        if !staged.alive[row] {
+            continue;
+        }
+        let Some(key) = keys.at(row) else {
+            continue;
+        };
+        match first.get(&key) {
+            None => {
+                first.insert(key, row);
+            }
+            Some(&kept) => {
+                let shown = key.replace('\u{1f}', ", ");
+                let reason = Reason::DuplicateKey {
+                    columns: staged.table.primary_key,
+                    file: staged.sources[kept].clone(),
+                    line: staged.lines[kept],
+                };
+                let column = staged.table.primary_key.join(", ");
+                reject(staged, row, &column, Some(shown), reason, issues);
+            }
+        }
+    }
+}
+
+/// Where a key was rejected in this load, to explain a cascading rejection.
+fn rejected_keys(staged: &Staged) -> HashMap<String, Rejection> {
+    let mut out = HashMap::new();
+    let keys = Keys::of(staged);
+    for row in 0..staged.read() {
+        if staged.alive[row] {
+            continue;
+        }
+        if let Some(key) = keys.at(row) {
+            out.entry(key).or_insert_with(|| rejection(staged, row));
+        }
+    }
+    out
+}
+
+/// Where and why `row` was rejected.
+fn rejection(staged: &Staged, row: usize) -> Rejection {
+    Rejection {
+        file: staged.sources[row].clone(),
+        line: staged.lines[row],
+        cause: staged.first_reason.get(&row).cloned(),
+    }
+}
+
+fn alive_keys(staged: &Staged) -> HashSet<String> {
+    let keys = Keys::of(staged);
+    (0..staged.read())
+        .filter(|r| staged.alive[*r])
+        .filter_map(|r| keys.at(r))
+        .collect()
+}
+
+/// The grid rules: one root at level 0; every other unit's parent exists and sits exactly one
+/// level up. Levels strictly decrease towards the root, so no chain of parents can loop.
+fn check_grid(units: &mut Staged, existing: &Existing, issues: &mut Vec<Issue>) {
+    let (Some(ids), Some(parents), Some(levels)) = (
+        units.key_column("unit_id").cloned(),
+        units.key_column("parent_id").cloned(),
+        units.table.column_index("level").and_then(|i| {
+            units
+                .batch
+                .column(i)
+                .as_primitive_opt::<Int64Type>()
+                .cloned()
+        }),
+    ) else {
+        return;
+    };
+    let new_rows: HashSet<String> = (0..units.read())
+        .filter(|r| units.alive[*r] && ids.is_valid(*r))
+        .map(|r| ids.value(r).to_string())
+        .collect();
+    // A committed unit stays as it is unless this load replaces it.
+    let valid: HashMap<String, i64> = existing
+        .grid
+        .iter()
+        .filter(|(id, _)| !new_rows.contains(*id))
+        .map(|(id, (_, level))| (id.clone(), *level))
+        .collect();
+    let root: Option<String> = existing
+        .grid
+        .iter()
+        .find(|(id, (parent, level))| *level == 0 && parent.is_none() && !new_rows.contains(*id))
+        .map(|(id, _)| id.clone());
+    let mut grid = GridState {
+        valid,
+        root,
+        rejected: rejected_keys(units),
+    };
+    let mut order: Vec<usize> = (0..units.read()).filter(|r| units.alive[*r]).collect();
+    order.sort_by_key(|r| (levels.is_valid(*r).then(|| levels.value(*r)), *r));
+    for row in order {
+        if !units.alive[row] || ids.is_null(row) || levels.is_null(row) {
+            continue;
+        }
+        check_unit(units, row, (&ids, &parents, &levels), &mut grid, issues);
+        if !units.alive[row] {
+            grid.rejected
+                .entry(ids.value(row).to_string())
+                .or_insert_with(|| rejection(units, row));
+        }
+    }
+}
+
+/// The grid as accepted so far while units are checked level by level.
+struct GridState {
+    /// Accepted units (committed and loaded): id → level.
+    valid: HashMap<String, i64>,
+    root: Option<String>,
+    /// Units rejected in this load: id → where and why.
+    rejected: HashMap<String, Rejection>,
+}
+
+/// Checks one unit against the units accepted so far (all of lower levels).
+fn check_unit(
+    units: &mut Staged,
+    row: usize,
+    cols: (&StringArray, &StringArray, &Int64Array),
+    grid: &mut GridState,
+    issues: &mut Vec<Issue>,
+) {
+    let (ids, parents, levels) = cols;
+    let id = ids.value(row).to_string();
+    let level = levels.value(row);
+    let parent = parents
+        .is_valid(row)
+        .then(|| parents.value(row).to_string());
+    if level == 0 {
+        if let Some(p) = parent {
+            reject(
+                units,
+                row,
+                "parent_id",
+                Some(p),
+                Reason::RootWithParent,
+                issues,
+            );
+            return;
+        }
+        match &grid.root {
+            Some(r) if *r != id => {
+                let reason = Reason::SecondRoot { root: r.clone() };
+                reject(units, row, "level", Some("0".into()), reason, issues);
+            }
+            _ => {
+                grid.root = Some(id.clone());
+                grid.valid.insert(id, 0);
+            }
+        }
+        return;
+    }
+    let Some(parent) = parent else {
+        reject(
+            units,
+            row,
+            "parent_id",
+            None,
+            Reason::NoParent { level },
+            issues,
+        );
+        return;
+    };
+    match grid.valid.get(&parent) {
+        Some(pl) if *pl == level - 1 => {
+            grid.valid.insert(id, level);
+        }
+        Some(pl) => {
+            let reason = Reason::ParentLevel {
+                parent: parent.clone(),
+                parent_level: *pl,
+                level,
+            };
+            reject(units, row, "parent_id", Some(parent), reason, issues);
+        }
+        None => {
+            let reason = match grid.rejected.get(&parent) {
+                Some(rejection) => Reason::ParentRejected {
+                    parent: parent.clone(),
+                    rejection: Box::new(rejection.clone()),
+                },
+                None => Reason::ParentMissing {
+                    parent: parent.clone(),
+                },
+            };
+            reject(units, row, "parent_id", Some(parent), reason, issues);
+        }
+    }
+}
+
+/// References: a row whose foreign key points nowhere is rejected, naming the rejected row it
+/// pointed at when there is one.
+fn check_references(staged: &mut [Staged], existing: &Existing, issues: &mut Vec<Issue>) {
+    for i in 0..staged.len() {
+        let table = staged[i].table;
+        // A table can refer to itself (a branch paired with another branch), so repeat until
+        // no more rows fall.
+        loop {
+            let mut changed = false;
+            for fk in table.foreign_keys {
+                let Some(target_idx) = staged.iter().position(|s| s.table.name == fk.table) else {
+                    // Nothing of the target table in this load: check against the warehouse.
+                    changed |= check_fk(
+                        &mut staged[i],
+                        fk.column,
+                        fk.table,
+                        &HashSet::new(),
+                        &HashMap::new(),
+                        existing,
+                        issues,
+                    );
+                    continue;
+                };
+                let alive = alive_keys(&staged[target_idx]);
+                let rejected = rejected_keys(&staged[target_idx]);
+                changed |= check_fk(
+                    &mut staged[i],
+                    fk.column,
+                    fk.table,
+                    &alive,
+                    &rejected,
+                    existing,
+                    issues,
+                );
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+}
+
+fn check_fk(
+    staged: &mut Staged,
+    column: &str,
+    target: &'static str,
+    alive: &HashSet<String>,
+    rejected: &HashMap<String, Rejection>,
+    existing: &Existing,
+    issues: &mut Vec<Issue>,
+) -> bool {
+    let Some(values) = staged.key_column(column).cloned() else {
+        return false;
+    };
+    let committed = existing.keys.get(target);
+    let mut changed = false;
+    for row in 0..staged.read() {
+        if !staged.alive[row] || values.is_null(row) {
+            continue;
+        }
+        let v = values.value(row);
+        if alive.contains(v) || committed.is_some_and(|k| k.contains(v)) {
+            continue;
+        }
+        let reason = match rejected.get(v) {
+            Some(rejection) => Reason::ReferenceRejected {
+                table: target,
+                value: v.to_string(),
+                rejection: Box::new(rejection.clone()),
+            },
+            None => Reason::NotInTable {
+                table: target,
+                value: v.to_string(),
+            },
+        };
+        reject(staged, row, column, Some(v.to_string()), reason, issues);
+        changed = true;
+    }
+    changed
+}
+
+/// The checks across rows and tables, in table order so that a rejected parent is known
+/// before its children are checked.
+pub(crate) fn validate_relations(
+    staged: &mut [Staged],
+    existing: &Existing,
+    issues: &mut Vec<Issue>,
+) {
+    for s in staged.iter_mut() {
+        reject_duplicate_keys(s, issues);
+    }
+    if let Some(units) = staged.iter_mut().find(|s| s.table.name == "grid_units") {
+        check_grid(units, existing, issues);
+    }
+    check_references(staged, existing, issues);
+}
