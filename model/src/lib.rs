@@ -2,6 +2,7 @@
 //! enumerations, the assessment rules, and a tenant's query limits. Every other crate speaks
 //! in these types.
 
+pub mod domain;
 pub mod limits;
 pub mod period;
 pub mod rules;
