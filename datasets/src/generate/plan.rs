@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use model::domain::{BranchType, MeetingKind, MemberCategory, OrgKind};
+
 use super::dates::{days, days_in_month};
 use super::names;
 use super::rng::{Part, Rng};
@@ -30,36 +32,10 @@ pub(crate) struct CountyId {
     pub size: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BranchType {
-    Rural,
-    Community,
-    Organ,
-    Institution,
-    Soe,
-    PrivateEnterprise,
-    SocialOrg,
-    School,
-}
-
-impl BranchType {
-    pub(crate) fn canonical(self) -> &'static str {
-        match self {
-            BranchType::Rural => "rural",
-            BranchType::Community => "community",
-            BranchType::Organ => "organ",
-            BranchType::Institution => "institution",
-            BranchType::Soe => "soe",
-            BranchType::PrivateEnterprise => "private_enterprise",
-            BranchType::SocialOrg => "social_org",
-            BranchType::School => "school",
-        }
-    }
-
-    /// The types the default rules rank for the red flag.
-    pub(crate) fn assessed(self) -> bool {
-        matches!(self, BranchType::Rural | BranchType::Community)
-    }
+/// Whether the default rules rank branches of this type for the red flag: only those get
+/// bimonthly scores, village grid leaders and grid visits.
+pub(crate) fn assessed_by_default(ty: BranchType) -> bool {
+    matches!(ty, BranchType::Rural | BranchType::Community)
 }
 
 /// Who a branch's members are, which decides their ages and categories.
@@ -73,65 +49,6 @@ pub(crate) enum Profile {
     Retired,
     Enterprise,
     Social,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Category {
-    Employed,
-    NoPost,
-    Mobile,
-    Retired,
-}
-
-impl Category {
-    pub(crate) fn canonical(self) -> &'static str {
-        match self {
-            Category::Employed => "employed",
-            Category::NoPost => "no_post",
-            Category::Mobile => "mobile",
-            Category::Retired => "retired",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum MeetingKind {
-    Committee,
-    Group,
-    ThemeDay,
-    Assembly,
-    Lecture,
-    OrgLife,
-    Review,
-}
-
-impl MeetingKind {
-    pub(crate) fn canonical(self) -> &'static str {
-        match self {
-            MeetingKind::Assembly => "assembly",
-            MeetingKind::Committee => "committee",
-            MeetingKind::Group => "group",
-            MeetingKind::Lecture => "lecture",
-            MeetingKind::ThemeDay => "theme_day",
-            MeetingKind::OrgLife => "org_life",
-            MeetingKind::Review => "review",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OrgKind {
-    Enterprise,
-    SocialOrg,
-}
-
-impl OrgKind {
-    pub(crate) fn canonical(self) -> &'static str {
-        match self {
-            OrgKind::Enterprise => "enterprise",
-            OrgKind::SocialOrg => "social_org",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -184,7 +101,7 @@ pub(crate) struct Member {
     pub birth: i32,
     pub joined: i32,
     pub probationary: bool,
-    pub category: Category,
+    pub category: MemberCategory,
     pub id_number: String,
     pub phone: Option<String>,
     /// 1-based party group, 0 for none.
@@ -945,7 +862,7 @@ pub(crate) fn populate(county: CountyId, seed: u64, mut sk: Skeleton) -> Plan {
     // village, members lead the groups and household cells (党员中心户).
     let mut village_branch: BTreeMap<u32, u32> = BTreeMap::new();
     for (bi, b) in sk.branches.iter().enumerate() {
-        if b.ty.assessed() {
+        if assessed_by_default(b.ty) {
             village_branch.entry(b.unit).or_insert(bi as u32);
         }
     }
@@ -1017,9 +934,9 @@ fn member(
         (
             rng.range(32, 56),
             match profile {
-                Profile::Village | Profile::Community | Profile::Social => Category::NoPost,
-                Profile::Retired => Category::Retired,
-                _ => Category::Employed,
+                Profile::Village | Profile::Community | Profile::Social => MemberCategory::NoPost,
+                Profile::Retired => MemberCategory::Retired,
+                _ => MemberCategory::Employed,
             },
         )
     } else {
@@ -1031,45 +948,45 @@ fn member(
                 let u = rng.unit();
                 let working = if profile == Profile::Village {
                     if u < 0.22 {
-                        Category::Mobile
+                        MemberCategory::Mobile
                     } else if u < 0.32 {
-                        Category::Employed
+                        MemberCategory::Employed
                     } else {
-                        Category::NoPost
+                        MemberCategory::NoPost
                     }
                 } else if u < 0.1 {
-                    Category::Mobile
+                    MemberCategory::Mobile
                 } else if u < 0.55 {
-                    Category::Employed
+                    MemberCategory::Employed
                 } else {
-                    Category::NoPost
+                    MemberCategory::NoPost
                 };
                 let retire_at = if female { 55 } else { 60 };
                 let cat = if age >= retire_at && rng.chance(0.75) {
-                    Category::Retired
+                    MemberCategory::Retired
                 } else {
                     working
                 };
                 (age, cat)
             }
-            Profile::Cadre => (rng.range(23, 59), Category::Employed),
-            Profile::Retired => (rng.range(58, 92), Category::Retired),
+            Profile::Cadre => (rng.range(23, 59), MemberCategory::Employed),
+            Profile::Retired => (rng.range(58, 92), MemberCategory::Retired),
             Profile::Enterprise => (
                 rng.range(22, 56),
                 if rng.chance(0.08) {
-                    Category::Mobile
+                    MemberCategory::Mobile
                 } else {
-                    Category::Employed
+                    MemberCategory::Employed
                 },
             ),
             Profile::Social => {
                 let age = rng.range(25, 72);
                 let cat = if age >= 60 {
-                    Category::Retired
+                    MemberCategory::Retired
                 } else if rng.chance(0.6) {
-                    Category::Employed
+                    MemberCategory::Employed
                 } else {
-                    Category::NoPost
+                    MemberCategory::NoPost
                 };
                 (age, cat)
             }
@@ -1109,13 +1026,13 @@ fn member(
     // 10x numbers are not issued to mobile phones in China: obviously synthetic.
     let phone = (!rng.chance(0.05)).then(|| format!("10{:02}{:07}", county.index % 100, seq + 1));
     // Exempt from points: the very old (and so very few).
-    let exempt = category == Category::Retired && age >= 85 && rng.chance(0.7);
-    let reliability = if category == Category::Mobile {
+    let exempt = category == MemberCategory::Retired && age >= 85 && rng.chance(0.7);
+    let reliability = if category == MemberCategory::Mobile {
         rng.uniform(-0.25, -0.05)
     } else {
         rng.uniform(-0.10, 0.05)
     };
-    let online = if category == Category::Mobile {
+    let online = if category == MemberCategory::Mobile {
         0.45
     } else {
         0.04
@@ -1223,7 +1140,9 @@ pub(crate) fn schedule(plan: &mut Plan) {
             0,
             names::REVIEW_THEME,
         ));
-        own.sort();
+        own.sort_by_key(|&(held_on, kind, group, theme)| {
+            (held_on, agenda_rank(kind), group, theme)
+        });
         for (held_on, kind, group, theme) in own {
             all.push(Meeting {
                 id: String::new(),
@@ -1240,6 +1159,21 @@ pub(crate) fn schedule(plan: &mut Plan) {
         m.id = format!("HY{:06}", i + 1);
     }
     plan.meetings = all;
+}
+
+/// The order in which meetings of one day are listed, and so numbered. It is the generator's
+/// own, not the schema's: changing it renumbers meetings in every generated county and the
+/// sample.
+fn agenda_rank(kind: MeetingKind) -> u8 {
+    match kind {
+        MeetingKind::Committee => 0,
+        MeetingKind::Group => 1,
+        MeetingKind::ThemeDay => 2,
+        MeetingKind::Assembly => 3,
+        MeetingKind::Lecture => 4,
+        MeetingKind::OrgLife => 5,
+        MeetingKind::Review => 6,
+    }
 }
 
 /// Splits `total` cents over the indicators: `dangjian` fixes 党组织建设 when given, `missing`
@@ -1299,7 +1233,7 @@ pub(crate) fn score(plan: &mut Plan, targets: &BTreeMap<(u32, u8), ScoreTarget>)
     let mut rng = plan.rng(Part::Scores);
     let mut scores = Vec::new();
     for (bi, b) in plan.branches.iter().enumerate() {
-        if !b.ty.assessed() {
+        if !assessed_by_default(b.ty) {
             continue;
         }
         for period in 1..=PERIODS {
@@ -1345,7 +1279,7 @@ pub(crate) fn visit(plan: &mut Plan) {
     }
     let mut visits = Vec::new();
     let mut resolution: BTreeMap<u32, f64> = BTreeMap::new();
-    for b in plan.branches.iter().filter(|b| b.ty.assessed()) {
+    for b in plan.branches.iter().filter(|b| assessed_by_default(b.ty)) {
         let village = b.unit;
         let mut below = vec![village];
         let mut i = 0;

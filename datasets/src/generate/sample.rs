@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use model::domain::{BranchType, OrgKind};
+
 use super::names;
-use super::plan::{
-    self, BranchSpec, BranchType, CountyId, OrgKind, OrgSpec, Plan, Profile, ScoreTarget, Skeleton,
-};
+use super::plan::{self, BranchSpec, CountyId, OrgSpec, Plan, Profile, ScoreTarget, Skeleton};
 use super::rng::{Part, Rng};
 
 pub(crate) const TENANT: &str = "sample";
