@@ -20,6 +20,7 @@
 //! # Ok::<(), datasets::GenerateError>(())
 //! ```
 
+mod county;
 mod dates;
 mod emit;
 mod error;
@@ -293,12 +294,12 @@ pub fn generate_tuned(
     let counties = match opts.scale {
         Scale::Sample => vec![write_sample(opts, progress)?],
         Scale::County => {
-            let ids = plan::county_ids(opts.seed, 1);
+            let ids = county::county_ids(opts.seed, 1);
             check_foreign(&out, &expected_entries(opts.format, None))?;
             vec![write_county(&ids[0], opts, scale, &out, threads, progress)?]
         }
         Scale::City | Scale::Province => {
-            let ids = plan::county_ids(opts.seed, opts.scale.counties());
+            let ids = county::county_ids(opts.seed, opts.scale.counties());
             let dirs: Vec<String> = ids.iter().map(|c| county_dir(&c.tenant_id)).collect();
             check_foreign(&out, &dirs.iter().cloned().collect())?;
             for d in &dirs {
@@ -465,7 +466,7 @@ fn thousands(n: u64) -> String {
 
 /// Builds one county's model (everything but attendance and points).
 fn county_plan(id: &CountyId, seed: u64, scale: f64) -> Plan {
-    let sk = plan::county_structure(id, seed, scale);
+    let sk = county::county_structure(id, seed, scale);
     let mut p = plan::populate(id.clone(), seed, sk);
     plan::schedule(&mut p);
     plan::score(&mut p, &Default::default());
