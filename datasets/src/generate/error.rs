@@ -52,6 +52,12 @@ pub enum GenerateError {
         dir.display()
     )]
     ForeignData { dir: PathBuf, entry: String },
+    #[error("starting {threads} worker threads")]
+    Threads {
+        threads: usize,
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
 }
 
 /// A name on the command line that is not a scale or a format.
