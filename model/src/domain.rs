@@ -163,92 +163,88 @@ domain_enum! {
 mod tests {
     use super::*;
 
-    fn texts<T: Copy>(all: &[T], canonical: fn(T) -> &'static str) -> Vec<&'static str> {
-        all.iter().map(|v| canonical(*v)).collect()
-    }
-
     fn table_texts(table: &[EnumValue]) -> Vec<&'static str> {
         table.iter().map(|v| v.canonical).collect()
     }
 
-    /// The canonical values of the enumerated column `table.column`.
-    fn column_texts(table: &str, column: &str) -> Vec<&'static str> {
-        match schema::table(table)
-            .and_then(|t| t.column(column))
-            .map(|c| &c.ty)
-        {
-            Some(schema::ColumnType::Enum(values)) => table_texts(values),
-            other => panic!("{table}.{column} is not an enumerated column: {other:?}"),
+    /// Checks that `all` lists exactly the values of `table`, in its order, and that `table`
+    /// is the list the enumerated column `table_name.column` is validated against.
+    fn check<T: Copy>(
+        all: &[T],
+        canonical: fn(T) -> &'static str,
+        table: &[EnumValue],
+        (table_name, column): (&str, &str),
+    ) {
+        let ours: Vec<&str> = all.iter().map(|v| canonical(*v)).collect();
+        // Equal lists: every variant is in the table, every value of the table is a variant,
+        // and ALL is in the table's order.
+        assert_eq!(
+            ours,
+            table_texts(table),
+            "{table_name}.{column}: enum and SCHEMA differ"
+        );
+        // Ingest validates the column against this list, so it accepts every value the enum
+        // can produce.
+        let def = schema::table(table_name).and_then(|t| t.column(column));
+        match def.map(|c| &c.ty) {
+            Some(schema::ColumnType::Enum(values)) => assert_eq!(
+                ours,
+                table_texts(values),
+                "{table_name}.{column}: enum and column differ"
+            ),
+            other => panic!("{table_name}.{column} is not an enumerated column: {other:?}"),
         }
     }
 
     #[test]
     fn every_enum_lists_exactly_the_values_of_its_schema_table_and_column() {
-        let cases: [(&str, Vec<&str>, &[EnumValue], (&str, &str)); 8] = [
-            (
-                "BranchType",
-                texts(BranchType::ALL, BranchType::canonical),
-                BranchType::SCHEMA,
-                ("branches", "type"),
-            ),
-            (
-                "Gender",
-                texts(Gender::ALL, Gender::canonical),
-                Gender::SCHEMA,
-                ("members", "gender"),
-            ),
-            (
-                "MemberStatus",
-                texts(MemberStatus::ALL, MemberStatus::canonical),
-                MemberStatus::SCHEMA,
-                ("members", "status"),
-            ),
-            (
-                "MemberCategory",
-                texts(MemberCategory::ALL, MemberCategory::canonical),
-                MemberCategory::SCHEMA,
-                ("members", "category"),
-            ),
-            (
-                "MeetingKind",
-                texts(MeetingKind::ALL, MeetingKind::canonical),
-                MeetingKind::SCHEMA,
-                ("meetings", "kind"),
-            ),
-            (
-                "AttendanceStatus",
-                texts(AttendanceStatus::ALL, AttendanceStatus::canonical),
-                AttendanceStatus::SCHEMA,
-                ("attendance", "status"),
-            ),
-            (
-                "OrgKind",
-                texts(OrgKind::ALL, OrgKind::canonical),
-                OrgKind::SCHEMA,
-                ("organizations", "kind"),
-            ),
-            (
-                "PointCategory",
-                texts(PointCategory::ALL, PointCategory::canonical),
-                PointCategory::SCHEMA,
-                ("points", "category"),
-            ),
-        ];
-        for (name, ours, table, (t, c)) in cases {
-            // Equal lists: every variant is in the table, every value of the table is a
-            // variant, and ALL is in the table's order.
-            assert_eq!(
-                ours,
-                table_texts(table),
-                "{name} and its SCHEMA table differ"
-            );
-            // And SCHEMA is the list the column is validated against, so ingest accepts every
-            // value the enum can produce.
-            assert_eq!(
-                ours,
-                column_texts(t, c),
-                "{name} and the column {t}.{c} differ"
-            );
-        }
+        check(
+            BranchType::ALL,
+            BranchType::canonical,
+            BranchType::SCHEMA,
+            ("branches", "type"),
+        );
+        check(
+            Gender::ALL,
+            Gender::canonical,
+            Gender::SCHEMA,
+            ("members", "gender"),
+        );
+        check(
+            MemberStatus::ALL,
+            MemberStatus::canonical,
+            MemberStatus::SCHEMA,
+            ("members", "status"),
+        );
+        check(
+            MemberCategory::ALL,
+            MemberCategory::canonical,
+            MemberCategory::SCHEMA,
+            ("members", "category"),
+        );
+        check(
+            MeetingKind::ALL,
+            MeetingKind::canonical,
+            MeetingKind::SCHEMA,
+            ("meetings", "kind"),
+        );
+        check(
+            AttendanceStatus::ALL,
+            AttendanceStatus::canonical,
+            AttendanceStatus::SCHEMA,
+            ("attendance", "status"),
+        );
+        check(
+            OrgKind::ALL,
+            OrgKind::canonical,
+            OrgKind::SCHEMA,
+            ("organizations", "kind"),
+        );
+        check(
+            PointCategory::ALL,
+            PointCategory::canonical,
+            PointCategory::SCHEMA,
+            ("points", "category"),
+        );
     }
 }
