@@ -472,7 +472,7 @@ impl TownshipKind {
     /// The kind of township number `t` (0-based).
     fn of(t: usize) -> TownshipKind {
         let g = &SHAPE.grid;
-        if t % g.street_every == 0 {
+        if t.is_multiple_of(g.street_every) {
             TownshipKind::Street
         } else if t % g.xiang_every == g.xiang_from {
             TownshipKind::Xiang

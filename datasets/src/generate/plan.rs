@@ -820,7 +820,7 @@ fn month_meetings(rng: &mut Rng, b: &Branch, month: u32, theme_day: u32, own: &m
             names::ASSEMBLY_THEMES[mi / 3],
         ));
     }
-    if month % 3 == 0 && held(rng, b.skip / 2.0) {
+    if month.is_multiple_of(3) && held(rng, b.skip / 2.0) {
         // The third-quarter lecture is the 七一 lecture, on July 1st.
         let date = if month == 9 {
             days(YEAR, 7, 1)
