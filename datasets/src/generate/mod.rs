@@ -11,14 +11,9 @@
 //! iterating a hash map. The county list is one endless list, so the county scale is the first
 //! county of a city and a city the first ten counties of a province.
 //!
-//! ```no_run
-//! use datasets::{GenerateOptions, Scale, generate};
-//!
-//! let opts = GenerateOptions::new(Scale::County, "/tmp/county".into());
-//! let summary = generate(&opts, &|msg| eprintln!("{msg}"))?;
-//! println!("{} bytes", summary.bytes_written);
-//! # Ok::<(), datasets::GenerateError>(())
-//! ```
+//! The stages: `county` lays out a county's structure (or `sample` the sample's), `plan` fills
+//! in members, meetings, scores and visits, `emit` derives attendance and points while writing
+//! each table to a `sink` (or, for the sample's hand-over form, `handover`).
 
 mod county;
 mod dates;
@@ -51,6 +46,7 @@ use sink::Sink;
 /// The seed the committed sample was generated with, and the CLI's default.
 pub const DEFAULT_SEED: u64 = 2024;
 
+/// How much to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {
     /// The demo county 醴陵示范县, in the form a county hands its files over.
@@ -64,8 +60,10 @@ pub enum Scale {
 }
 
 impl Scale {
+    /// Every scale, smallest first.
     pub const ALL: [Scale; 4] = [Scale::Sample, Scale::County, Scale::City, Scale::Province];
 
+    /// The name the CLI takes (`--scale county`).
     pub fn name(self) -> &'static str {
         match self {
             Scale::Sample => "sample",
@@ -120,11 +118,14 @@ impl FromStr for Scale {
 /// the English headers and canonical values of SPEC §2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
+    /// CSV files (for the sample: the hand-over form).
     Csv,
+    /// Parquet files, typed as the warehouse stores them.
     Parquet,
 }
 
 impl OutputFormat {
+    /// The name the CLI takes (`--format parquet`), also the files' extension.
     pub fn name(self) -> &'static str {
         match self {
             OutputFormat::Csv => "csv",
@@ -159,13 +160,17 @@ impl FromStr for OutputFormat {
     }
 }
 
+/// What to generate, and where.
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
+    /// How much.
     pub scale: Scale,
+    /// The seed of every random stream: the same seed gives the same bytes.
     pub seed: u64,
     /// The folder to write into; created when missing. It may hold other files, but not data
     /// files or county folders this run would not overwrite.
     pub out: PathBuf,
+    /// How tables are written.
     pub format: OutputFormat,
 }
 
@@ -199,14 +204,20 @@ impl Default for Tuning {
     }
 }
 
+/// What a generation wrote.
 #[derive(Debug, Clone)]
 pub struct GenerateSummary {
+    /// The scale generated.
     pub scale: Scale,
+    /// The seed used.
     pub seed: u64,
+    /// The format written.
     pub format: OutputFormat,
+    /// The folder written into.
     pub out: PathBuf,
     /// In county order.
     pub counties: Vec<CountySummary>,
+    /// The size of all files written.
     pub bytes_written: u64,
 }
 
@@ -222,27 +233,34 @@ impl GenerateSummary {
     }
 }
 
+/// What a generation wrote for one county.
 #[derive(Debug, Clone)]
 pub struct CountySummary {
     /// A tenant id the county can be loaded under: `sample`, or `c001` … `c100`.
     pub tenant_id: String,
+    /// The county's name, e.g. 醴陵示范县.
     pub name: String,
     /// The folder holding the county's files.
     pub dir: PathBuf,
     /// Rows per table (English table names), in `model::schema::TABLES` order.
     pub rows: Vec<(&'static str, u64)>,
+    /// The size of the county's files.
     pub bytes: u64,
 }
 
 /// A county's tables in memory, canonical English values, in `model::schema::TABLES` order.
 #[derive(Debug, Clone)]
 pub struct CountyTables {
+    /// A tenant id the county can be loaded under.
     pub tenant_id: String,
+    /// The county's name.
     pub name: String,
+    /// Each table with all its rows in one batch.
     pub tables: Vec<(&'static TableDef, RecordBatch)>,
 }
 
 impl CountyTables {
+    /// The rows of the table named `name` (English), if the schema has it.
     pub fn table(&self, name: &str) -> Option<&RecordBatch> {
         self.tables
             .iter()
