@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod domain;
 pub mod limits;
 pub mod period;
 pub mod rules;

@@ -9,12 +9,13 @@ use arrow::array::{
     StringBuilder,
 };
 use arrow::datatypes::SchemaRef;
+use model::domain::{AttendanceStatus, Gender, MemberCategory, MemberStatus, PointCategory};
 use model::schema::{DECIMAL_PRECISION, DECIMAL_SCALE, TableDef};
 
 use super::GenerateError;
 use super::dates::ymd;
 use super::names;
-use super::plan::{Category, INDICATORS, Plan, Profile, YEAR};
+use super::plan::{INDICATORS, Plan, Profile, YEAR};
 use super::rng::Part;
 use super::sink::Sink;
 
@@ -163,14 +164,20 @@ fn members(
             id.append_value(&m.id);
             branch.append_value(&plan.branches[m.branch as usize].id);
             name.append_value(&m.name);
-            gender.append_value(if m.female { "女" } else { "男" });
+            let g = if m.female {
+                Gender::Female
+            } else {
+                Gender::Male
+            };
+            gender.append_value(g.canonical());
             birth.append_value(m.birth);
             joined.append_value(m.joined);
-            status.append_value(if m.probationary {
-                "probationary"
+            let s = if m.probationary {
+                MemberStatus::Probationary
             } else {
-                "formal"
-            });
+                MemberStatus::Formal
+            };
+            status.append_value(s.canonical());
             category.append_value(m.category.canonical());
             id_number.append_value(&m.id_number);
             phone.append_option(m.phone.as_deref());
@@ -273,28 +280,28 @@ fn attendance(
             // Always draw, so fixing one member's record does not shift anyone else's.
             let drawn = if rng.chance(chance) {
                 if rng.chance(p.online) {
-                    "online"
+                    AttendanceStatus::Online
                 } else {
-                    "present"
+                    AttendanceStatus::Present
                 }
-            } else if rng.chance(if p.category == Category::Mobile {
+            } else if rng.chance(if p.category == MemberCategory::Mobile {
                 // Most who miss a meeting ask for leave (请假); migrant workers nearly always.
                 0.88
             } else {
                 0.75
             }) {
-                "excused"
+                AttendanceStatus::Excused
             } else {
-                "absent"
+                AttendanceStatus::Absent
             };
             let value = match plan.absences.get(&who) {
-                Some(list) if list.contains(&(mi as u32)) => "absent",
-                Some(_) => "present",
+                Some(list) if list.contains(&(mi as u32)) => AttendanceStatus::Absent,
+                Some(_) => AttendanceStatus::Present,
                 None => drawn,
             };
             b.0.append_value(&m.id);
             b.1.append_value(&p.id);
-            b.2.append_value(value);
+            b.2.append_value(value.canonical());
             pending += 1;
             if pending == BATCH {
                 let (mut x, mut y, mut z) = std::mem::replace(&mut b, new_builders());
@@ -404,7 +411,7 @@ fn member_points(
     rng: &mut super::rng::Rng,
     mobile: bool,
     first_month: u32,
-    out: &mut Vec<(u32, &'static str, i64, &'static str)>,
+    out: &mut Vec<(u32, PointCategory, i64, &'static str)>,
 ) {
     out.clear();
     let u = rng.unit() + if mobile { 0.1 } else { 0.0 };
@@ -425,28 +432,43 @@ fn member_points(
         if !rng.chance(miss) {
             // Half points, at least half a point.
             let v = (((monthly + rng.normalish() * 0.8) * 2.0).round() as i64).max(1) * 50;
-            out.push((month, "task", v, *rng.pick(names::TASK_REASONS)));
+            out.push((
+                month,
+                PointCategory::Task,
+                v,
+                *rng.pick(names::TASK_REASONS),
+            ));
         }
         if rng.chance(deduct) {
             let v = -100 * rng.range(1, 2);
-            out.push((month, "base", v, *rng.pick(names::BASE_REASONS)));
+            out.push((
+                month,
+                PointCategory::Base,
+                v,
+                *rng.pick(names::BASE_REASONS),
+            ));
         }
     }
     for _ in 0..rewards {
         let month = rng.range(i64::from(first_month), 12) as u32;
         let v = rng.range(2, 6) * 50;
-        out.push((month, "reward", v, *rng.pick(names::REWARD_REASONS)));
+        out.push((
+            month,
+            PointCategory::Reward,
+            v,
+            *rng.pick(names::REWARD_REASONS),
+        ));
     }
     // Honours are given at the 七一 commendation.
     if first_month <= 7 && rng.chance(honor) {
         let (reason, v) = *rng.pick(names::HONOR_REASONS);
-        out.push((7, "honor", v, reason));
+        out.push((7, PointCategory::Honor, v, reason));
     }
     if rng.chance(0.004) {
         let month = rng.range(i64::from(first_month), 12) as u32;
         out.push((
             month,
-            "violation",
+            PointCategory::Violation,
             -500 * rng.range(1, 2),
             *rng.pick(names::VIOLATION_REASONS),
         ));
@@ -488,7 +510,7 @@ fn points(
         };
         member_points(
             &mut rng,
-            m.category == Category::Mobile,
+            m.category == MemberCategory::Mobile,
             first_month,
             &mut entries,
         );
@@ -497,7 +519,7 @@ fn points(
             b.0.append_value(format!("JF{rows:07}"));
             b.1.append_value(&m.id);
             b.2.append_value(format!("{YEAR}-{month:02}"));
-            b.3.append_value(category);
+            b.3.append_value(category.canonical());
             b.4.append_value(i128::from(*cents));
             b.5.append_value(reason);
             pending += 1;

@@ -11,15 +11,11 @@
 //! iterating a hash map. The county list is one endless list, so the county scale is the first
 //! county of a city and a city the first ten counties of a province.
 //!
-//! ```no_run
-//! use datasets::{GenerateOptions, Scale, generate};
-//!
-//! let opts = GenerateOptions::new(Scale::County, "/tmp/county".into());
-//! let summary = generate(&opts, &|msg| eprintln!("{msg}"))?;
-//! println!("{} bytes", summary.bytes_written);
-//! # Ok::<(), datasets::GenerateError>(())
-//! ```
+//! The stages: `county` lays out a county's structure (or `sample` the sample's), `plan` fills
+//! in members, meetings, scores and visits, `emit` derives attendance and points while writing
+//! each table to a `sink` (or, for the sample's hand-over form, `handover`).
 
+mod county;
 mod dates;
 mod emit;
 mod error;
@@ -34,12 +30,13 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use model::schema::{TABLES, TableDef};
+use rayon::ThreadPool;
 
 pub use error::{GenerateError, UnknownName};
 
@@ -49,6 +46,7 @@ use sink::Sink;
 /// The seed the committed sample was generated with, and the CLI's default.
 pub const DEFAULT_SEED: u64 = 2024;
 
+/// How much to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {
     /// The demo county 醴陵示范县, in the form a county hands its files over.
@@ -62,8 +60,10 @@ pub enum Scale {
 }
 
 impl Scale {
+    /// Every scale, smallest first.
     pub const ALL: [Scale; 4] = [Scale::Sample, Scale::County, Scale::City, Scale::Province];
 
+    /// The name the CLI takes (`--scale county`).
     pub fn name(self) -> &'static str {
         match self {
             Scale::Sample => "sample",
@@ -118,11 +118,14 @@ impl FromStr for Scale {
 /// the English headers and canonical values of SPEC §2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
+    /// CSV files (for the sample: the hand-over form).
     Csv,
+    /// Parquet files, typed as the warehouse stores them.
     Parquet,
 }
 
 impl OutputFormat {
+    /// The name the CLI takes (`--format parquet`), also the files' extension.
     pub fn name(self) -> &'static str {
         match self {
             OutputFormat::Csv => "csv",
@@ -157,13 +160,17 @@ impl FromStr for OutputFormat {
     }
 }
 
+/// What to generate, and where.
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
+    /// How much.
     pub scale: Scale,
+    /// The seed of every random stream: the same seed gives the same bytes.
     pub seed: u64,
     /// The folder to write into; created when missing. It may hold other files, but not data
     /// files or county folders this run would not overwrite.
     pub out: PathBuf,
+    /// How tables are written.
     pub format: OutputFormat,
 }
 
@@ -197,14 +204,20 @@ impl Default for Tuning {
     }
 }
 
+/// What a generation wrote.
 #[derive(Debug, Clone)]
 pub struct GenerateSummary {
+    /// The scale generated.
     pub scale: Scale,
+    /// The seed used.
     pub seed: u64,
+    /// The format written.
     pub format: OutputFormat,
+    /// The folder written into.
     pub out: PathBuf,
     /// In county order.
     pub counties: Vec<CountySummary>,
+    /// The size of all files written.
     pub bytes_written: u64,
 }
 
@@ -220,27 +233,34 @@ impl GenerateSummary {
     }
 }
 
+/// What a generation wrote for one county.
 #[derive(Debug, Clone)]
 pub struct CountySummary {
     /// A tenant id the county can be loaded under: `sample`, or `c001` … `c100`.
     pub tenant_id: String,
+    /// The county's name, e.g. 醴陵示范县.
     pub name: String,
     /// The folder holding the county's files.
     pub dir: PathBuf,
     /// Rows per table (English table names), in `model::schema::TABLES` order.
     pub rows: Vec<(&'static str, u64)>,
+    /// The size of the county's files.
     pub bytes: u64,
 }
 
 /// A county's tables in memory, canonical English values, in `model::schema::TABLES` order.
 #[derive(Debug, Clone)]
 pub struct CountyTables {
+    /// A tenant id the county can be loaded under.
     pub tenant_id: String,
+    /// The county's name.
     pub name: String,
+    /// Each table with all its rows in one batch.
     pub tables: Vec<(&'static TableDef, RecordBatch)>,
 }
 
 impl CountyTables {
+    /// The rows of the table named `name` (English), if the schema has it.
     pub fn table(&self, name: &str) -> Option<&RecordBatch> {
         self.tables
             .iter()
@@ -280,25 +300,28 @@ pub fn generate_tuned(
             format: opts.format,
         });
     }
-    let threads = match tuning.threads {
-        0 => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(1, 4),
-        n => n,
-    };
+    let threads = worker_threads(tuning);
     let scale = f64::from(tuning.size_percent.max(1)) / 100.0;
     let out = opts.out.clone();
     mkdir(&out)?;
     let counties = match opts.scale {
         Scale::Sample => vec![write_sample(opts, progress)?],
         Scale::County => {
-            let ids = plan::county_ids(opts.seed, 1);
+            let ids = county::county_ids(opts.seed, 1);
             check_foreign(&out, &expected_entries(opts.format, None))?;
-            vec![write_county(&ids[0], opts, scale, &out, threads, progress)?]
+            let started = Instant::now();
+            // Two threads at most: the attendance table beside all the others.
+            let pool = if threads > 1 {
+                Some(worker_pool(threads.min(2))?)
+            } else {
+                None
+            };
+            let summary = write_county(&ids[0], opts, scale, &out, pool.as_ref())?;
+            progress(&county_line(&summary, started));
+            vec![summary]
         }
         Scale::City | Scale::Province => {
-            let ids = plan::county_ids(opts.seed, opts.scale.counties());
+            let ids = county::county_ids(opts.seed, opts.scale.counties());
             let dirs: Vec<String> = ids.iter().map(|c| county_dir(&c.tenant_id)).collect();
             check_foreign(&out, &dirs.iter().cloned().collect())?;
             for d in &dirs {
@@ -307,7 +330,8 @@ pub fn generate_tuned(
                     check_foreign(&dir, &expected_entries(opts.format, None))?;
                 }
             }
-            write_many(&ids, opts, scale, threads, progress)?
+            let pool = worker_pool(threads.min(ids.len()).max(1))?;
+            write_many(&ids, opts, scale, &pool, progress)?
         }
     };
     let bytes_written = counties.iter().map(|c| c.bytes).sum();
@@ -319,6 +343,28 @@ pub fn generate_tuned(
         counties,
         bytes_written,
     })
+}
+
+/// The number of worker threads `tuning` asks for; 0 picks the number of cores, at most 4.
+fn worker_threads(tuning: &Tuning) -> usize {
+    match tuning.threads {
+        // Only counted here: asking rayon for the core count would start its global pool.
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 4),
+        n => n,
+    }
+}
+
+/// A pool of `threads` workers for this generation alone, so the thread count asked for holds
+/// whatever else in the process uses rayon's global pool.
+fn worker_pool(threads: usize) -> Result<ThreadPool, GenerateError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("generate-{i}"))
+        .build()
+        .map_err(|source| GenerateError::Threads { threads, source })
 }
 
 /// The sample county's tables in memory (canonical values), for tests and the demo.
@@ -416,7 +462,9 @@ fn write_sample(
     check_foreign(&opts.out, &ours)?;
     let plan = sample::plan(opts.seed);
     if !handover_form {
-        return write_tables(&plan, &opts.out, opts.format, 1, started, progress);
+        let summary = write_tables(&plan, &opts.out, opts.format, None)?;
+        progress(&county_line(&summary, started));
+        return Ok(summary);
     }
     let tables = memory_tables(&plan)?;
     let bytes = handover::write(&opts.out, &plan.county.name, &tables)?;
@@ -465,7 +513,7 @@ fn thousands(n: u64) -> String {
 
 /// Builds one county's model (everything but attendance and points).
 fn county_plan(id: &CountyId, seed: u64, scale: f64) -> Plan {
-    let sk = plan::county_structure(id, seed, scale);
+    let sk = county::county_structure(id, seed, scale);
     let mut p = plan::populate(id.clone(), seed, sk);
     plan::schedule(&mut p);
     plan::score(&mut p, &Default::default());
@@ -473,17 +521,16 @@ fn county_plan(id: &CountyId, seed: u64, scale: f64) -> Plan {
     p
 }
 
+/// Builds and writes one county; with `pool`, the attendance table beside the others.
 fn write_county(
     id: &CountyId,
     opts: &GenerateOptions,
     scale: f64,
     dir: &Path,
-    threads: usize,
-    progress: &dyn Fn(&str),
+    pool: Option<&ThreadPool>,
 ) -> Result<CountySummary, GenerateError> {
-    let started = Instant::now();
     let plan = county_plan(id, opts.seed, scale);
-    write_tables(&plan, dir, opts.format, threads, started, progress)
+    write_tables(&plan, dir, opts.format, pool)
 }
 
 fn write_table(
@@ -502,56 +549,43 @@ fn write_table(
     Ok((rows, bytes))
 }
 
-/// Writes every table of `plan` into `dir`. With two or more threads the attendance table,
-/// about two thirds of the work, is written on a thread of its own.
+/// Writes every table of `plan` into `dir`. With a pool, the attendance table, about two
+/// thirds of the work, is written on one worker and the other tables on another. Every table
+/// is written even when one fails; the first failure in table order is returned.
 fn write_tables(
     plan: &Plan,
     dir: &Path,
     format: OutputFormat,
-    threads: usize,
-    started: Instant,
-    progress: &dyn Fn(&str),
+    pool: Option<&ThreadPool>,
 ) -> Result<CountySummary, GenerateError> {
     mkdir(dir)?;
-    let mut results: Vec<Option<Result<(u64, u64), GenerateError>>> =
-        TABLES.iter().map(|_| None).collect();
-    std::thread::scope(|s| {
-        let side = TABLES.iter().position(|t| t.name == "attendance");
-        let handle = match side {
-            Some(i) if threads > 1 => Some((
-                i,
-                s.spawn(move || write_table(plan, &TABLES[i], dir, format)),
-            )),
-            _ => None,
-        };
-        for (i, table) in TABLES.iter().enumerate() {
-            if handle.as_ref().is_some_and(|(h, _)| *h == i) {
-                continue;
-            }
-            results[i] = Some(write_table(plan, table, dir, format));
+    let write = |table: &'static TableDef| write_table(plan, table, dir, format);
+    let side = TABLES.iter().position(|t| t.name == "attendance");
+    let results: Vec<Result<(u64, u64), GenerateError>> = match (pool, side) {
+        (Some(pool), Some(side)) => {
+            let (side_result, mut results) = pool.join(
+                || write(&TABLES[side]),
+                || {
+                    TABLES
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != side)
+                        .map(|(_, t)| write(t))
+                        .collect::<Vec<_>>()
+                },
+            );
+            results.insert(side, side_result);
+            results
         }
-        if let Some((i, h)) = handle {
-            results[i] = Some(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-    });
+        _ => TABLES.iter().map(write).collect(),
+    };
     let mut rows = Vec::new();
     let mut bytes = 0;
     for (table, result) in TABLES.iter().zip(results) {
-        let (r, b) = result.unwrap_or(Ok((0, 0)))?;
+        let (r, b) = result?;
         rows.push((table.name, r));
         bytes += b;
     }
-    progress(&format!(
-        "county {} ({}): {} branches, {} members, {} attendance rows, {} points entries, {} bytes, {:.1}s",
-        plan.county.tenant_id,
-        plan.county.name,
-        thousands(rows_of(&rows, "branches")),
-        thousands(rows_of(&rows, "members")),
-        thousands(rows_of(&rows, "attendance")),
-        thousands(rows_of(&rows, "points")),
-        thousands(bytes),
-        started.elapsed().as_secs_f64()
-    ));
     Ok(CountySummary {
         tenant_id: plan.county.tenant_id.clone(),
         name: plan.county.name.clone(),
@@ -561,48 +595,62 @@ fn write_tables(
     })
 }
 
+/// The progress line of a county written since `started`.
+fn county_line(county: &CountySummary, started: Instant) -> String {
+    let rows = &county.rows;
+    format!(
+        "county {} ({}): {} branches, {} members, {} attendance rows, {} points entries, {} bytes, {:.1}s",
+        county.tenant_id,
+        county.name,
+        thousands(rows_of(rows, "branches")),
+        thousands(rows_of(rows, "members")),
+        thousands(rows_of(rows, "attendance")),
+        thousands(rows_of(rows, "points")),
+        thousands(county.bytes),
+        started.elapsed().as_secs_f64()
+    )
+}
+
 enum Report {
     Progress(String),
     Done(usize, Result<CountySummary, GenerateError>),
 }
 
-/// Counties on `threads` workers, each county start to finish on one worker. Progress comes
-/// back to this thread (the callback need not be thread-safe); the first error, in county
-/// order, stops the workers taking new counties and is returned.
+/// Counties on the workers of `pool`, each county start to finish on one worker, taken in
+/// county order as workers come free. Progress comes back to this thread (the callback need
+/// not be thread-safe); the first error, in county order, stops the workers taking new
+/// counties and is returned.
 fn write_many(
     ids: &[CountyId],
     opts: &GenerateOptions,
     scale: f64,
-    threads: usize,
+    pool: &ThreadPool,
     progress: &dyn Fn(&str),
 ) -> Result<Vec<CountySummary>, GenerateError> {
-    let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<Report>();
     let mut results: Vec<Option<Result<CountySummary, GenerateError>>> =
         ids.iter().map(|_| None).collect();
-    std::thread::scope(|s| {
-        for _ in 0..threads.min(ids.len()).max(1) {
+    // This thread stays out of the pool: it runs the closure, the workers run the counties.
+    pool.in_place_scope_fifo(|s| {
+        for (i, id) in ids.iter().enumerate() {
             let tx = tx.clone();
-            let (next, stop) = (&next, &stop);
-            s.spawn(move || {
-                loop {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(id) = ids.get(i) else { break };
-                    let dir = opts.out.join(county_dir(&id.tenant_id));
-                    let report = |msg: &str| {
-                        // The receiver lives until every worker is done.
-                        let _ = tx.send(Report::Progress(msg.to_string()));
-                    };
-                    let result = write_county(id, opts, scale, &dir, 1, &report);
-                    if result.is_err() {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    let _ = tx.send(Report::Done(i, result));
+            let stop = &stop;
+            s.spawn_fifo(move |_| {
+                if stop.load(Ordering::Relaxed) {
+                    return;
                 }
+                let started = Instant::now();
+                let dir = opts.out.join(county_dir(&id.tenant_id));
+                let result = write_county(id, opts, scale, &dir, None);
+                // The receiver lives until every job is done.
+                match &result {
+                    Ok(county) => {
+                        let _ = tx.send(Report::Progress(county_line(county, started)));
+                    }
+                    Err(_) => stop.store(true, Ordering::Relaxed),
+                }
+                let _ = tx.send(Report::Done(i, result));
             });
         }
         drop(tx);

@@ -4,11 +4,14 @@
 //!
 //! A county is made in steps, each drawing from its own random stream: the structure (grid,
 //! branches with their target sizes and profiles, organizations) comes either from
-//! [`county_structure`] or from the hand-laid sample; members, meetings, scores and visits are
-//! then filled in the same way for both.
+//! `county::county_structure` or from the hand-laid sample; members ([`populate`]), meetings
+//! ([`schedule`]), scores ([`score`]) and visits ([`visit`]) are then filled in the same way
+//! for both.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
+
+use model::domain::{BranchType, MeetingKind, MemberCategory, OrgKind};
 
 use super::dates::{days, days_in_month};
 use super::names;
@@ -30,36 +33,10 @@ pub(crate) struct CountyId {
     pub size: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BranchType {
-    Rural,
-    Community,
-    Organ,
-    Institution,
-    Soe,
-    PrivateEnterprise,
-    SocialOrg,
-    School,
-}
-
-impl BranchType {
-    pub(crate) fn canonical(self) -> &'static str {
-        match self {
-            BranchType::Rural => "rural",
-            BranchType::Community => "community",
-            BranchType::Organ => "organ",
-            BranchType::Institution => "institution",
-            BranchType::Soe => "soe",
-            BranchType::PrivateEnterprise => "private_enterprise",
-            BranchType::SocialOrg => "social_org",
-            BranchType::School => "school",
-        }
-    }
-
-    /// The types the default rules rank for the red flag.
-    pub(crate) fn assessed(self) -> bool {
-        matches!(self, BranchType::Rural | BranchType::Community)
-    }
+/// Whether the default rules rank branches of this type for the red flag: only those get
+/// bimonthly scores, village grid leaders and grid visits.
+pub(crate) fn assessed_by_default(ty: BranchType) -> bool {
+    matches!(ty, BranchType::Rural | BranchType::Community)
 }
 
 /// Who a branch's members are, which decides their ages and categories.
@@ -73,65 +50,6 @@ pub(crate) enum Profile {
     Retired,
     Enterprise,
     Social,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Category {
-    Employed,
-    NoPost,
-    Mobile,
-    Retired,
-}
-
-impl Category {
-    pub(crate) fn canonical(self) -> &'static str {
-        match self {
-            Category::Employed => "employed",
-            Category::NoPost => "no_post",
-            Category::Mobile => "mobile",
-            Category::Retired => "retired",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum MeetingKind {
-    Committee,
-    Group,
-    ThemeDay,
-    Assembly,
-    Lecture,
-    OrgLife,
-    Review,
-}
-
-impl MeetingKind {
-    pub(crate) fn canonical(self) -> &'static str {
-        match self {
-            MeetingKind::Assembly => "assembly",
-            MeetingKind::Committee => "committee",
-            MeetingKind::Group => "group",
-            MeetingKind::Lecture => "lecture",
-            MeetingKind::ThemeDay => "theme_day",
-            MeetingKind::OrgLife => "org_life",
-            MeetingKind::Review => "review",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OrgKind {
-    Enterprise,
-    SocialOrg,
-}
-
-impl OrgKind {
-    pub(crate) fn canonical(self) -> &'static str {
-        match self {
-            OrgKind::Enterprise => "enterprise",
-            OrgKind::SocialOrg => "social_org",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -184,7 +102,7 @@ pub(crate) struct Member {
     pub birth: i32,
     pub joined: i32,
     pub probationary: bool,
-    pub category: Category,
+    pub category: MemberCategory,
     pub id_number: String,
     pub phone: Option<String>,
     /// 1-based party group, 0 for none.
@@ -342,6 +260,38 @@ impl Skeleton {
         idx
     }
 
+    /// The groups of a village (村民小组) or community (居民小组) and their household cells
+    /// (责任区), below the village's unit `village` coded `code`: first the number of groups,
+    /// then for each group its number of cells.
+    pub(crate) fn village_grid(
+        &mut self,
+        rng: &mut Rng,
+        village: u32,
+        code: &str,
+        community: bool,
+        groups: &RangeInclusive<i64>,
+        cells: &RangeInclusive<i64>,
+    ) {
+        let kind = if community {
+            "居民小组"
+        } else {
+            "村民小组"
+        };
+        for g in 1..=rng.range_in(groups) {
+            let name = format!("第{}{kind}", names::numeral(g as usize));
+            let group = self.unit(format!("{code}{g:02}"), Some(village), name, kind, None);
+            for c in 1..=rng.range_in(cells) {
+                self.unit(
+                    format!("{code}{g:02}{c:02}"),
+                    Some(group),
+                    format!("第{c}责任区"),
+                    "责任区",
+                    None,
+                );
+            }
+        }
+    }
+
     pub(crate) fn branch(&mut self, spec: BranchSpec) -> u32 {
         let idx = self.branches.len() as u32;
         self.branches.push(Branch {
@@ -405,14 +355,21 @@ pub(crate) struct OrgSpec {
     pub instructor: Option<String>,
 }
 
-/// A founding date between `from` and 2023, as county records have them; a few are unknown.
+/// Share of branches whose founding date the county's records do not have.
+const FOUNDED_UNKNOWN: f64 = 0.06;
+/// The last year a branch is founded in: the data covers 2024.
+const FOUNDED_UNTIL: i64 = 2023;
+/// Share of branches founded on 七一 (July 1st), the favourite founding day.
+const FOUNDED_ON_JULY_FIRST: f64 = 0.2;
+
+/// A founding date between `from` and [`FOUNDED_UNTIL`], as county records have them; a few
+/// are unknown.
 pub(crate) fn founded(rng: &mut Rng, from: i32) -> Option<i32> {
-    if rng.chance(0.06) {
+    if rng.chance(FOUNDED_UNKNOWN) {
         return None;
     }
-    let y = rng.range(i64::from(from), 2023) as i32;
-    // 七一 is the favourite founding day.
-    if rng.chance(0.2) {
+    let y = rng.range(i64::from(from), FOUNDED_UNTIL) as i32;
+    if rng.chance(FOUNDED_ON_JULY_FIRST) {
         return Some(days(y, 7, 1));
     }
     let m = rng.range(1, 12) as u32;
@@ -420,485 +377,68 @@ pub(crate) fn founded(rng: &mut Rng, from: i32) -> Option<i32> {
     Some(days(y, m, d))
 }
 
-/// Attendance rate and meeting discipline of an ordinary or a weak branch.
+/// Share of branches that are weak: lower attendance, and due meetings skipped.
+const WEAK_SHARE: f64 = 0.12;
+/// Attendance rate of a weak branch.
+const WEAK_RATE: Range<f64> = 0.66..0.80;
+/// Share of due meetings a weak branch does not hold.
+const WEAK_SKIP: Range<f64> = 0.08..0.35;
+
+/// The attendance rate of an ordinary branch of type `ty`; offices, institutions, schools and
+/// state enterprises attend best.
+fn ordinary_rate(ty: BranchType) -> Range<f64> {
+    match ty {
+        BranchType::Rural => 0.80..0.98,
+        BranchType::Community => 0.80..0.97,
+        BranchType::PrivateEnterprise | BranchType::SocialOrg => 0.80..0.96,
+        _ => 0.88..0.99,
+    }
+}
+
+/// Attendance rate and meeting discipline (the share of due meetings skipped) of an ordinary
+/// or a weak branch.
 pub(crate) fn discipline(rng: &mut Rng, ty: BranchType) -> (f64, f64) {
-    let weak = rng.chance(0.12);
-    let rate = match (weak, ty) {
-        (true, _) => rng.uniform(0.66, 0.80),
-        (false, BranchType::Rural) => rng.uniform(0.80, 0.98),
-        (false, BranchType::Community) => rng.uniform(0.80, 0.97),
-        (false, BranchType::PrivateEnterprise | BranchType::SocialOrg) => rng.uniform(0.80, 0.96),
-        (false, _) => rng.uniform(0.88, 0.99),
+    let weak = rng.chance(WEAK_SHARE);
+    let rate = if weak {
+        rng.uniform_in(&WEAK_RATE)
+    } else {
+        rng.uniform_in(&ordinary_rate(ty))
     };
-    let skip = if weak { rng.uniform(0.08, 0.35) } else { 0.0 };
+    let skip = if weak {
+        rng.uniform_in(&WEAK_SKIP)
+    } else {
+        0.0
+    };
     (rate, skip)
-}
-
-/// The list of counties of a city or province under `seed`: the first `n` of one endless list,
-/// so a county run is the first county of a city run and a city the first ten of a province.
-pub(crate) fn county_ids(seed: u64, n: u32) -> Vec<CountyId> {
-    let mut rng = Rng::stream(seed, 0, Part::Names);
-    let mut used = std::collections::BTreeSet::new();
-    let mut out = Vec::with_capacity(n as usize);
-    for index in 0..n {
-        let size = if index == 0 {
-            1.0
-        } else {
-            rng.uniform(0.7, 1.3)
-        };
-        let suffix = if rng.chance(0.2) { "市" } else { "县" };
-        let mut name = format!("{}{suffix}", names::place(&mut rng));
-        while !used.insert(name.clone()) {
-            name = format!("{}{suffix}", names::place(&mut rng));
-        }
-        // Ten counties to a prefecture, numbered as region codes are (4301xx, 4302xx, …).
-        let region = 430_000 + (index / 10 + 1) * 100 + 21 + index % 10;
-        out.push(CountyId {
-            index,
-            tenant_id: format!("c{:03}", index + 1),
-            name,
-            region,
-            size,
-        });
-    }
-    out
-}
-
-/// County-level branches of one kind: (names, type, count at full size, member range).
-type CountyLevel = (&'static [&'static str], BranchType, usize, (i64, i64));
-
-/// The grid, branches and organizations of a county of relative size `county.size × scale`.
-pub(crate) fn county_structure(county: &CountyId, seed: u64, scale: f64) -> Skeleton {
-    let mut rng = Rng::stream(seed, county.index, Part::Structure);
-    let mut sk = Skeleton::default();
-    let size = county.size * scale;
-    let short: String = county.name.chars().take(2).collect();
-    let region = county.region;
-    let root = sk.unit(
-        region.to_string(),
-        None,
-        county.name.clone(),
-        "县",
-        Some(names::person(&mut rng, false)),
-    );
-
-    let n_towns = ((24.0 * size).round() as usize).max(2);
-    let n_districts = n_towns.min(5);
-    let districts: Vec<u32> = (0..n_districts)
-        .map(|d| {
-            let leader = names::someone(&mut rng, 0.2);
-            sk.unit(
-                format!("{region}P{}", d + 1),
-                Some(root),
-                names::DISTRICTS[d].to_string(),
-                "片区",
-                Some(leader),
-            )
-        })
-        .collect();
-
-    let mut village_branches: Vec<u32> = Vec::new();
-    let mut town_names = std::collections::BTreeSet::new();
-    let (mut n_street, mut n_town, mut n_xiang) = (0, 0, 0);
-    for t in 0..n_towns {
-        let district = districts[t * n_districts / n_towns];
-        // About one township in eight is an urban 街道, one in five a 乡.
-        let (kind, code) = if t % 8 == 0 {
-            n_street += 1;
-            ("街道", format!("{region}{n_street:03}"))
-        } else if t % 5 == 3 {
-            n_xiang += 1;
-            ("乡", format!("{region}{:03}", 200 + n_xiang))
-        } else {
-            n_town += 1;
-            ("镇", format!("{region}{:03}", 100 + n_town))
-        };
-        let mut base = names::place(&mut rng);
-        while !town_names.insert(base.clone()) {
-            base = names::place(&mut rng);
-        }
-        let town_name = format!("{base}{kind}");
-        let secretary = names::someone(&mut rng, 0.15);
-        let town = sk.unit(
-            code.clone(),
-            Some(district),
-            town_name.clone(),
-            kind,
-            Some(secretary),
-        );
-
-        let (n_comm, n_vill) = match kind {
-            "街道" => (rng.range(5, 9), rng.range(0, 2)),
-            "乡" => (0, rng.range(8, 12)),
-            _ => (rng.range(0, 1), rng.range(10, 15)),
-        };
-        let mut vill_names = std::collections::BTreeSet::new();
-        let mut first_village_branch = None;
-        for v in 0..(n_comm + n_vill) {
-            let community = v < n_comm;
-            let mut vname = names::place(&mut rng);
-            while !vill_names.insert(vname.clone()) {
-                vname = names::place(&mut rng);
-            }
-            // Statistical codes: 居委会 001–199, 村委会 200–399.
-            let (vkind, vcode) = if community {
-                ("社区", format!("{code}{:03}", v + 1))
-            } else {
-                ("村", format!("{code}{:03}", 201 + v - n_comm))
-            };
-            let vunit = sk.unit(
-                vcode.clone(),
-                Some(town),
-                format!("{vname}{vkind}"),
-                vkind,
-                None,
-            );
-            let n_groups = if community {
-                rng.range(3, 5)
-            } else {
-                rng.range(3, 6)
-            };
-            for g in 1..=n_groups {
-                let (gname, gkind) = if community {
-                    (
-                        format!("第{}居民小组", names::numeral(g as usize)),
-                        "居民小组",
-                    )
-                } else {
-                    (
-                        format!("第{}村民小组", names::numeral(g as usize)),
-                        "村民小组",
-                    )
-                };
-                let gunit = sk.unit(format!("{vcode}{g:02}"), Some(vunit), gname, gkind, None);
-                for c in 1..=rng.range(2, 4) {
-                    sk.unit(
-                        format!("{vcode}{g:02}{c:02}"),
-                        Some(gunit),
-                        format!("第{c}责任区"),
-                        "责任区",
-                        None,
-                    );
-                }
-            }
-            let ty = if community {
-                BranchType::Community
-            } else {
-                BranchType::Rural
-            };
-            let (rate, skip) = discipline(&mut rng, ty);
-            let weak = skip > 0.0;
-            let size = if community {
-                rng.range(35, 110)
-            } else {
-                rng.range(65, 200)
-            } as u32;
-            // Bigger branches are 党总支 in practice.
-            let suffix = if size >= 50 { "党总支" } else { "党支部" };
-            let quality = if weak {
-                rng.uniform(0.78, 0.88)
-            } else {
-                rng.uniform(0.845, 0.98)
-            };
-            let b = sk.branch(BranchSpec {
-                name: format!("{vname}{vkind}{suffix}"),
-                unit: vunit,
-                ty,
-                is_joint: false,
-                founded_on: founded(&mut rng, 1950),
-                profile: if community {
-                    Profile::Community
-                } else {
-                    Profile::Village
-                },
-                size,
-                rate,
-                skip,
-                quality,
-            });
-            village_branches.push(b);
-            first_village_branch.get_or_insert(village_branches.len() - 1);
-        }
-        let town_villages = first_village_branch
-            .map(|f| village_branches[f..].to_vec())
-            .unwrap_or_default();
-
-        // Township organs, one of them perhaps the retired cadres; organs pair with the
-        // township's weakest villages (结对共建).
-        let mut weakest = town_villages.clone();
-        weakest.sort_by(|a, b| {
-            sk.branches[*a as usize]
-                .quality
-                .total_cmp(&sk.branches[*b as usize].quality)
-        });
-        let n_organs = rng.range(2, 4) as usize;
-        for o in 0..n_organs {
-            let (rate, skip) = discipline(&mut rng, BranchType::Organ);
-            let b = sk.branch(BranchSpec {
-                name: format!("{town_name}机关第{}党支部", names::numeral(o + 1)),
-                unit: town,
-                ty: BranchType::Organ,
-                is_joint: false,
-                founded_on: founded(&mut rng, 1980),
-                profile: Profile::Cadre,
-                size: rng.range(15, 40) as u32,
-                rate,
-                skip,
-                quality: 0.0,
-            });
-            if rng.chance(0.65) {
-                sk.branches[b as usize].paired = weakest.get(o).copied();
-            }
-        }
-        if rng.chance(0.6) {
-            let (rate, skip) = discipline(&mut rng, BranchType::Organ);
-            sk.branch(BranchSpec {
-                name: format!("{town_name}离退休干部党支部"),
-                unit: town,
-                ty: BranchType::Organ,
-                is_joint: false,
-                founded_on: founded(&mut rng, 1990),
-                profile: Profile::Retired,
-                size: rng.range(10, 30) as u32,
-                rate: rate - 0.08,
-                skip,
-                quality: 0.0,
-            });
-        }
-        let n_inst = rng.range(1, 3) as usize;
-        let first = rng.index(names::TOWNSHIP_INSTITUTIONS.len());
-        for i in 0..n_inst {
-            let what =
-                names::TOWNSHIP_INSTITUTIONS[(first + i) % names::TOWNSHIP_INSTITUTIONS.len()];
-            let (rate, skip) = discipline(&mut rng, BranchType::Institution);
-            sk.branch(BranchSpec {
-                name: format!("{town_name}{what}党支部"),
-                unit: town,
-                ty: BranchType::Institution,
-                is_joint: false,
-                founded_on: founded(&mut rng, 1985),
-                profile: Profile::Cadre,
-                size: rng.range(6, 20) as u32,
-                rate,
-                skip,
-                quality: 0.0,
-            });
-        }
-        let n_school = rng.range(1, 3) as usize;
-        for s in 0..n_school {
-            let what = names::TOWNSHIP_SCHOOLS[s];
-            let (rate, skip) = discipline(&mut rng, BranchType::School);
-            sk.branch(BranchSpec {
-                name: format!("{town_name}{what}党支部"),
-                unit: town,
-                ty: BranchType::School,
-                is_joint: false,
-                founded_on: founded(&mut rng, 1985),
-                profile: Profile::Cadre,
-                size: rng.range(8, 28) as u32,
-                rate,
-                skip,
-                quality: 0.0,
-            });
-        }
-
-        // 两新组织: the township's enterprises and social organizations, sited in its villages
-        // or (industrial parks, the township seat) in the township itself.
-        let town_units: Vec<u32> = town_villages
-            .iter()
-            .map(|b| sk.branches[*b as usize].unit)
-            .collect();
-        let n_ent = if kind == "街道" {
-            rng.range(45, 70)
-        } else {
-            rng.range(35, 60)
-        };
-        let n_soc = rng.range(6, 14);
-        let instructor = names::someone(&mut rng, 0.3);
-        for social in [false, true] {
-            let mut joint: Vec<u32> = Vec::new();
-            let count = if social { n_soc } else { n_ent };
-            for _ in 0..count {
-                let unit = if town_units.is_empty() || rng.chance(0.25) {
-                    town
-                } else {
-                    *rng.pick(&town_units)
-                };
-                let (industry, name, employees) = if social {
-                    let (ind, suffix) = *rng.pick(names::SOCIAL_KINDS);
-                    let place = &sk.units[unit as usize].name;
-                    let place = place.trim_end_matches(['镇', '乡', '村']);
-                    let place = place.trim_end_matches("社区").trim_end_matches("街道");
-                    (ind, format!("{place}{suffix}"), rng.range(3, 40))
-                } else {
-                    let (ind, suffix) = *rng.pick(names::INDUSTRIES);
-                    let emp = 8 + (rng.unit() * rng.unit() * 400.0) as i64;
-                    (
-                        ind,
-                        format!("{short}{}{suffix}", names::brand(&mut rng)),
-                        emp,
-                    )
-                };
-                let u = rng.unit();
-                let pm = if social {
-                    if u < 0.7 {
-                        0
-                    } else if u < 0.9 {
-                        rng.range(1, 2)
-                    } else {
-                        rng.range(3, 6)
-                    }
-                } else if u < 0.5 {
-                    0
-                } else if u < 0.75 {
-                    rng.range(1, 2)
-                } else {
-                    3 + (rng.unit() * rng.unit() * 8.0) as i64
-                };
-                let o = sk.org(OrgSpec {
-                    name,
-                    kind: if social {
-                        OrgKind::SocialOrg
-                    } else {
-                        OrgKind::Enterprise
-                    },
-                    unit,
-                    industry: Some(industry),
-                    employees: (!rng.chance(0.04)).then_some(employees),
-                    party_members: pm,
-                    instructor: rng.chance(0.7).then(|| instructor.clone()),
-                });
-                // Coverage: most organizations with three or more members have their own
-                // branch; smaller ones share a joint branch or stay uncovered.
-                let cover = rng.unit();
-                if pm >= 3 && cover < if social { 0.7 } else { 0.8 } {
-                    let (ty, profile) = if social {
-                        (BranchType::SocialOrg, Profile::Social)
-                    } else {
-                        (BranchType::PrivateEnterprise, Profile::Enterprise)
-                    };
-                    let (rate, skip) = discipline(&mut rng, ty);
-                    let b = sk.branch(BranchSpec {
-                        name: format!("{}党支部", sk.orgs[o as usize].name),
-                        unit,
-                        ty,
-                        is_joint: false,
-                        founded_on: founded(&mut rng, 2005),
-                        profile,
-                        size: pm as u32 + rng.range(0, 1) as u32,
-                        rate,
-                        skip,
-                        quality: 0.0,
-                    });
-                    sk.orgs[o as usize].branch = Some(b);
-                } else if (pm >= 1 && cover < 0.7) || (pm == 0 && cover < 0.25) || pm >= 3 {
-                    joint.push(o);
-                }
-            }
-            // Joint branches take the waiting organizations in runs of 3–5, now and then more
-            // (beyond 一管五).
-            let mut rest = joint.as_slice();
-            let mut n = 0;
-            while !rest.is_empty() {
-                let mut take = if rng.chance(0.1) {
-                    rng.range(6, 8)
-                } else {
-                    rng.range(3, 5)
-                } as usize;
-                if rest.len() < take + 2 {
-                    take = rest.len();
-                }
-                let (chunk, tail) = rest.split_at(take.min(rest.len()));
-                rest = tail;
-                n += 1;
-                let pm: i64 = chunk
-                    .iter()
-                    .map(|o| sk.orgs[*o as usize].party_members)
-                    .sum();
-                let (ty, profile, what) = if social {
-                    (BranchType::SocialOrg, Profile::Social, "社会组织")
-                } else {
-                    (
-                        BranchType::PrivateEnterprise,
-                        Profile::Enterprise,
-                        "非公企业",
-                    )
-                };
-                let (rate, skip) = discipline(&mut rng, ty);
-                let b = sk.branch(BranchSpec {
-                    name: format!("{town_name}{what}第{}联合党支部", names::numeral(n)),
-                    unit: town,
-                    ty,
-                    is_joint: true,
-                    founded_on: founded(&mut rng, 2012),
-                    profile,
-                    size: (pm as u32 + rng.range(0, 2) as u32).max(3),
-                    rate,
-                    skip,
-                    quality: 0.0,
-                });
-                for o in chunk {
-                    sk.orgs[*o as usize].branch = Some(b);
-                }
-            }
-        }
-    }
-
-    // County departments, institutions, schools and state enterprises sit at the root; most
-    // organs pair with a weak village (驻村帮扶).
-    let mut weak_villages = village_branches.clone();
-    weak_villages.sort_by(|a, b| {
-        sk.branches[*a as usize]
-            .quality
-            .total_cmp(&sk.branches[*b as usize].quality)
-    });
-    let count = |full: usize, max: usize| (((full as f64) * size).round() as usize).clamp(2, max);
-    // (names, type, how many in a full-size county, member range)
-    let lists: [CountyLevel; 4] = [
-        (names::COUNTY_ORGANS, BranchType::Organ, 60, (15, 60)),
-        (
-            names::COUNTY_INSTITUTIONS,
-            BranchType::Institution,
-            15,
-            (15, 70),
-        ),
-        (names::COUNTY_SCHOOLS, BranchType::School, 7, (20, 80)),
-        (names::COUNTY_SOES, BranchType::Soe, 12, (20, 90)),
-    ];
-    let mut pair_next = 0;
-    for (list, ty, full, (lo, hi)) in lists {
-        for what in list.iter().take(count(full, list.len())) {
-            let (rate, skip) = discipline(&mut rng, ty);
-            let b = sk.branch(BranchSpec {
-                // 县委组织部 → 枫溪县委组织部, 团县委 → 团枫溪县委.
-                name: format!("{what}党支部").replacen('县', &county.name, 1),
-                unit: root,
-                ty,
-                is_joint: false,
-                founded_on: founded(&mut rng, 1970),
-                profile: Profile::Cadre,
-                size: rng.range(lo, hi) as u32,
-                rate,
-                skip,
-                quality: 0.0,
-            });
-            if ty == BranchType::Organ && rng.chance(0.7) && !weak_villages.is_empty() {
-                sk.branches[b as usize].paired =
-                    Some(weak_villages[pair_next % weak_villages.len()]);
-                pair_next += 1;
-            }
-        }
-    }
-    sk
 }
 
 /// Makes the members of every branch, fills in the grid's village-level leaders from them,
 /// and counts the formal members of organizations that have their own branch.
 pub(crate) fn populate(county: CountyId, seed: u64, mut sk: Skeleton) -> Plan {
     let mut rng = Rng::stream(seed, county.index, Part::Members);
+    let members = branch_members(&mut rng, &county, &mut sk.branches);
+    grid_leaders(&mut rng, &mut sk, &members);
+    count_org_members(&mut sk, &members);
+    Plan {
+        county,
+        seed,
+        units: sk.units,
+        branches: sk.branches,
+        members,
+        orgs: sk.orgs,
+        meetings: Vec::new(),
+        scores: Vec::new(),
+        visits: Vec::new(),
+        absences: BTreeMap::new(),
+    }
+}
+
+/// The members of every branch, branch by branch; sets each branch's committee, party groups
+/// and member range.
+fn branch_members(rng: &mut Rng, county: &CountyId, branches: &mut [Branch]) -> Vec<Member> {
     let mut members: Vec<Member> = Vec::new();
     let mut ids_taken: BTreeMap<(i32, bool), u32> = BTreeMap::new();
-    for (bi, branch) in sk.branches.iter_mut().enumerate() {
+    for (bi, branch) in branches.iter_mut().enumerate() {
         let start = members.len() as u32;
         let size = branch.size;
         branch.committee = match size {
@@ -915,8 +455,8 @@ pub(crate) fn populate(county: CountyId, seed: u64, mut sk: Skeleton) -> Plan {
             let on_committee = offset < branch.committee;
             let steady = branch.steady.contains(&offset);
             let m = member(
-                &mut rng,
-                &county,
+                rng,
+                county,
                 branch.profile,
                 on_committee || steady,
                 members.len() as u32,
@@ -940,12 +480,15 @@ pub(crate) fn populate(county: CountyId, seed: u64, mut sk: Skeleton) -> Plan {
         }
         branch.members = start..members.len() as u32;
     }
+    members
+}
 
-    // Village-level grid leaders are the village's own members: the secretary leads the
-    // village, members lead the groups and household cells (党员中心户).
+/// Village-level grid leaders are the village's own members: the secretary leads the
+/// village, members lead the groups and household cells (党员中心户).
+fn grid_leaders(rng: &mut Rng, sk: &mut Skeleton, members: &[Member]) {
     let mut village_branch: BTreeMap<u32, u32> = BTreeMap::new();
     for (bi, b) in sk.branches.iter().enumerate() {
-        if b.ty.assessed() {
+        if assessed_by_default(b.ty) {
             village_branch.entry(b.unit).or_insert(bi as u32);
         }
     }
@@ -970,7 +513,10 @@ pub(crate) fn populate(county: CountyId, seed: u64, mut sk: Skeleton) -> Plan {
             sk.units[ui].leader = Some(members[pick as usize].name.clone());
         }
     }
+}
 
+/// An organization with a branch of its own reports that branch's formal members.
+fn count_org_members(sk: &mut Skeleton, members: &[Member]) {
     for org in &mut sk.orgs {
         if let Some(b) = org.branch {
             let branch = &sk.branches[b as usize];
@@ -982,19 +528,6 @@ pub(crate) fn populate(county: CountyId, seed: u64, mut sk: Skeleton) -> Plan {
                     .count() as i64;
             }
         }
-    }
-
-    Plan {
-        county,
-        seed,
-        units: sk.units,
-        branches: sk.branches,
-        members,
-        orgs: sk.orgs,
-        meetings: Vec::new(),
-        scores: Vec::new(),
-        visits: Vec::new(),
-        absences: BTreeMap::new(),
     }
 }
 
@@ -1014,108 +547,25 @@ fn member(
         _ => 0.25,
     });
     let (age, category) = if steady {
-        (
-            rng.range(32, 56),
-            match profile {
-                Profile::Village | Profile::Community | Profile::Social => Category::NoPost,
-                Profile::Retired => Category::Retired,
-                _ => Category::Employed,
-            },
-        )
+        steady_age_and_category(rng, profile)
     } else {
-        match profile {
-            Profile::Village | Profile::Community => {
-                // Rural party members are older than the population: a triangular spread
-                // over 20–90 peaking at 55.
-                let age = 20 + (35.0 * (rng.unit() + rng.unit())) as i64;
-                let u = rng.unit();
-                let working = if profile == Profile::Village {
-                    if u < 0.22 {
-                        Category::Mobile
-                    } else if u < 0.32 {
-                        Category::Employed
-                    } else {
-                        Category::NoPost
-                    }
-                } else if u < 0.1 {
-                    Category::Mobile
-                } else if u < 0.55 {
-                    Category::Employed
-                } else {
-                    Category::NoPost
-                };
-                let retire_at = if female { 55 } else { 60 };
-                let cat = if age >= retire_at && rng.chance(0.75) {
-                    Category::Retired
-                } else {
-                    working
-                };
-                (age, cat)
-            }
-            Profile::Cadre => (rng.range(23, 59), Category::Employed),
-            Profile::Retired => (rng.range(58, 92), Category::Retired),
-            Profile::Enterprise => (
-                rng.range(22, 56),
-                if rng.chance(0.08) {
-                    Category::Mobile
-                } else {
-                    Category::Employed
-                },
-            ),
-            Profile::Social => {
-                let age = rng.range(25, 72);
-                let cat = if age >= 60 {
-                    Category::Retired
-                } else if rng.chance(0.6) {
-                    Category::Employed
-                } else {
-                    Category::NoPost
-                };
-                (age, cat)
-            }
-        }
+        age_and_category(rng, profile, female)
     };
     let birth_year = YEAR - 1 - age as i32;
-    let mut birth = days(birth_year, 1, 1) + rng.range(0, 364) as i32;
-    // Joined the party at 20–40 (older villagers often later), never before 18.
-    let join_age = (rng.range(20, 40) as i32).min(age as i32 - 1).max(18);
-    let probationary = !steady && age <= 40 && rng.chance(0.06);
-    let joined = if probationary {
-        // Admitted this year: a probationary member for a year.
-        days(YEAR, 1, 1) + rng.range(0, 300) as i32
-    } else {
-        let y = (birth_year + join_age).min(YEAR - 1);
-        let y = if steady { y.min(YEAR - 8) } else { y };
-        days(y, 1, 1) + rng.range(0, 364) as i32
-    };
-    let joined = joined.max(birth + 18 * 365);
-
-    // ID numbers: the county's region code, the birth date and a sequence 9xx that the
-    // statistics office never issues at this scale, so no real person's number is produced.
-    // The ninth digit of the sequence is odd for men, even for women.
-    let id_number = loop {
-        let taken = ids_taken.entry((birth, female)).or_insert(0);
-        if *taken < 50 {
-            let seq3 = 900 + *taken * 2 + u32::from(!female);
-            *taken += 1;
-            let (y, m, d) = super::dates::ymd(birth);
-            let first17 = format!("{}{y:04}{m:02}{d:02}{seq3:03}", county.region);
-            let check = model::schema::id_check_char(first17.as_bytes()).unwrap_or('0');
-            break format!("{first17}{check}");
-        }
-        birth += 1;
-    };
+    let birth = days(birth_year, 1, 1) + rng.range(0, 364) as i32;
+    let (joined, probationary) = joined(rng, birth, age, steady);
+    let (birth, id_number) = id_number(county, birth, female, ids_taken);
     let name = names::person(rng, female);
     // 10x numbers are not issued to mobile phones in China: obviously synthetic.
     let phone = (!rng.chance(0.05)).then(|| format!("10{:02}{:07}", county.index % 100, seq + 1));
     // Exempt from points: the very old (and so very few).
-    let exempt = category == Category::Retired && age >= 85 && rng.chance(0.7);
-    let reliability = if category == Category::Mobile {
+    let exempt = category == MemberCategory::Retired && age >= 85 && rng.chance(0.7);
+    let reliability = if category == MemberCategory::Mobile {
         rng.uniform(-0.25, -0.05)
     } else {
         rng.uniform(-0.10, 0.05)
     };
-    let online = if category == Category::Mobile {
+    let online = if category == MemberCategory::Mobile {
         0.45
     } else {
         0.04
@@ -1138,93 +588,122 @@ fn member(
     }
 }
 
+/// A steady member: of working age, in the category their branch's profile implies.
+fn steady_age_and_category(rng: &mut Rng, profile: Profile) -> (i64, MemberCategory) {
+    let age = rng.range(32, 56);
+    let category = match profile {
+        Profile::Village | Profile::Community | Profile::Social => MemberCategory::NoPost,
+        Profile::Retired => MemberCategory::Retired,
+        _ => MemberCategory::Employed,
+    };
+    (age, category)
+}
+
+/// Age and category of any other member, by the branch's profile.
+fn age_and_category(rng: &mut Rng, profile: Profile, female: bool) -> (i64, MemberCategory) {
+    match profile {
+        Profile::Village | Profile::Community => {
+            // Rural party members are older than the population: a triangular spread
+            // over 20–90 peaking at 55.
+            let age = 20 + (35.0 * (rng.unit() + rng.unit())) as i64;
+            let u = rng.unit();
+            let working = if profile == Profile::Village {
+                if u < 0.22 {
+                    MemberCategory::Mobile
+                } else if u < 0.32 {
+                    MemberCategory::Employed
+                } else {
+                    MemberCategory::NoPost
+                }
+            } else if u < 0.1 {
+                MemberCategory::Mobile
+            } else if u < 0.55 {
+                MemberCategory::Employed
+            } else {
+                MemberCategory::NoPost
+            };
+            let retire_at = if female { 55 } else { 60 };
+            let cat = if age >= retire_at && rng.chance(0.75) {
+                MemberCategory::Retired
+            } else {
+                working
+            };
+            (age, cat)
+        }
+        Profile::Cadre => (rng.range(23, 59), MemberCategory::Employed),
+        Profile::Retired => (rng.range(58, 92), MemberCategory::Retired),
+        Profile::Enterprise => (
+            rng.range(22, 56),
+            if rng.chance(0.08) {
+                MemberCategory::Mobile
+            } else {
+                MemberCategory::Employed
+            },
+        ),
+        Profile::Social => {
+            let age = rng.range(25, 72);
+            let cat = if age >= 60 {
+                MemberCategory::Retired
+            } else if rng.chance(0.6) {
+                MemberCategory::Employed
+            } else {
+                MemberCategory::NoPost
+            };
+            (age, cat)
+        }
+    }
+}
+
+/// When a member born on `birth`, `age` at the end of last year, joined the party, and whether
+/// they are still probationary.
+fn joined(rng: &mut Rng, birth: i32, age: i64, steady: bool) -> (i32, bool) {
+    let birth_year = YEAR - 1 - age as i32;
+    // Joined the party at 20–40 (older villagers often later), never before 18.
+    let join_age = (rng.range(20, 40) as i32).min(age as i32 - 1).max(18);
+    let probationary = !steady && age <= 40 && rng.chance(0.06);
+    let joined = if probationary {
+        // Admitted this year: a probationary member for a year.
+        days(YEAR, 1, 1) + rng.range(0, 300) as i32
+    } else {
+        let y = (birth_year + join_age).min(YEAR - 1);
+        let y = if steady { y.min(YEAR - 8) } else { y };
+        days(y, 1, 1) + rng.range(0, 364) as i32
+    };
+    (joined.max(birth + 18 * 365), probationary)
+}
+
+/// An ID number for a member born on `birth`, and the birth date it encodes: a day later when
+/// the 50 sequence numbers of the date and gender are taken.
+///
+/// ID numbers are the county's region code, the birth date and a sequence 9xx that the
+/// statistics office never issues at this scale, so no real person's number is produced. The
+/// ninth digit of the sequence is odd for men, even for women.
+fn id_number(
+    county: &CountyId,
+    mut birth: i32,
+    female: bool,
+    ids_taken: &mut BTreeMap<(i32, bool), u32>,
+) -> (i32, String) {
+    loop {
+        let taken = ids_taken.entry((birth, female)).or_insert(0);
+        if *taken < 50 {
+            let seq3 = 900 + *taken * 2 + u32::from(!female);
+            *taken += 1;
+            let (y, m, d) = super::dates::ymd(birth);
+            let first17 = format!("{}{y:04}{m:02}{d:02}{seq3:03}", county.region);
+            let check = model::schema::id_check_char(first17.as_bytes()).unwrap_or('0');
+            return (birth, format!("{first17}{check}"));
+        }
+        birth += 1;
+    }
+}
+
 /// The year of 三会一课 and other meetings of every branch; weak branches skip some.
 pub(crate) fn schedule(plan: &mut Plan) {
     let mut rng = plan.rng(Part::Meetings);
     let mut all: Vec<Meeting> = Vec::new();
     for (bi, b) in plan.branches.iter().enumerate() {
-        let mut own: Vec<(i32, MeetingKind, u8, &'static str)> = Vec::new();
-        let theme_day = *rng.pick(&[1u32, 5, 8, 10, 15, 20]);
-        let held = |rng: &mut Rng, skip: f64| !rng.chance(skip);
-        for month in 1..=12u32 {
-            let mi = (month - 1) as usize;
-            let dim = days_in_month(YEAR, month);
-            // Nothing is held in the Spring Festival week (2024-02-10).
-            let day = |rng: &mut Rng, lo: u32, hi: u32| {
-                let d = rng.range(i64::from(lo), i64::from(hi.min(dim))) as u32;
-                if month == 2 && (8..=17).contains(&d) {
-                    d + 10
-                } else {
-                    d
-                }
-            };
-            if held(&mut rng, b.skip) {
-                let d = day(&mut rng, 2, 8);
-                own.push((
-                    days(YEAR, month, d),
-                    MeetingKind::Committee,
-                    0,
-                    names::COMMITTEE_THEMES[mi],
-                ));
-            }
-            for g in 1..=b.groups {
-                if held(&mut rng, b.skip) {
-                    let d = day(&mut rng, 9, 20);
-                    own.push((
-                        days(YEAR, month, d),
-                        MeetingKind::Group,
-                        g,
-                        names::GROUP_THEMES[mi],
-                    ));
-                }
-            }
-            if held(&mut rng, b.skip) {
-                let d = if month == 2 && (8..=17).contains(&theme_day) {
-                    20
-                } else {
-                    theme_day
-                };
-                own.push((
-                    days(YEAR, month, d),
-                    MeetingKind::ThemeDay,
-                    0,
-                    names::THEME_DAY_THEMES[mi],
-                ));
-            }
-            if month % 3 == 1 && held(&mut rng, b.skip / 2.0) {
-                let m = month + rng.range(0, 1) as u32;
-                let d = rng.range(20, 28) as u32;
-                own.push((
-                    days(YEAR, m, d),
-                    MeetingKind::Assembly,
-                    0,
-                    names::ASSEMBLY_THEMES[mi / 3],
-                ));
-            }
-            if month % 3 == 0 && held(&mut rng, b.skip / 2.0) {
-                // The third-quarter lecture is the 七一 lecture, on July 1st.
-                let date = if month == 9 {
-                    days(YEAR, 7, 1)
-                } else {
-                    days(YEAR, month, rng.range(21, 28) as u32)
-                };
-                own.push((date, MeetingKind::Lecture, 0, names::LECTURE_THEMES[mi / 3]));
-            }
-        }
-        own.push((
-            days(YEAR, 1, rng.range(15, 26) as u32),
-            MeetingKind::OrgLife,
-            0,
-            names::ORG_LIFE_THEME,
-        ));
-        own.push((
-            days(YEAR, 12, rng.range(20, 28) as u32),
-            MeetingKind::Review,
-            0,
-            names::REVIEW_THEME,
-        ));
-        own.sort();
-        for (held_on, kind, group, theme) in own {
+        for (held_on, kind, group, theme) in branch_year(&mut rng, b) {
             all.push(Meeting {
                 id: String::new(),
                 branch: bi as u32,
@@ -1240,6 +719,116 @@ pub(crate) fn schedule(plan: &mut Plan) {
         m.id = format!("HY{:06}", i + 1);
     }
     plan.meetings = all;
+}
+
+/// A meeting being planned: date, kind, 1-based party group (0 for none), theme.
+type Planned = (i32, MeetingKind, u8, &'static str);
+
+/// The order in which meetings of one day are listed, and so numbered. It is the generator's
+/// own, not the schema's: changing it renumbers meetings in every generated county and the
+/// sample.
+fn agenda_rank(kind: MeetingKind) -> u8 {
+    match kind {
+        MeetingKind::Committee => 0,
+        MeetingKind::Group => 1,
+        MeetingKind::ThemeDay => 2,
+        MeetingKind::Assembly => 3,
+        MeetingKind::Lecture => 4,
+        MeetingKind::OrgLife => 5,
+        MeetingKind::Review => 6,
+    }
+}
+
+/// One branch's meetings of the year, by date and then [`agenda_rank`].
+fn branch_year(rng: &mut Rng, b: &Branch) -> Vec<Planned> {
+    let mut own: Vec<Planned> = Vec::new();
+    let theme_day = *rng.pick(&[1u32, 5, 8, 10, 15, 20]);
+    for month in 1..=12u32 {
+        month_meetings(rng, b, month, theme_day, &mut own);
+    }
+    own.push((
+        days(YEAR, 1, rng.range(15, 26) as u32),
+        MeetingKind::OrgLife,
+        0,
+        names::ORG_LIFE_THEME,
+    ));
+    own.push((
+        days(YEAR, 12, rng.range(20, 28) as u32),
+        MeetingKind::Review,
+        0,
+        names::REVIEW_THEME,
+    ));
+    own.sort_by_key(|&(held_on, kind, group, theme)| (held_on, agenda_rank(kind), group, theme));
+    own
+}
+
+/// The branch's meetings due in `month`: the committee, each party group and the theme day
+/// every month, the assembly and a lecture every quarter; each may be skipped.
+fn month_meetings(rng: &mut Rng, b: &Branch, month: u32, theme_day: u32, own: &mut Vec<Planned>) {
+    let held = |rng: &mut Rng, skip: f64| !rng.chance(skip);
+    let mi = (month - 1) as usize;
+    let dim = days_in_month(YEAR, month);
+    // Nothing is held in the Spring Festival week (2024-02-10).
+    let day = |rng: &mut Rng, lo: u32, hi: u32| {
+        let d = rng.range(i64::from(lo), i64::from(hi.min(dim))) as u32;
+        if month == 2 && (8..=17).contains(&d) {
+            d + 10
+        } else {
+            d
+        }
+    };
+    if held(rng, b.skip) {
+        let d = day(rng, 2, 8);
+        own.push((
+            days(YEAR, month, d),
+            MeetingKind::Committee,
+            0,
+            names::COMMITTEE_THEMES[mi],
+        ));
+    }
+    for g in 1..=b.groups {
+        if held(rng, b.skip) {
+            let d = day(rng, 9, 20);
+            own.push((
+                days(YEAR, month, d),
+                MeetingKind::Group,
+                g,
+                names::GROUP_THEMES[mi],
+            ));
+        }
+    }
+    if held(rng, b.skip) {
+        let d = if month == 2 && (8..=17).contains(&theme_day) {
+            20
+        } else {
+            theme_day
+        };
+        own.push((
+            days(YEAR, month, d),
+            MeetingKind::ThemeDay,
+            0,
+            names::THEME_DAY_THEMES[mi],
+        ));
+    }
+    if month % 3 == 1 && held(rng, b.skip / 2.0) {
+        let m = month + rng.range(0, 1) as u32;
+        let d = rng.range(20, 28) as u32;
+        own.push((
+            days(YEAR, m, d),
+            MeetingKind::Assembly,
+            0,
+            names::ASSEMBLY_THEMES[mi / 3],
+        ));
+    }
+    if month.is_multiple_of(3) && held(rng, b.skip / 2.0) {
+        // The third-quarter lecture is the 七一 lecture, on July 1st.
+        let date = if month == 9 {
+            days(YEAR, 7, 1)
+        } else {
+            days(YEAR, month, rng.range(21, 28) as u32)
+        };
+        own.push((date, MeetingKind::Lecture, 0, names::LECTURE_THEMES[mi / 3]));
+    }
 }
 
 /// Splits `total` cents over the indicators: `dangjian` fixes 党组织建设 when given, `missing`
@@ -1299,7 +888,7 @@ pub(crate) fn score(plan: &mut Plan, targets: &BTreeMap<(u32, u8), ScoreTarget>)
     let mut rng = plan.rng(Part::Scores);
     let mut scores = Vec::new();
     for (bi, b) in plan.branches.iter().enumerate() {
-        if !b.ty.assessed() {
+        if !assessed_by_default(b.ty) {
             continue;
         }
         for period in 1..=PERIODS {
@@ -1345,7 +934,7 @@ pub(crate) fn visit(plan: &mut Plan) {
     }
     let mut visits = Vec::new();
     let mut resolution: BTreeMap<u32, f64> = BTreeMap::new();
-    for b in plan.branches.iter().filter(|b| b.ty.assessed()) {
+    for b in plan.branches.iter().filter(|b| assessed_by_default(b.ty)) {
         let village = b.unit;
         let mut below = vec![village];
         let mut i = 0;

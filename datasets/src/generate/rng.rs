@@ -8,6 +8,8 @@
 //! here with plain integer and IEEE arithmetic. That keeps the committed sample reproducible
 //! even if `rand`'s distribution algorithms change between versions.
 
+use std::ops::{Range, RangeInclusive};
+
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng as _, SeedableRng};
 
@@ -55,6 +57,11 @@ impl Rng {
         lo + self.below((hi - lo + 1) as u64) as i64
     }
 
+    /// Uniform in `range`; the same draw as [`Rng::range`] of its ends.
+    pub(crate) fn range_in(&mut self, range: &RangeInclusive<i64>) -> i64 {
+        self.range(*range.start(), *range.end())
+    }
+
     /// Uniform in `[0, 1)` with 53 bits.
     pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -62,6 +69,11 @@ impl Rng {
 
     pub(crate) fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.unit()
+    }
+
+    /// Uniform in `range`; the same draw as [`Rng::uniform`] of its ends.
+    pub(crate) fn uniform_in(&mut self, range: &Range<f64>) -> f64 {
+        self.uniform(range.start, range.end)
     }
 
     pub(crate) fn chance(&mut self, p: f64) -> bool {

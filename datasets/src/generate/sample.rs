@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use model::domain::{BranchType, OrgKind};
+
 use super::names;
-use super::plan::{
-    self, BranchSpec, BranchType, CountyId, OrgKind, OrgSpec, Plan, Profile, ScoreTarget, Skeleton,
-};
+use super::plan::{self, BranchSpec, CountyId, OrgSpec, Plan, Profile, ScoreTarget, Skeleton};
 use super::rng::{Part, Rng};
 
 pub(crate) const TENANT: &str = "sample";
@@ -117,393 +117,378 @@ fn unit_code(town: &Town) -> String {
     format!("{REGION}{}", town.code)
 }
 
-fn structure(seed: u64) -> Skeleton {
-    let mut rng = Rng::stream(seed, STREAM, Part::Structure);
-    let mut sk = Skeleton::default();
-    let root = sk.unit(
-        REGION.to_string(),
-        None,
-        NAME.to_string(),
-        "县",
-        Some(names::person(&mut rng, false)),
-    );
-    let districts: Vec<u32> = ["东片区", "西片区"]
-        .iter()
-        .enumerate()
-        .map(|(d, name)| {
-            let leader = names::person(&mut rng, false);
-            sk.unit(
-                format!("{REGION}P{}", d + 1),
-                Some(root),
-                name.to_string(),
-                "片区",
-                Some(leader),
-            )
-        })
-        .collect();
+/// A 两新组织 of the sample, laid out by hand.
+struct SampleOrg {
+    name: &'static str,
+    kind: OrgKind,
+    industry: &'static str,
+    employees: i64,
+    party_members: i64,
+}
 
-    // Villages first, township by township, so their branches are ZB0001–ZB0022.
-    let mut towns = Vec::new();
-    let mut villages = Vec::new();
-    for t in TOWNS {
-        let code = unit_code(t);
-        let leader = names::someone(&mut rng, 0.2);
-        let town = sk.unit(
-            code.clone(),
-            Some(districts[t.district]),
-            t.name.to_string(),
-            t.kind,
-            Some(leader),
+const fn enterprise(
+    name: &'static str,
+    industry: &'static str,
+    employees: i64,
+    party_members: i64,
+) -> SampleOrg {
+    SampleOrg {
+        name,
+        kind: OrgKind::Enterprise,
+        industry,
+        employees,
+        party_members,
+    }
+}
+
+const fn social_org(
+    name: &'static str,
+    industry: &'static str,
+    employees: i64,
+    party_members: i64,
+) -> SampleOrg {
+    SampleOrg {
+        kind: OrgKind::SocialOrg,
+        ..enterprise(name, industry, employees, party_members)
+    }
+}
+
+/// The six enterprises of 瓷城街道's joint branch, one more than 一管五 allows.
+const CICHENG_JOINT: [SampleOrg; 6] = [
+    enterprise("瓷城锦泰电子科技有限公司", "电子信息", 64, 2),
+    enterprise("瓷城恒达物流有限公司", "现代物流", 35, 1),
+    enterprise("瓷城顺发餐饮管理有限公司", "餐饮服务", 22, 0),
+    enterprise("瓷城裕丰商贸有限公司", "商贸零售", 18, 1),
+    enterprise("瓷城鑫源建材有限公司", "新型建材", 41, 2),
+    enterprise("瓷城嘉华服饰有限公司", "服装纺织", 57, 1),
+];
+
+/// The grid and the village branches of the sample.
+struct Grid {
+    root: u32,
+    /// Township units, in [`TOWNS`] order.
+    towns: Vec<u32>,
+    /// Village and community branches, ZB0001–ZB0022.
+    villages: Vec<u32>,
+}
+
+impl Grid {
+    /// The grid unit of village branch number `i` (0-based).
+    fn village_unit(&self, sk: &Skeleton, i: usize) -> u32 {
+        sk.branches[self.villages[i] as usize].unit
+    }
+}
+
+/// The sample's structure in the making: its stream and what it has so far.
+struct Builder {
+    rng: Rng,
+    sk: Skeleton,
+}
+
+/// The sample's grid, branches and organizations, in stages that draw from its structure
+/// stream in this order.
+fn structure(seed: u64) -> Skeleton {
+    let mut b = Builder {
+        rng: Rng::stream(seed, STREAM, Part::Structure),
+        sk: Skeleton::default(),
+    };
+    let grid = b.grid();
+    b.public_branches(&grid);
+    b.enterprises(&grid);
+    b.social_orgs(&grid);
+    b.uncovered_orgs(&grid);
+    // Steady members for the absence cases.
+    for (village, offset) in [ids::CONSECUTIVE, ids::SCATTERED] {
+        b.sk.branches[grid.villages[village as usize] as usize]
+            .steady
+            .push(offset);
+    }
+    b.sk
+}
+
+impl Builder {
+    /// The county, its two districts and its townships with their villages and communities;
+    /// villages first, township by township, so their branches are ZB0001–ZB0022.
+    fn grid(&mut self) -> Grid {
+        let root = self.sk.unit(
+            REGION.to_string(),
+            None,
+            NAME.to_string(),
+            "县",
+            Some(names::person(&mut self.rng, false)),
         );
-        towns.push(town);
-        let mut n_comm = 0;
-        let mut n_vill = 0;
-        for (vname, community, size) in t.villages {
-            let (vkind, vcode) = if *community {
+        let districts: Vec<u32> = ["东片区", "西片区"]
+            .iter()
+            .enumerate()
+            .map(|(d, name)| {
+                let leader = names::person(&mut self.rng, false);
+                self.sk.unit(
+                    format!("{REGION}P{}", d + 1),
+                    Some(root),
+                    name.to_string(),
+                    "片区",
+                    Some(leader),
+                )
+            })
+            .collect();
+        let mut towns = Vec::new();
+        let mut villages = Vec::new();
+        for t in TOWNS {
+            let leader = names::someone(&mut self.rng, 0.2);
+            let town = self.sk.unit(
+                unit_code(t),
+                Some(districts[t.district]),
+                t.name.to_string(),
+                t.kind,
+                Some(leader),
+            );
+            towns.push(town);
+            villages.extend(self.villages(t, town));
+        }
+        Grid {
+            root,
+            towns,
+            villages,
+        }
+    }
+
+    /// The villages and communities of township `t`, each with its grid and its branch.
+    fn villages(&mut self, t: &Town, town: u32) -> Vec<u32> {
+        let code = unit_code(t);
+        let (mut n_comm, mut n_vill) = (0, 0);
+        let mut out = Vec::new();
+        for &(name, community, size) in t.villages {
+            let (kind, vcode) = if community {
                 n_comm += 1;
                 ("社区", format!("{code}{n_comm:03}"))
             } else {
                 n_vill += 1;
                 ("村", format!("{code}{:03}", 200 + n_vill))
             };
-            let v = sk.unit(vcode.clone(), Some(town), vname.to_string(), vkind, None);
-            for g in 1..=rng.range(2, 4) {
-                let (gname, gkind) = if *community {
-                    (
-                        format!("第{}居民小组", names::numeral(g as usize)),
-                        "居民小组",
-                    )
-                } else {
-                    (
-                        format!("第{}村民小组", names::numeral(g as usize)),
-                        "村民小组",
-                    )
-                };
-                let gu = sk.unit(format!("{vcode}{g:02}"), Some(v), gname, gkind, None);
-                for c in 1..=rng.range(2, 3) {
-                    sk.unit(
-                        format!("{vcode}{g:02}{c:02}"),
-                        Some(gu),
-                        format!("第{c}责任区"),
-                        "责任区",
-                        None,
-                    );
-                }
-            }
-            let weak = matches!(*vname, "长岭村" | "竹园村");
-            let ty = if *community {
+            let unit = self
+                .sk
+                .unit(vcode.clone(), Some(town), name.to_string(), kind, None);
+            self.sk
+                .village_grid(&mut self.rng, unit, &vcode, community, &(2..=4), &(2..=3));
+            out.push(self.village_branch(name, unit, community, size));
+        }
+        out
+    }
+
+    /// A village's or community's branch: 长岭村 and 竹园村 are weak (low attendance, a quarter
+    /// of meetings skipped), the others ordinary.
+    fn village_branch(&mut self, name: &str, unit: u32, community: bool, size: u32) -> u32 {
+        let weak = matches!(name, "长岭村" | "竹园村");
+        let founded_on = plan::founded(&mut self.rng, 1950);
+        let rate = if weak {
+            self.rng.uniform(0.70, 0.78)
+        } else {
+            self.rng.uniform(0.80, 0.96)
+        };
+        let quality = self.rng.uniform(0.86, 0.95);
+        self.sk.branch(BranchSpec {
+            name: format!("{name}党支部"),
+            unit,
+            ty: if community {
                 BranchType::Community
             } else {
                 BranchType::Rural
-            };
-            let b = sk.branch(BranchSpec {
-                name: format!("{vname}党支部"),
-                unit: v,
-                ty,
-                is_joint: false,
-                founded_on: plan::founded(&mut rng, 1950),
-                profile: if *community {
-                    Profile::Community
-                } else {
-                    Profile::Village
-                },
-                size: *size,
-                rate: if weak {
-                    rng.uniform(0.70, 0.78)
-                } else {
-                    rng.uniform(0.80, 0.96)
-                },
-                skip: if weak { 0.25 } else { 0.0 },
-                quality: rng.uniform(0.86, 0.95),
-            });
-            villages.push(b);
-        }
+            },
+            is_joint: false,
+            founded_on,
+            profile: if community {
+                Profile::Community
+            } else {
+                Profile::Village
+            },
+            size,
+            rate,
+            skip: if weak { 0.25 } else { 0.0 },
+            quality,
+        })
     }
 
-    let other = |sk: &mut Skeleton,
-                 rng: &mut Rng,
-                 name: String,
-                 unit: u32,
-                 ty: BranchType,
-                 is_joint: bool,
-                 profile: Profile,
-                 size: u32| {
-        let (rate, _) = plan::discipline(rng, ty);
+    /// A branch other than a village's, of `size` members, with good discipline: the sample's
+    /// weak branches are villages.
+    fn branch(
+        &mut self,
+        name: String,
+        unit: u32,
+        ty: BranchType,
+        is_joint: bool,
+        size: u32,
+    ) -> u32 {
+        let (rate, _) = plan::discipline(&mut self.rng, ty);
         // Party branches in private firms and social organizations are recent.
         let since = match ty {
             BranchType::PrivateEnterprise | BranchType::SocialOrg => 2008,
             _ => 1985,
         };
-        sk.branch(BranchSpec {
+        let profile = match ty {
+            BranchType::PrivateEnterprise => Profile::Enterprise,
+            BranchType::SocialOrg => Profile::Social,
+            _ => Profile::Cadre,
+        };
+        let founded_on = plan::founded(&mut self.rng, since);
+        self.sk.branch(BranchSpec {
             name,
             unit,
             ty,
             is_joint,
-            founded_on: plan::founded(rng, since),
+            founded_on,
             profile,
             size,
             rate: rate.max(0.82),
             skip: 0.0,
             quality: 0.0,
         })
-    };
-    let r = &mut rng;
-    // Township organs, three of them paired (结对) with a village: 新屋村, 长岭村, 沙坪村.
-    let organ_pairs = [Some(5u32), Some(10), None, None, Some(21)];
-    for (i, t) in TOWNS.iter().enumerate() {
-        let b = other(
-            &mut sk,
-            r,
-            format!("{}机关党支部", t.name),
-            towns[i],
-            BranchType::Organ,
-            false,
-            Profile::Cadre,
-            [18, 16, 12, 20, 14][i],
-        );
-        sk.branches[b as usize].paired = organ_pairs[i];
     }
-    let zzb = other(
-        &mut sk,
-        r,
-        format!("{NAME}委组织部机关党支部"),
-        root,
-        BranchType::Organ,
-        false,
-        Profile::Cadre,
-        20,
-    );
-    sk.branches[zzb as usize].paired = Some(14);
-    other(
-        &mut sk,
-        r,
-        format!("{NAME}财政局党支部"),
-        root,
-        BranchType::Organ,
-        false,
-        Profile::Cadre,
-        15,
-    );
-    other(
-        &mut sk,
-        r,
-        "青溪镇卫生院党支部".into(),
-        towns[0],
-        BranchType::Institution,
-        false,
-        Profile::Cadre,
-        9,
-    );
-    other(
-        &mut sk,
-        r,
-        "石门镇中学党支部".into(),
-        towns[1],
-        BranchType::School,
-        false,
-        Profile::Cadre,
-        12,
-    );
-    other(
-        &mut sk,
-        r,
-        format!("{NAME}供电公司瓷城供电所党支部"),
-        towns[3],
-        BranchType::Soe,
-        false,
-        Profile::Cadre,
-        10,
-    );
-    let ent = |sk: &mut Skeleton,
-               rng: &mut Rng,
-               name: &str,
-               unit: u32,
-               industry: &'static str,
-               employees: i64,
-               pm: i64,
-               social: bool| {
-        let instructor = rng.chance(0.8).then(|| names::someone(rng, 0.3));
-        sk.org(OrgSpec {
-            name: name.to_string(),
-            kind: if social {
-                OrgKind::SocialOrg
-            } else {
-                OrgKind::Enterprise
-            },
+
+    /// An organization at `unit`; most have the township's party-building instructor.
+    fn org(&mut self, org: &SampleOrg, unit: u32) -> u32 {
+        let instructor = self
+            .rng
+            .chance(0.8)
+            .then(|| names::someone(&mut self.rng, 0.3));
+        self.sk.org(OrgSpec {
+            name: org.name.to_string(),
+            kind: org.kind,
             unit,
-            industry: Some(industry),
-            employees: Some(employees),
-            party_members: pm,
+            industry: Some(org.industry),
+            employees: Some(org.employees),
+            party_members: org.party_members,
             instructor,
         })
-    };
-    // Standalone enterprise branches.
-    let qx_village = sk.branches[villages[0] as usize].unit;
-    let sm_village = sk.branches[villages[6] as usize].unit;
-    let o1 = ent(
-        &mut sk,
-        r,
-        "醴陵示范青溪瓷业有限公司",
-        qx_village,
-        "陶瓷",
-        180,
-        0,
-        false,
-    );
-    let b1 = other(
-        &mut sk,
-        r,
-        "醴陵示范青溪瓷业有限公司党支部".into(),
-        qx_village,
-        BranchType::PrivateEnterprise,
-        false,
-        Profile::Enterprise,
-        6,
-    );
-    sk.orgs[o1 as usize].branch = Some(b1);
-    let o2 = ent(
-        &mut sk,
-        r,
-        "石门华兴花炮制造有限公司",
-        sm_village,
-        "烟花爆竹",
-        95,
-        0,
-        false,
-    );
-    let b2 = other(
-        &mut sk,
-        r,
-        "石门华兴花炮制造有限公司党支部".into(),
-        sm_village,
-        BranchType::PrivateEnterprise,
-        false,
-        Profile::Enterprise,
-        4,
-    );
-    sk.orgs[o2 as usize].branch = Some(b2);
-
-    // 瓷城街道's joint branch covers six enterprises: beyond 一管五.
-    let cc = towns[3];
-    let joint_cc = other(
-        &mut sk,
-        r,
-        "瓷城街道非公企业联合党支部".into(),
-        cc,
-        BranchType::PrivateEnterprise,
-        true,
-        Profile::Enterprise,
-        9,
-    );
-    let cc_units: Vec<u32> = villages[15..19]
-        .iter()
-        .map(|b| sk.branches[*b as usize].unit)
-        .collect();
-    for (i, (name, industry, emp, pm)) in [
-        ("瓷城锦泰电子科技有限公司", "电子信息", 64, 2),
-        ("瓷城恒达物流有限公司", "现代物流", 35, 1),
-        ("瓷城顺发餐饮管理有限公司", "餐饮服务", 22, 0),
-        ("瓷城裕丰商贸有限公司", "商贸零售", 18, 1),
-        ("瓷城鑫源建材有限公司", "新型建材", 41, 2),
-        ("瓷城嘉华服饰有限公司", "服装纺织", 57, 1),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let o = ent(
-            &mut sk,
-            r,
-            name,
-            cc_units[i % cc_units.len()],
-            industry,
-            emp,
-            pm,
-            false,
-        );
-        sk.orgs[o as usize].branch = Some(joint_cc);
-    }
-    // 青溪镇's joint branch covers three, one with four members: it should have its own.
-    let qx = towns[0];
-    let joint_qx = other(
-        &mut sk,
-        r,
-        "青溪镇非公企业联合党支部".into(),
-        qx,
-        BranchType::PrivateEnterprise,
-        true,
-        Profile::Enterprise,
-        8,
-    );
-    for (name, industry, emp, pm, unit) in [
-        ("青溪宏盛机械有限公司", "机械制造", 120, 4, qx),
-        ("青溪瑞祥食品有限公司", "食品加工", 46, 2, qx_village),
-        ("青溪安利农业开发有限公司", "农业科技", 15, 1, qx),
-    ] {
-        let o = ent(&mut sk, r, name, unit, industry, emp, pm, false);
-        sk.orgs[o as usize].branch = Some(joint_qx);
-    }
-    // Social organizations: a joint branch in 瓷城街道, a standalone one in 青溪镇.
-    let joint_soc = other(
-        &mut sk,
-        r,
-        "瓷城街道社会组织联合党支部".into(),
-        cc,
-        BranchType::SocialOrg,
-        true,
-        Profile::Social,
-        5,
-    );
-    for (name, industry, emp, pm) in [
-        ("瓷城街道个体劳动者协会", "行业协会", 12, 2),
-        ("瓷都社区养老服务中心", "养老服务", 16, 1),
-    ] {
-        let o = ent(&mut sk, r, name, cc_units[0], industry, emp, pm, true);
-        sk.orgs[o as usize].branch = Some(joint_soc);
-    }
-    let o_vol = ent(&mut sk, r, "青溪镇志愿者协会", qx, "公益慈善", 30, 0, true);
-    let b_vol = other(
-        &mut sk,
-        r,
-        "青溪镇志愿者协会党支部".into(),
-        qx,
-        BranchType::SocialOrg,
-        false,
-        Profile::Social,
-        3,
-    );
-    sk.orgs[o_vol as usize].branch = Some(b_vol);
-
-    // Uncovered organizations: some with members (有党员未覆盖), one with three (应单独组建).
-    let gz = towns[4];
-    let fl = towns[2];
-    let sm = towns[1];
-    let fl_village = sk.branches[villages[11] as usize].unit;
-    for (name, industry, emp, pm, unit, social) in [
-        ("官庄丰源农业开发有限公司", "农业科技", 26, 0, gz, false),
-        (
-            "枫林兴隆建设工程有限公司",
-            "建筑工程",
-            48,
-            2,
-            fl_village,
-            false,
-        ),
-        ("石门昌盛瓷业有限公司", "陶瓷", 75, 3, sm, false),
-        ("渌江社区篮球协会", "文化体育", 8, 0, cc_units[2], true),
-        ("官庄镇乡贤理事会", "社区服务", 11, 1, gz, true),
-        ("枫林乡种养殖专业协会", "行业协会", 20, 0, fl, true),
-    ] {
-        ent(&mut sk, r, name, unit, industry, emp, pm, social);
     }
 
-    // Steady members for the absence cases.
-    sk.branches[villages[ids::CONSECUTIVE.0 as usize] as usize]
-        .steady
-        .push(ids::CONSECUTIVE.1);
-    sk.branches[villages[ids::SCATTERED.0 as usize] as usize]
-        .steady
-        .push(ids::SCATTERED.1);
-    sk
+    /// An organization at `unit` covered by `branch`.
+    fn covered_org(&mut self, org: &SampleOrg, unit: u32, branch: u32) {
+        let o = self.org(org, unit);
+        self.sk.orgs[o as usize].branch = Some(branch);
+    }
+
+    /// Organs, an institution, a school and a state enterprise. Township organs are paired
+    /// (结对) with 新屋村, 长岭村 and 沙坪村, the organization department with 竹园村.
+    fn public_branches(&mut self, grid: &Grid) {
+        let organ_pairs = [Some(5u32), Some(10), None, None, Some(21)];
+        let organ_sizes = [18, 16, 12, 20, 14];
+        for (i, t) in TOWNS.iter().enumerate() {
+            let name = format!("{}机关党支部", t.name);
+            let b = self.branch(
+                name,
+                grid.towns[i],
+                BranchType::Organ,
+                false,
+                organ_sizes[i],
+            );
+            self.sk.branches[b as usize].paired = organ_pairs[i];
+        }
+        let name = format!("{NAME}委组织部机关党支部");
+        let zzb = self.branch(name, grid.root, BranchType::Organ, false, 20);
+        self.sk.branches[zzb as usize].paired = Some(14);
+        let name = format!("{NAME}财政局党支部");
+        self.branch(name, grid.root, BranchType::Organ, false, 15);
+        let name = "青溪镇卫生院党支部".to_string();
+        self.branch(name, grid.towns[0], BranchType::Institution, false, 9);
+        let name = "石门镇中学党支部".to_string();
+        self.branch(name, grid.towns[1], BranchType::School, false, 12);
+        let name = format!("{NAME}供电公司瓷城供电所党支部");
+        self.branch(name, grid.towns[3], BranchType::Soe, false, 10);
+    }
+
+    /// Two enterprises with their own branch; 瓷城街道's joint branch covering six (beyond
+    /// 一管五); 青溪镇's covering three, one with four members that should have its own.
+    fn enterprises(&mut self, grid: &Grid) {
+        let qx_village = grid.village_unit(&self.sk, 0);
+        let sm_village = grid.village_unit(&self.sk, 6);
+        for (org, unit, members) in [
+            (
+                enterprise("醴陵示范青溪瓷业有限公司", "陶瓷", 180, 0),
+                qx_village,
+                6,
+            ),
+            (
+                enterprise("石门华兴花炮制造有限公司", "烟花爆竹", 95, 0),
+                sm_village,
+                4,
+            ),
+        ] {
+            let o = self.org(&org, unit);
+            let name = format!("{}党支部", org.name);
+            let b = self.branch(name, unit, BranchType::PrivateEnterprise, false, members);
+            self.sk.orgs[o as usize].branch = Some(b);
+        }
+
+        let cc = grid.towns[3];
+        let name = "瓷城街道非公企业联合党支部".to_string();
+        let joint_cc = self.branch(name, cc, BranchType::PrivateEnterprise, true, 9);
+        let cc_units: Vec<u32> = (15..19).map(|i| grid.village_unit(&self.sk, i)).collect();
+        for (i, org) in CICHENG_JOINT.iter().enumerate() {
+            self.covered_org(org, cc_units[i % cc_units.len()], joint_cc);
+        }
+
+        let qx = grid.towns[0];
+        let name = "青溪镇非公企业联合党支部".to_string();
+        let joint_qx = self.branch(name, qx, BranchType::PrivateEnterprise, true, 8);
+        for (org, unit) in [
+            (enterprise("青溪宏盛机械有限公司", "机械制造", 120, 4), qx),
+            (
+                enterprise("青溪瑞祥食品有限公司", "食品加工", 46, 2),
+                qx_village,
+            ),
+            (
+                enterprise("青溪安利农业开发有限公司", "农业科技", 15, 1),
+                qx,
+            ),
+        ] {
+            self.covered_org(&org, unit, joint_qx);
+        }
+    }
+
+    /// Social organizations: a joint branch in 瓷城街道, a standalone one in 青溪镇.
+    fn social_orgs(&mut self, grid: &Grid) {
+        let cc = grid.towns[3];
+        let name = "瓷城街道社会组织联合党支部".to_string();
+        let joint = self.branch(name, cc, BranchType::SocialOrg, true, 5);
+        let site = grid.village_unit(&self.sk, 15);
+        for org in [
+            social_org("瓷城街道个体劳动者协会", "行业协会", 12, 2),
+            social_org("瓷都社区养老服务中心", "养老服务", 16, 1),
+        ] {
+            self.covered_org(&org, site, joint);
+        }
+        let qx = grid.towns[0];
+        let o = self.org(&social_org("青溪镇志愿者协会", "公益慈善", 30, 0), qx);
+        let name = "青溪镇志愿者协会党支部".to_string();
+        let b = self.branch(name, qx, BranchType::SocialOrg, false, 3);
+        self.sk.orgs[o as usize].branch = Some(b);
+    }
+
+    /// Uncovered organizations: some with members (有党员未覆盖), one with three (应单独组建).
+    fn uncovered_orgs(&mut self, grid: &Grid) {
+        let (sm, fl, gz) = (grid.towns[1], grid.towns[2], grid.towns[4]);
+        let fl_village = grid.village_unit(&self.sk, 11);
+        let lj_community = grid.village_unit(&self.sk, 17);
+        for (org, unit) in [
+            (
+                enterprise("官庄丰源农业开发有限公司", "农业科技", 26, 0),
+                gz,
+            ),
+            (
+                enterprise("枫林兴隆建设工程有限公司", "建筑工程", 48, 2),
+                fl_village,
+            ),
+            (enterprise("石门昌盛瓷业有限公司", "陶瓷", 75, 3), sm),
+            (
+                social_org("渌江社区篮球协会", "文化体育", 8, 0),
+                lj_community,
+            ),
+            (social_org("官庄镇乡贤理事会", "社区服务", 11, 1), gz),
+            (social_org("枫林乡种养殖专业协会", "行业协会", 20, 0), fl),
+        ] {
+            self.org(&org, unit);
+        }
+    }
 }
 
 /// (branch, period) → total in cents, and 党组织建设 where a tie needs it.
