@@ -76,38 +76,32 @@ pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
     let (mut operators, mut depth, mut deepest, mut set_ops) = (0usize, 0usize, 0usize, 0usize);
     for t in &tokens {
         match t {
-            Token::LParen | Token::LBracket => {
+            Token::LParen | Token::LBrace => {
                 depth += 1;
                 deepest = deepest.max(depth);
             }
-            Token::RParen | Token::RBracket => depth = depth.saturating_sub(1),
-            Token::Plus
-            | Token::Minus
-            | Token::Mul
-            | Token::Div
-            | Token::Mod
-            | Token::StringConcat
-            | Token::Eq
-            | Token::Neq
-            | Token::Lt
-            | Token::Gt
-            | Token::LtEq
-            | Token::GtEq
-            | Token::Ampersand
-            | Token::Pipe
-            | Token::Caret => operators += 1,
-            Token::Word(w) => match w.keyword {
-                Keyword::AND
-                | Keyword::OR
-                | Keyword::NOT
-                | Keyword::WHEN
-                | Keyword::LIKE
-                | Keyword::IN
-                | Keyword::BETWEEN => operators += 1,
-                Keyword::UNION | Keyword::INTERSECT | Keyword::EXCEPT => set_ops += 1,
-                _ => {}
-            },
-            _ => {}
+            // A subscript is a tree level even when it does not nest: `a[1][1][1]…`.
+            Token::LBracket => {
+                operators += 1;
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            Token::RParen | Token::RBracket | Token::RBrace => depth = depth.saturating_sub(1),
+            Token::Word(w) if w.keyword == Keyword::NoKeyword => {}
+            Token::Word(w) => {
+                operators += 1;
+                if matches!(
+                    w.keyword,
+                    Keyword::UNION | Keyword::INTERSECT | Keyword::EXCEPT
+                ) {
+                    set_ops += 1;
+                }
+            }
+            t if is_leaf(t) => {}
+            // Every other token is an operator of some kind (`<<`, `#`, `~`, `::`, `->`, `[`…):
+            // counting them all, rather than a list of the usual ones, leaves no operator
+            // whose chain can build a tree deep enough to overflow the planner's stack.
+            _ => operators += 1,
         }
     }
     let refuse = |what: &str, n: usize, max: usize| {
@@ -119,7 +113,7 @@ pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
         ))
     };
     if operators > limits.max_operators {
-        return refuse("operators", operators, limits.max_operators);
+        return refuse("operators and keywords", operators, limits.max_operators);
     }
     if deepest > limits.max_nesting {
         return refuse("levels of nested parentheses", deepest, limits.max_nesting);
@@ -128,6 +122,41 @@ pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
         return refuse("UNION/INTERSECT/EXCEPT", set_ops, limits.max_set_operations);
     }
     Ok(())
+}
+
+/// Tokens that are leaves of a statement's tree: names, literals and separators. Keywords,
+/// operators and brackets are counted by [`check_sql`] instead.
+fn is_leaf(token: &Token) -> bool {
+    matches!(
+        token,
+        Token::EOF
+            | Token::Number(..)
+            | Token::Char(_)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::TripleSingleQuotedString(_)
+            | Token::TripleDoubleQuotedString(_)
+            | Token::DollarQuotedString(_)
+            | Token::SingleQuotedByteStringLiteral(_)
+            | Token::DoubleQuotedByteStringLiteral(_)
+            | Token::TripleSingleQuotedByteStringLiteral(_)
+            | Token::TripleDoubleQuotedByteStringLiteral(_)
+            | Token::SingleQuotedRawStringLiteral(_)
+            | Token::DoubleQuotedRawStringLiteral(_)
+            | Token::TripleSingleQuotedRawStringLiteral(_)
+            | Token::TripleDoubleQuotedRawStringLiteral(_)
+            | Token::NationalStringLiteral(_)
+            | Token::QuoteDelimitedStringLiteral(_)
+            | Token::NationalQuoteDelimitedStringLiteral(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+            | Token::HexStringLiteral(_)
+            | Token::Comma
+            | Token::Whitespace(_)
+            | Token::Period
+            | Token::SemiColon
+            | Token::Placeholder(_)
+    )
 }
 
 /// Session settings a client may change: how values are shown, nothing about resources.
@@ -326,7 +355,10 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert!(err.to_string().contains("19999 operators"), "{err}");
+        assert!(
+            err.to_string().contains("20000 operators and keywords"),
+            "{err}"
+        );
         assert!(
             check_sql(&chain("+", 40_000), &l)
                 .unwrap_err()
@@ -347,6 +379,60 @@ mod tests {
                 .to_string()
                 .contains("UNION")
         );
+    }
+
+    /// Every operator that builds one tree level per use, in a chain that fits the size
+    /// limit: each must be refused before it is parsed, or the planner overflows its stack and
+    /// the process aborts (the token check once counted `+` but not `<<`, `#` or `~`).
+    #[test]
+    fn every_operator_chain_is_refused_not_only_arithmetic() {
+        let l = Limits::default();
+        let chains = [
+            chain("<<", 15_000),
+            chain(">>", 15_000),
+            chain("#", 20_000),
+            chain(" ~ ", 12_000),
+            chain("::int::int", 0) + &"::int".repeat(10_000),
+            format!("SELECT '{{}}'::json{}", "->'a'".repeat(10_000)),
+            format!("SELECT 1{}", " IS NULL".repeat(7_000)),
+            format!("SELECT now(){}", " AT TIME ZONE 'UTC'".repeat(3_000)),
+            format!("SELECT make_array(1){}", "[1]".repeat(15_000)),
+        ];
+        for sql in chains {
+            assert!(sql.len() <= l.max_sql_bytes, "{} bytes", sql.len());
+            let err = check_sql(&sql, &l).expect_err(&sql[..40]);
+            assert!(
+                err.to_string().contains("operators and keywords")
+                    || err.to_string().contains("nested"),
+                "{err}"
+            );
+        }
+        // An honest query stays far below the limit.
+        let honest = "SELECT b.name, count(*) AS n FROM branches b JOIN members m \
+                      ON m.branch_id = b.branch_id WHERE m.status IN ('formal', 'probationary') \
+                      GROUP BY b.name HAVING count(*) > 3 ORDER BY n DESC LIMIT 10";
+        check_sql(honest, &l).unwrap();
+    }
+
+    /// Up to the limit, every kind of chain plans without overflowing the stack: an answer or
+    /// a clean error (`~` on numbers is a type error), never an abort of the whole process.
+    #[tokio::test]
+    async fn chains_at_the_limit_plan_without_overflowing() {
+        let l = Limits::default();
+        let n = l.max_operators - 10;
+        let ctx = SessionContext::new();
+        for sql in [
+            chain("<<", n),
+            chain("#", n),
+            chain(" ~ ", n),
+            chain("+", n),
+            // `::` and `int` count one each.
+            format!("SELECT 1{}", "::int".repeat(n / 2)),
+            format!("SELECT make_array(1){}", "[1]".repeat(n)),
+        ] {
+            check_sql(&sql, &l).expect("within the limit");
+            let _answer_or_clean_error = run(&ctx, &sql, &l).await;
+        }
     }
 
     #[tokio::test]
