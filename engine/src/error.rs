@@ -62,6 +62,9 @@ pub enum Refusal {
     ReadOnly,
     /// The user's role may not read what it names.
     NotPermitted,
+    /// A statement this server does not offer (cursors: a query's answer comes whole, within
+    /// the row limit, so a cursor would only be a way around the limits).
+    NotSupported,
 }
 
 impl Refusal {
@@ -72,6 +75,7 @@ impl Refusal {
             Refusal::Unreadable => "42601",
             Refusal::ReadOnly => "25006",
             Refusal::NotPermitted => "42501",
+            Refusal::NotSupported => "0A000",
         }
     }
 }

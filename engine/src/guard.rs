@@ -12,7 +12,7 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{DataFrame, SessionContext};
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{Query, SetExpr, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
@@ -180,8 +180,8 @@ const SETTABLE: &[&str] = &[
 pub enum StatementKind {
     /// A query: it runs under the tenant's limits.
     Read,
-    /// A statement about the session itself: SET of a display setting, SHOW, transaction and
-    /// cursor statements.
+    /// A statement about the session itself: SET of a display setting, SHOW, and transaction
+    /// statements.
     Session,
 }
 
@@ -189,6 +189,10 @@ pub enum StatementKind {
 /// refused as a change (DDL, DML, COPY, a setting that is not about display).
 pub fn classify(statement: &Statement) -> Result<StatementKind, QueryError> {
     match statement {
+        Statement::Query(query) if selects_into(query) => Err(QueryError::refused(
+            Refusal::ReadOnly,
+            "SELECT … INTO creates a table: this server is read-only (queries only)",
+        )),
         Statement::Query(_)
         | Statement::Explain { .. }
         | Statement::ShowTables { .. }
@@ -216,10 +220,15 @@ pub fn classify(statement: &Statement) -> Result<StatementKind, QueryError> {
         | Statement::ShowStatus { .. }
         | Statement::StartTransaction { .. }
         | Statement::Commit { .. }
-        | Statement::Rollback { .. }
-        | Statement::Declare { .. }
-        | Statement::Fetch { .. }
-        | Statement::Close { .. } => Ok(StatementKind::Session),
+        | Statement::Rollback { .. } => Ok(StatementKind::Session),
+        // A cursor's FETCH runs its query in pieces, outside the row and time limits, the audit
+        // and the read-only check of a plan: refused at the gate rather than guarded twice.
+        Statement::Declare { .. } | Statement::Fetch { .. } | Statement::Close { .. } => {
+            Err(QueryError::refused(
+                Refusal::NotSupported,
+                "cursors (DECLARE, FETCH, CLOSE) are not supported: run the query itself (psql: \\unset FETCH_COUNT)",
+            ))
+        }
         other => {
             let text = other.to_string();
             let first: String = text
@@ -235,6 +244,25 @@ pub fn classify(statement: &Statement) -> Result<StatementKind, QueryError> {
             ))
         }
     }
+}
+
+/// Whether any SELECT of the query, in any branch of a set operation, has an INTO clause.
+fn selects_into(query: &Query) -> bool {
+    // A worklist rather than recursion: the branches of a set operation nest as deep as the
+    // query has UNIONs.
+    let mut pending = vec![query.body.as_ref()];
+    while let Some(body) = pending.pop() {
+        match body {
+            SetExpr::Select(select) if select.into.is_some() => return true,
+            SetExpr::SetOperation { left, right, .. } => {
+                pending.push(left);
+                pending.push(right);
+            }
+            SetExpr::Query(inner) => pending.push(inner.body.as_ref()),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Statements a query may not contain: it reads, it never changes anything.
@@ -433,6 +461,39 @@ mod tests {
             check_sql(&sql, &l).expect("within the limit");
             let _answer_or_clean_error = run(&ctx, &sql, &l).await;
         }
+    }
+
+    fn kind_of(sql: &str) -> Result<StatementKind, QueryError> {
+        let statements =
+            datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
+                .expect("parses");
+        classify(&statements[0])
+    }
+
+    #[test]
+    fn cursors_and_select_into_are_refused_at_the_gate() {
+        for sql in [
+            "DECLARE c CURSOR FOR SELECT 1",
+            "FETCH ALL FROM c",
+            "FETCH FORWARD 9223372036854775807 FROM c",
+            "CLOSE c",
+        ] {
+            let err = kind_of(sql).expect_err(sql);
+            assert_eq!(err.sqlstate(), "0A000", "{sql}: {err}");
+            assert!(err.to_string().contains("cursors"), "{err}");
+        }
+        for sql in [
+            "SELECT 1 AS x INTO t",
+            "SELECT 1 UNION ALL (SELECT 2 INTO t)",
+        ] {
+            let err = kind_of(sql).expect_err(sql);
+            assert_eq!(err.sqlstate(), "25006", "{sql}: {err}");
+        }
+        assert_eq!(
+            kind_of("SELECT 1 UNION SELECT 2").unwrap(),
+            StatementKind::Read
+        );
+        assert_eq!(kind_of("SHOW TIME ZONE").unwrap(), StatementKind::Session);
     }
 
     #[tokio::test]
