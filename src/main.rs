@@ -162,6 +162,19 @@ enum Command {
         /// Where each query is recorded as a JSON line (default: audit.jsonl in the warehouse).
         #[arg(long)]
         audit_log: Option<PathBuf>,
+        /// Open connections in all; more are told the server is full.
+        #[arg(long, default_value_t = server::AdmissionLimits::default().max_connections)]
+        max_connections: usize,
+        /// Open connections of one user.
+        #[arg(long, default_value_t = server::AdmissionLimits::default().max_connections_per_user)]
+        max_connections_per_user: usize,
+        /// Open connections reading one county.
+        #[arg(long, default_value_t = server::AdmissionLimits::default().max_connections_per_tenant)]
+        max_connections_per_tenant: usize,
+        /// Failed logins (of one user, or from one address) before it is locked out for
+        /// 15 minutes; each failure past the third already waits 1, 2, 4, then 8 seconds.
+        #[arg(long, default_value_t = server::AdmissionLimits::default().failures_before_lockout)]
+        lockout_after: u32,
     },
     /// The sample county end to end: load, rank, write the metrics and the report.
     Demo {

@@ -1,11 +1,13 @@
 //! gridassess for other programs: the users and their passwords, the PostgreSQL wire server
-//! (`gridassess serve`) and its audit log. Every query a client sends runs in a session the
+//! (`gridassess serve`) with its caps on connections and logins, and its audit log. Every query a client sends runs in a session the
 //! engine builds for that user ([`engine::access`]), under the engine's guard.
 
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod users;
 pub mod wire;
 
+pub use admission::{AdmissionLimits, Turned};
 pub use users::{User, UserError, Users};
 pub use wire::{ServeError, ServeOptions, serve};

@@ -161,6 +161,16 @@ impl Users {
         Ok(self.load()?.users.into_values().collect())
     }
 
+    /// Whether `user` (as it logged in) still stands unchanged: not removed, and the same
+    /// password, tenants and role. A session whose user no longer stands must end.
+    pub fn still_stands(&self, user: &User) -> Result<bool, UserError> {
+        Ok(self.load()?.users.get(&user.name).is_some_and(|now| {
+            now.password_hash == user.password_hash
+                && now.tenants == user.tenants
+                && now.role == user.role
+        }))
+    }
+
     /// The user, when `password` is theirs. A wrong password and an unknown user look the
     /// same to the caller, and both cost one hash verification, so neither can be told apart
     /// by the answer or its timing.

@@ -10,7 +10,7 @@
 //! read-only plans, a time limit, a row limit, panics caught; and is written to the audit log.
 
 use std::fmt::Debug;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -24,7 +24,6 @@ use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::arrow_pg::datatypes::df::encode_dataframe;
 use datafusion_postgres::hooks::HookClient;
-use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::pgwire;
@@ -50,7 +49,8 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::tokio_rustls::rustls;
 use pgwire::types::format::FormatOptions;
 
-use crate::users::Users;
+use crate::admission::{Admission, AdmissionLimits, SessionSlot, Turned};
+use crate::users::{User, Users};
 use engine::QueryError;
 use engine::access::Access;
 use engine::guard;
@@ -71,6 +71,8 @@ pub struct ServeOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Where each query is recorded (JSON lines), besides the log on stderr.
     pub audit_log: Option<PathBuf>,
+    /// Caps on connections and logins.
+    pub admission: AdmissionLimits,
 }
 
 /// Why the server could not start.
@@ -137,6 +139,19 @@ fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Something of the server's own broke (a lost task, a result that cannot be re-read).
+/// An error that ends the connection (pgwire closes the socket after a FATAL).
+fn fatal(sqlstate: &str, message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "FATAL".into(),
+        sqlstate.into(),
+        message.into(),
+    )))
+}
+
+fn turned(t: Turned) -> PgWireError {
+    fatal(t.sqlstate(), t.to_string())
+}
+
 fn internal(e: impl std::error::Error + 'static) -> PgWireError {
     query_error(QueryError::internal(with_causes(&e)))
 }
@@ -149,6 +164,7 @@ const INVALID_CATALOG: &str = "3D000";
 /// Everything the connections share.
 struct Shared {
     warehouse: Warehouse,
+    admission: Admission,
     audit: Option<Mutex<std::fs::File>>,
     require_tls: bool,
 }
@@ -157,6 +173,8 @@ struct Shared {
 struct Authed {
     service: Arc<DfSessionService>,
     limits: Limits,
+    /// The session's place in its user's and tenants' connection caps, until it ends.
+    _slot: SessionSlot,
 }
 
 /// One connection's handlers. The session slot is filled by the startup handler once the
@@ -167,6 +185,9 @@ struct Connection {
     authed: Arc<OnceLock<Authed>>,
     /// Provides a parser before login, for pgwire's describe defaults; never runs anything.
     placeholder: Arc<DfSessionService>,
+    /// Set when the server was full as the connection arrived: its startup is answered with
+    /// this and the connection closed.
+    turned_away: Option<Turned>,
 }
 
 impl Connection {
@@ -206,12 +227,14 @@ impl StartupHandler for Connection {
             PgWireFrontendMessage::Startup(ref startup) => {
                 protocol_negotiation(client, startup).await?;
                 save_startup_parameters_to_metadata(client, startup);
+                if let Some(t) = &self.turned_away {
+                    return Err(turned(t.clone()));
+                }
                 if self.shared.require_tls && !client.is_secure() {
-                    return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                        "FATAL".into(),
-                        INVALID_AUTHORIZATION.into(),
-                        "this server accepts TLS connections only (sslmode=require)".into(),
-                    ))));
+                    return Err(fatal(
+                        INVALID_AUTHORIZATION,
+                        "this server accepts TLS connections only (sslmode=require)",
+                    ));
                 }
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);
                 client
@@ -232,7 +255,8 @@ impl StartupHandler for Connection {
                     .get(METADATA_DATABASE)
                     .cloned()
                     .unwrap_or_else(|| user.clone());
-                let authed = self.login(&user, &password, &database).await?;
+                let address = client.socket_addr().ip();
+                let authed = self.login(&user, &password, &database, address).await?;
                 let _ = self.authed.set(authed);
                 let mut params = DefaultServerParameterProvider::default();
                 params.is_superuser = false;
@@ -246,18 +270,40 @@ impl StartupHandler for Connection {
 }
 
 impl Connection {
-    async fn login(&self, user: &str, password: &str, database: &str) -> PgWireResult<Authed> {
+    async fn login(
+        &self,
+        user: &str,
+        password: &str,
+        database: &str,
+        address: IpAddr,
+    ) -> PgWireResult<Authed> {
+        let admission = &self.shared.admission;
+        let delay = admission.before_login(user, address).map_err(|t| {
+            tracing::warn!(target: "audit", user, %address, reason = %t, "login refused");
+            turned(t)
+        })?;
+        // Back-off after failures: the wait holds no password-check slot, only this socket.
+        tokio::time::sleep(delay).await;
         let users = Users::of(&self.shared.warehouse);
         let (name, pw) = (user.to_string(), password.to_string());
-        // Argon2 is slow on purpose; keep it off the async workers.
-        let found = tokio::task::spawn_blocking(move || users.authenticate(&name, &pw))
+        // Argon2 is slow on purpose: off the async workers, and only a few at a time.
+        let found = admission
+            .check_password(move || users.authenticate(&name, &pw))
             .await
+            .map_err(|t| {
+                tracing::warn!(target: "audit", user, %address, reason = %t, "login refused");
+                turned(t)
+            })?
             .map_err(internal)?
             .map_err(internal)?;
         let Some(found) = found else {
-            tracing::warn!(target: "audit", user, database, "password authentication failed");
+            tracing::warn!(target: "audit", user, %address, database, "password authentication failed");
+            for lock in admission.failed(user, address) {
+                tracing::warn!(target: "audit", user, %address, %lock, "locked out");
+            }
             return Err(PgWireError::InvalidPassword(user.to_string()));
         };
+        admission.succeeded(user, address);
         let tenants = if database == "all" {
             found.tenants.clone()
         } else if found.tenants.iter().any(|t| t == database) {
@@ -273,6 +319,10 @@ impl Connection {
                 ),
             ))));
         };
+        let slot = admission.open_session(user, &tenants).map_err(|t| {
+            tracing::warn!(target: "audit", user, %address, reason = %t, "connection refused");
+            turned(t)
+        })?;
         let access = Access::new(tenants.clone(), found.role);
         let session = Session::open(&self.shared.warehouse, &access)
             .await
@@ -286,13 +336,13 @@ impl Connection {
         .map_err(internal)?;
         let guard = Arc::new(Guard {
             user: user.to_string(),
+            logged_in_as: found.clone(),
             tenants: tenants.join(","),
             limits: limits.clone(),
             shared: self.shared.clone(),
         });
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             guard,
-            Arc::new(CursorStatementHook),
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
         ];
@@ -300,6 +350,7 @@ impl Connection {
         Ok(Authed {
             service: Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), hooks)),
             limits,
+            _slot: slot,
         })
     }
 }
@@ -413,12 +464,33 @@ impl ExtendedQueryHandler for Connection {
 /// writes the audit line; refuses everything else.
 struct Guard {
     user: String,
+    /// The user as they logged in: a statement after their removal, or a change of their
+    /// password, tenants or role, ends the session instead of running.
+    logged_in_as: User,
     tenants: String,
     limits: Limits,
     shared: Arc<Shared>,
 }
 
 impl Guard {
+    /// Ends the session (FATAL) when its user was removed or changed since the login.
+    fn still_admitted(&self) -> Result<(), PgWireError> {
+        match Users::of(&self.shared.warehouse).still_stands(&self.logged_in_as) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                tracing::warn!(target: "audit", user = %self.user, "session ended: the user was removed or changed");
+                Err(fatal(
+                    INVALID_AUTHORIZATION,
+                    format!(
+                        "user {} was removed or changed since this session logged in: log in again",
+                        self.user
+                    ),
+                ))
+            }
+            Err(e) => Err(internal(e)),
+        }
+    }
+
     fn audit(&self, sql: &str, started: Instant, result: &Result<u64, String>) {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         match result {
@@ -455,6 +527,9 @@ impl QueryHook for Guard {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if let Err(ended) = self.still_admitted() {
+            return Some(Err(ended));
+        }
         match guard::classify(statement) {
             Ok(StatementKind::Session) => None,
             Err(refused) => {
@@ -487,6 +562,9 @@ impl QueryHook for Guard {
         _ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
+        if let Err(ended) = self.still_admitted() {
+            return Some(Err(ended));
+        }
         match guard::classify(statement) {
             Err(refused) => {
                 self.audit(
@@ -508,6 +586,9 @@ impl QueryHook for Guard {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if let Err(ended) = self.still_admitted() {
+            return Some(Err(ended));
+        }
         match guard::classify(statement) {
             Ok(StatementKind::Session) => None,
             Err(refused) => Some(Err(query_error(refused))),
@@ -575,6 +656,7 @@ pub async fn serve(
     };
     let shared = Arc::new(Shared {
         warehouse,
+        admission: Admission::new(options.admission.clone()),
         audit,
         require_tls: tls.is_some(),
     });
@@ -597,14 +679,33 @@ pub async fn serve(
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => {
-                let Ok((socket, peer)) = accepted else { continue };
+                let (socket, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors (or another transient failure): the error
+                        // comes back at once on every try, so pause rather than spin a core.
+                        tracing::warn!(error = %e, "cannot accept a connection; pausing 100 ms");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let (slot, turned_away) = match shared.admission.connect() {
+                    Ok(slot) => (Some(slot), None),
+                    Err(t) => {
+                        tracing::warn!(target: "audit", %peer, reason = %t, "connection refused");
+                        (None, Some(t))
+                    }
+                };
                 let handlers = Connection {
                     shared: shared.clone(),
                     authed: Arc::new(OnceLock::new()),
                     placeholder: placeholder.clone(),
+                    turned_away,
                 };
                 let tls = tls.clone();
                 connections.spawn(async move {
+                    // Held until the connection ends.
+                    let _slot = slot;
                     if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }

@@ -97,8 +97,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             tls_cert,
             tls_key,
             audit_log,
+            max_connections,
+            max_connections_per_user,
+            max_connections_per_tenant,
+            lockout_after,
         } => {
             let options = server::wire::ServeOptions {
+                admission: server::AdmissionLimits {
+                    max_connections,
+                    max_connections_per_user,
+                    max_connections_per_tenant,
+                    failures_before_lockout: lockout_after,
+                    ..server::AdmissionLimits::default()
+                },
                 audit_log: Some(audit_log.unwrap_or_else(|| wh.join("audit.jsonl"))),
                 warehouse: wh,
                 listen,

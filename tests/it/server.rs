@@ -465,3 +465,78 @@ fn a_load_while_serving_reaches_the_next_connection_views_included() {
         "1"
     );
 }
+
+/// What a hostile viewer did to the server before: operator chains within the size limit that
+/// overflowed the planner's stack and aborted the process, and a cursor that fetched past the
+/// row limit. Each is refused with its reason, and the same server answers the next query.
+#[test]
+fn a_viewer_can_neither_abort_the_server_nor_cursor_around_the_limits() {
+    let s = start();
+    let chain = |op: &str, n: usize| format!("SELECT {}", vec!["1"; n].join(op));
+    for (sql, reason) in [
+        (chain("<<", 15_000), "operators and keywords"),
+        (chain("#", 20_000), "operators and keywords"),
+        (chain(" ~ ", 12_000), "operators and keywords"),
+        (
+            format!("SELECT 1{}", "::int".repeat(10_000)),
+            "operators and keywords",
+        ),
+        (
+            "BEGIN; DECLARE c CURSOR FOR SELECT * FROM branches; FETCH ALL FROM c".to_string(),
+            "cursors",
+        ),
+        ("SELECT 1 AS x INTO t".to_string(), "read-only"),
+    ] {
+        let out = psql(s.port, "qa_viewer", "pw-qa_viewer", "a", &["-c", &sql]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(reason),
+            "{}…: {stderr}",
+            &sql[..30]
+        );
+    }
+    let out = psql(
+        s.port,
+        "qa_viewer",
+        "pw-qa_viewer",
+        "a",
+        &["-c", "select 41 + 1"],
+    );
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("42"),
+        "the server still answers: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The admission rules against real psycopg clients: a cap per user, a removed user's session
+/// ended at its next statement, a lockout after repeated wrong passwords, and a flood of
+/// parallel wrong logins answered without growing the server (Argon2 runs two at a time).
+#[test]
+fn connections_and_logins_are_capped_and_a_removed_user_is_shut_out() {
+    let s = start_with(&["--max-connections-per-user", "2", "--lockout-after", "3"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/server/admission.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(s.port.to_string())
+        .arg(env!("CARGO_BIN_EXE_gridassess"))
+        .arg(&s.warehouse)
+        .output()
+        .expect("python3 runs (pip install 'psycopg[binary]'; .ci/run does)");
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("{report}");
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.lines().filter(|l| l.starts_with("ok ")).count() >= 10,
+        "{report}"
+    );
+    let rss = peak_rss_mb(s.child.id());
+    assert!(
+        rss < MEMORY_MB + 700,
+        "peak RSS {rss} MB after the login flood"
+    );
+}
