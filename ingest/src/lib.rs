@@ -17,6 +17,7 @@
 mod clean;
 mod decode;
 mod error;
+mod headers;
 mod issue;
 mod load;
 mod reason;
