@@ -31,7 +31,8 @@ const fn ev(canonical: &'static str, spellings: &'static [&'static str]) -> Enum
 /// What a column holds, and so how a cell is parsed and stored.
 #[derive(Debug)]
 pub enum ColumnType {
-    /// Free text, trimmed; full-width ASCII is folded to half-width.
+    /// Text: free text (names, themes, reasons) stored exactly as written, or, in a key
+    /// column ([`TableDef::is_key_column`]), an id cleaned of invisible and full-width forms.
     Text,
     /// A whole number within `min..=max`.
     Int {
@@ -113,6 +114,15 @@ impl TableDef {
     /// The column named `name`.
     pub fn column(&self, name: &str) -> Option<&ColumnDef> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether column `name` holds an id: a primary- or foreign-key column, or one named
+    /// `…_id`. Ids are cleaned (invisible characters stripped, full-width forms folded, each
+    /// with a warning) where free text is stored as written.
+    pub fn is_key_column(&self, name: &str) -> bool {
+        self.primary_key.contains(&name)
+            || self.foreign_keys.iter().any(|fk| fk.column == name)
+            || name.ends_with("_id")
     }
 
     /// The position of the column named `name`.

@@ -1,6 +1,7 @@
 //! Each cell against its column's type: one loop over the cells of a column checks empty and
 //! required cells the same way for every type, and a parser per column type turns the
-//! non-empty text into the values of the column's Arrow array.
+//! non-empty text into the values of the column's Arrow array. Free text is stored as
+//! written; ids are cleaned per character class, each change reported on its cell.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use model::schema::{ColumnType, DECIMAL_PRECISION, DECIMAL_SCALE, EnumValue, id_
 use model::{Month, Period};
 
 use super::RowIssues;
-use crate::clean::CleanColumn;
+use crate::clean::{CleanColumn, clean_key};
 use crate::issue::Severity;
 use crate::reason::{Choices, Reason};
 use crate::values::parse_cents;
@@ -34,6 +35,11 @@ trait CellParser {
         false
     }
 
+    /// A warning about the value just pushed (a key that was cleaned), if any.
+    fn take_warning(&mut self) -> Option<Reason> {
+        None
+    }
+
     fn finish(self) -> Result<ArrayRef, ArrowError>;
 }
 
@@ -46,6 +52,9 @@ pub(super) fn typed_column(
     let n = ri.raw.len();
     let parsed = clean.parsed.as_ref();
     match &ri.raw.table.columns[c].ty {
+        ColumnType::Text if ri.raw.table.is_key_column(ri.raw.table.columns[c].name) => {
+            check_cells(ri, c, clean, KeyCells::new(n))
+        }
         ColumnType::Text => check_cells(ri, c, clean, TextCells(clean.text.clone())),
         ColumnType::Int { min, max } => {
             let parser = IntCells {
@@ -112,13 +121,20 @@ fn check_cells<P: CellParser>(
             parser.push_none();
             continue;
         }
-        if let Err(reason) = parser.push(row, text.value(row)) {
-            if parser.has_default() {
-                ri.report_value(c, row, reason, Severity::Warning);
-            } else {
-                ri.bad(c, row, reason);
+        match parser.push(row, text.value(row)) {
+            Ok(()) => {
+                if let Some(warning) = parser.take_warning() {
+                    ri.report_value(c, row, warning, Severity::Warning);
+                }
             }
-            parser.push_none();
+            Err(reason) => {
+                if parser.has_default() {
+                    ri.report_value(c, row, reason, Severity::Warning);
+                } else {
+                    ri.bad(c, row, reason);
+                }
+                parser.push_none();
+            }
         }
     }
     parser.finish()
@@ -136,6 +152,49 @@ impl CellParser for TextCells {
 
     fn finish(self) -> Result<ArrayRef, ArrowError> {
         Ok(self.0)
+    }
+}
+
+/// Ids, cleaned per character class by [`clean_key`]; a cleaned id carries a warning that
+/// says what was removed or folded and what is stored.
+struct KeyCells {
+    values: StringBuilder,
+    warning: Option<Reason>,
+}
+
+impl KeyCells {
+    fn new(n: usize) -> Self {
+        KeyCells {
+            values: StringBuilder::with_capacity(n, n * 8),
+            warning: None,
+        }
+    }
+}
+
+impl CellParser for KeyCells {
+    fn push(&mut self, _row: usize, text: &str) -> Result<(), Reason> {
+        let (key, changes) = clean_key(text)?;
+        if !changes.is_empty() {
+            self.warning = Some(Reason::KeyCleaned {
+                stored: key.to_string(),
+                removed: changes.removed,
+                folded: changes.folded,
+            });
+        }
+        self.values.append_value(key);
+        Ok(())
+    }
+
+    fn push_none(&mut self) {
+        self.values.append_null();
+    }
+
+    fn take_warning(&mut self) -> Option<Reason> {
+        self.warning.take()
+    }
+
+    fn finish(mut self) -> Result<ArrayRef, ArrowError> {
+        Ok(Arc::new(self.values.finish()))
     }
 }
 

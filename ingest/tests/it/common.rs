@@ -81,6 +81,25 @@ pub fn load_case(name: &str) -> Loaded {
     }
 }
 
+/// Loads a folder that is not a golden case (the sample county) into its own warehouse,
+/// checking only that every row read was loaded or rejected with a reason.
+pub fn load_folder(folder: &Path) -> Loaded {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rt = Runtime::new().expect("tokio runtime");
+    let (report, tables) = rt.block_on(async {
+        let wh = Warehouse::init(&dir.path().join("wh")).expect("init warehouse");
+        let tenant = wh.add_tenant("t", "测试县").await.expect("add tenant");
+        let report = load(&tenant, folder).await;
+        (report, committed_tables(&tenant).await)
+    });
+    check_every_row_is_accounted_for(&folder.display().to_string(), &report);
+    Loaded {
+        report,
+        tables,
+        _dir: dir,
+    }
+}
+
 async fn load(tenant: &Tenant, folder: &Path) -> LoadReport {
     ingest::load(tenant, &[folder.to_path_buf()], &|_: &str| {})
         .await

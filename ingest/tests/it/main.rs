@@ -5,6 +5,7 @@ mod common;
 
 mod cells;
 mod encodings;
+mod free_text;
 mod grid;
 mod keys;
 mod parquet;
@@ -17,11 +18,13 @@ const TESTED: &[&str] = &[
     "invalid/dangling_parent",
     "invalid/duplicate_key",
     "invalid/grid_rules",
+    "invalid/key_characters",
     "invalid/members",
     "invalid/references_to_warehouse",
     "invalid/scores",
     "invalid/undecodable_bytes",
     "valid/bom_chinese",
+    "valid/free_text_as_written",
     "valid/gbk_chinese",
     "valid/parquet",
     "valid/utf16_unicode_text",
