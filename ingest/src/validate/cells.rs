@@ -3,11 +3,12 @@
 //! non-empty text into the values of the column's Arrow array. Free text is stored as
 //! written; ids are cleaned per character class, each change reported on its cell.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Date32Array, Date32Builder,
-    Decimal128Builder, Int64Array, Int64Builder, StringArray, StringBuilder,
+    Decimal128Builder, Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
 };
 use arrow::datatypes::Int64Type;
 use arrow::error::ArrowError;
@@ -18,6 +19,7 @@ use super::RowIssues;
 use crate::clean::{CleanColumn, clean_key};
 use crate::issue::Severity;
 use crate::reason::{Choices, Reason};
+use crate::source::RawTable;
 use crate::values::parse_cents;
 
 /// How one column type turns cleaned, non-empty text into the values of its Arrow column.
@@ -96,6 +98,42 @@ pub(super) fn typed_column(
         ColumnType::Month => check_cells(ri, c, clean, NormalizedCells::new(n, month)),
         ColumnType::IdNumber => check_cells(ri, c, clean, NormalizedCells::new(n, id_number)),
     }
+}
+
+/// The rows whose primary key is written otherwise than it is stored (beyond surrounding
+/// spaces): row → the key as written, its parts joined by `, `. Two such spellings that clean
+/// to one key are reported with both ([`Reason::KeyCollision`]).
+pub(super) fn written_keys(raw: &RawTable, batch: &RecordBatch) -> HashMap<usize, String> {
+    let mut out = HashMap::new();
+    let parts: Vec<(&Vec<Option<String>>, &StringArray)> = raw
+        .table
+        .primary_key
+        .iter()
+        .filter_map(|k| {
+            let c = raw.table.column_index(k)?;
+            Some((
+                raw.cells[c].as_ref()?,
+                batch.column(c).as_string_opt::<i32>()?,
+            ))
+        })
+        .collect();
+    if parts.len() != raw.table.primary_key.len() {
+        return out;
+    }
+    for row in 0..raw.len() {
+        let differs = parts.iter().any(|(cells, stored)| {
+            stored.is_valid(row)
+                && cells[row].as_deref().map(|w| w.trim_matches(' ')) != Some(stored.value(row))
+        });
+        if differs {
+            let written: Vec<&str> = parts
+                .iter()
+                .map(|(cells, _)| cells[row].as_deref().unwrap_or(""))
+                .collect();
+            out.insert(row, written.join(", "));
+        }
+    }
+    out
 }
 
 /// The one loop over a column's cells: an empty cell is missing when the column is required

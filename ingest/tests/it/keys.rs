@@ -96,3 +96,45 @@ fn control_and_private_use_characters_in_keys_reject_the_row() {
     assert_eq!(visit.len(), 1);
     assert!(visit[0].2.contains("U+0001"), "{}", visit[0].2);
 }
+
+#[test]
+fn keys_that_become_one_after_cleaning_are_reported_with_both_spellings() {
+    let loaded = load_case("invalid/key_collisions");
+    let rejected = issues_of(&loaded, "members", Severity::Rejected);
+    let lines: Vec<u64> = rejected.iter().map(|(l, _, _)| *l).collect();
+    assert_eq!(lines, [3, 5, 7]);
+    // Ｍ5 (line 3) after M5 (line 2); M6 (line 5) after M6 with a zero-width space (line 4).
+    for (text, spellings) in [
+        (&rejected[0].2, ["'Ｍ5'", "'M5'"]),
+        (&rejected[1].2, ["'M6'", "'M6<U+200B>'"]),
+    ] {
+        for s in spellings {
+            assert!(text.contains(s), "{text} does not name {s}");
+        }
+        assert!(text.contains("line 2") || text.contains("line 4"), "{text}");
+    }
+    // The same spelling twice is a plain duplicate.
+    assert!(
+        rejected[2].2.starts_with("duplicate key (member_id)"),
+        "{}",
+        rejected[2].2
+    );
+    // Two spellings of one period: the later row names both.
+    let scores = issues_of(&loaded, "scores", Severity::Rejected);
+    assert_eq!(scores.len(), 1);
+    assert!(
+        scores[0].2.contains("'2024年1-2月, B1, 党组织建设'")
+            && scores[0].2.contains("'2024-B1, B1, 党组织建设'"),
+        "{}",
+        scores[0].2
+    );
+    // Ｍ１ cleans to the committed M1: it merges, and says it was written otherwise.
+    let warnings = issues_of(&loaded, "members", Severity::Warning);
+    assert!(
+        warnings
+            .iter()
+            .any(|(l, _, t)| *l == 8 && t.contains("already in the warehouse")),
+        "{warnings:#?}"
+    );
+    assert_eq!(rows(&loaded, "members"), 7);
+}
