@@ -12,10 +12,13 @@ use crate::values::{DecimalError, format_cents};
 /// The reason of one [`crate::Issue`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
-    /// A header naming a column the file already has; the first one is read.
+    /// A header naming a column another header of the file names better (or first); that one
+    /// is read.
     SecondColumn {
         /// The table column both headers name.
         column: &'static str,
+        /// The header that is read.
+        read: String,
     },
     /// A header that names no column of the table the file holds.
     UnknownColumn {
@@ -47,6 +50,8 @@ pub enum Reason {
         column: &'static str,
         /// Its Chinese name.
         zh: &'static str,
+        /// The file's unknown header that looks most like it, if one is close.
+        closest: Option<String>,
     },
     /// An empty cell in a required column.
     MissingRequired {
@@ -227,9 +232,9 @@ pub enum Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::SecondColumn { column } => write!(
+            Reason::SecondColumn { column, read } => write!(
                 f,
-                "a second column for {column}; the first one is used and this one ignored"
+                "a second column for {column}; the column headed '{read}' is read and this one ignored"
             ),
             Reason::UnknownColumn { table, zh } => {
                 write!(f, "not a column of {table} ({zh}); ignored")
@@ -243,9 +248,21 @@ impl fmt::Display for Reason {
                 f,
                 "the row has {fields} fields but the header has {header}"
             ),
-            Reason::MissingColumn { column, zh } => write!(
+            Reason::MissingColumn {
+                column,
+                zh,
+                closest: None,
+            } => write!(
                 f,
                 "the file has no column {column} ({zh}), which is required"
+            ),
+            Reason::MissingColumn {
+                column,
+                zh,
+                closest: Some(header),
+            } => write!(
+                f,
+                "required column {zh} ({column}) is missing; the file's header `{header}` looks closest — add it to the tenant's header map with `gridassess headers set`"
             ),
             Reason::MissingRequired { column, zh } => {
                 write!(f, "{column} ({zh}) is required but empty")

@@ -10,6 +10,7 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type, Float64Type};
 use calamine::{Data, Reader};
+use model::HeaderMap;
 use model::schema::{TABLES, TableDef, table_for_name};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -88,8 +89,9 @@ impl RawBuilder {
         encoding: Option<TextEncoding>,
         headers: &[String],
         header_line: u64,
+        tenant: &HeaderMap,
     ) -> Result<Self, IngestError> {
-        let (map, notes) = map_headers(table, headers, &source, header_line)?;
+        let (map, notes) = map_headers(table, headers, &source, header_line, tenant)?;
         let cells = map.iter().map(|m| m.map(|_| Vec::new())).collect();
         Ok(RawBuilder {
             raw: RawTable {
@@ -215,7 +217,11 @@ fn sniff_delimiter(bytes: &[u8]) -> u8 {
 }
 
 /// Reads a delimited text file in UTF-8, UTF-8 with BOM, GBK/GB18030 or UTF-16.
-fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestError> {
+fn read_csv(
+    path: &Path,
+    table: &'static TableDef,
+    tenant: &HeaderMap,
+) -> Result<RawTable, IngestError> {
     let bytes = fs::read(path).map_err(|source| IngestError::Read {
         path: path.to_path_buf(),
         source,
@@ -292,6 +298,7 @@ fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestErr
                     Some(encoding),
                     &headers,
                     line,
+                    tenant,
                 )?);
             }
             Some(b) => {
@@ -350,7 +357,10 @@ fn format_float(f: f64) -> String {
 }
 
 /// Reads every sheet of a workbook that is named after a table.
-fn read_workbook(path: &Path) -> Result<(Vec<RawTable>, Vec<Skipped>), IngestError> {
+fn read_workbook(
+    path: &Path,
+    tenant: &HeaderMap,
+) -> Result<(Vec<RawTable>, Vec<Skipped>), IngestError> {
     let wb_err = |e: calamine::Error| IngestError::Workbook {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -400,6 +410,7 @@ fn read_workbook(path: &Path) -> Result<(Vec<RawTable>, Vec<Skipped>), IngestErr
                         None,
                         &headers,
                         line,
+                        tenant,
                     )?);
                 }
                 Some(b) => {
@@ -421,7 +432,11 @@ fn read_workbook(path: &Path) -> Result<(Vec<RawTable>, Vec<Skipped>), IngestErr
 
 /// Reads a Parquet file; typed columns are turned back into text so that they are cleaned
 /// and validated exactly like CSV cells.
-fn read_parquet(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestError> {
+fn read_parquet(
+    path: &Path,
+    table: &'static TableDef,
+    tenant: &HeaderMap,
+) -> Result<RawTable, IngestError> {
     let file = fs::File::open(path).map_err(|source| IngestError::Read {
         path: path.to_path_buf(),
         source,
@@ -447,7 +462,14 @@ fn read_parquet(path: &Path, table: &'static TableDef) -> Result<RawTable, Inges
                 .iter()
                 .map(|f| f.name().clone())
                 .collect();
-            builder = Some(RawBuilder::new(table, source.clone(), None, &headers, 0)?);
+            builder = Some(RawBuilder::new(
+                table,
+                source.clone(),
+                None,
+                &headers,
+                0,
+                tenant,
+            )?);
         }
         let texts: Vec<Vec<Option<String>>> = batch
             .columns()
@@ -591,8 +613,9 @@ fn collect_files(
     Ok(())
 }
 
-/// Reads every file named, and every data file inside every folder named, in order.
-pub(crate) fn read_sources(paths: &[PathBuf]) -> Result<Sources, IngestError> {
+/// Reads every file named, and every data file inside every folder named, in order; headers
+/// are mapped with the tenant's header map first.
+pub(crate) fn read_sources(paths: &[PathBuf], tenant: &HeaderMap) -> Result<Sources, IngestError> {
     let mut files = Vec::new();
     let mut sources = Sources::default();
     for p in paths {
@@ -606,7 +629,7 @@ pub(crate) fn read_sources(paths: &[PathBuf]) -> Result<Sources, IngestError> {
         let kind = kind_of(&file).ok_or_else(|| IngestError::Unsupported { path: file.clone() })?;
         sources.files.push(file.display().to_string());
         if let Kind::Workbook = kind {
-            let (tables, skipped) = read_workbook(&file)?;
+            let (tables, skipped) = read_workbook(&file, tenant)?;
             sources.tables.extend(tables);
             sources.skipped.extend(skipped);
             continue;
@@ -616,8 +639,8 @@ pub(crate) fn read_sources(paths: &[PathBuf]) -> Result<Sources, IngestError> {
             tables: table_names(),
         })?;
         sources.tables.push(match kind {
-            Kind::Csv => read_csv(&file, table)?,
-            _ => read_parquet(&file, table)?,
+            Kind::Csv => read_csv(&file, table, tenant)?,
+            _ => read_parquet(&file, table, tenant)?,
         });
     }
     Ok(sources)

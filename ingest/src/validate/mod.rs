@@ -18,6 +18,7 @@ use model::schema::{ColumnDef, ColumnType, TableDef};
 
 use crate::clean::CleanColumn;
 use crate::error::IngestError;
+use crate::headers::closest_header;
 use crate::issue::{Issue, Severity};
 use crate::reason::{Cause, Reason};
 use crate::source::RawTable;
@@ -212,10 +213,20 @@ fn missing_column(ri: &mut RowIssues, c: usize) -> ArrayRef {
     let def = &ri.raw.table.columns[c];
     let n = ri.raw.len();
     if def.required {
+        // The file's headers that named no column: one may be this column, spelled otherwise.
+        let unknown: Vec<String> = ri
+            .raw
+            .notes
+            .iter()
+            .filter(|i| matches!(i.reason, Reason::UnknownColumn { .. }))
+            .filter_map(|i| i.column.clone())
+            .collect();
+        let closest = closest_header(ri.raw.table, def.name, &unknown);
         for row in 0..n {
             let reason = Reason::MissingColumn {
                 column: def.name,
                 zh: def.zh,
+                closest: closest.clone(),
             };
             ri.report(row, def, None, reason, Severity::Rejected);
         }

@@ -7,6 +7,7 @@ mod cells;
 mod encodings;
 mod free_text;
 mod grid;
+mod headers;
 mod keys;
 mod parquet;
 mod references;
@@ -19,14 +20,18 @@ const TESTED: &[&str] = &[
     "invalid/duplicate_key",
     "invalid/grid_rules",
     "invalid/key_characters",
+    "invalid/key_collisions",
     "invalid/members",
+    "invalid/missing_column_closest",
     "invalid/references_to_warehouse",
     "invalid/scores",
     "invalid/undecodable_bytes",
     "valid/bom_chinese",
     "valid/free_text_as_written",
     "valid/gbk_chinese",
+    "valid/header_variants",
     "valid/parquet",
+    "valid/tenant_header_map",
     "valid/utf16_unicode_text",
     "valid/utf8_english",
     "valid/xlsx_workbook",
