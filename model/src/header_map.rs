@@ -69,7 +69,14 @@ impl HeaderMap {
         };
         let tables: Tables = toml::from_str(text).map_err(|e| {
             let offset = e.span().map(|s| s.start).unwrap_or(0);
-            err(offset, e.message().trim().to_string())
+            let mut message = e.message().trim().to_string();
+            if message.contains("unquoted key") {
+                // TOML names without quotes may only be ASCII: the usual slip with Chinese.
+                message.push_str(
+                    "; put Chinese table names and headers in double quotes: [\"组织生活\"] and \"支部代码\" = \"branch_id\"",
+                );
+            }
+            err(offset, message)
         })?;
         // In the order of the file, so that the first mistake is the one reported.
         let mut tables: Vec<_> = tables.iter().collect();
@@ -195,5 +202,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+        let e = HeaderMap::parse("[组织生活]\n", "h.toml").unwrap_err();
+        assert!(e.message.contains("in double quotes"), "{e}");
     }
 }
