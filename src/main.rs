@@ -44,6 +44,9 @@ enum Command {
     /// Show or set a tenant's assessment rules (rules.toml).
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Show or set a tenant's own header map (the headers of its files → columns).
+    #[command(subcommand)]
+    Headers(commands::headers::HeadersCommand),
     /// Load files, folders and workbooks into a tenant; prints the reconciliation.
     Ingest {
         #[arg(long)]

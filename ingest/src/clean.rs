@@ -1,8 +1,15 @@
-//! Cleaning with Polars: every cell is trimmed, full-width ASCII is folded to half-width and
-//! empty text becomes null; then whole numbers, dates, booleans and enumerations are parsed
-//! column at a time. A cell that had text but did not parse comes back as null beside its
-//! cleaned text, which is how validation finds it and reports the original value.
+//! Cleaning with Polars, by what a column holds (SPEC §2):
+//! - free text (names, themes, reasons) is kept exactly as written; only a cell of nothing but
+//!   white space becomes null;
+//! - keys (ids) are kept as written here too, and cleaned per character by [`clean_key`] when
+//!   validation types them, so that every change can be reported on its cell;
+//! - every other column (enumerations, numbers, dates, periods, …) is trimmed, full-width ASCII
+//!   is folded to half-width and empty text becomes null; then whole numbers, dates, booleans
+//!   and enumerations are parsed column at a time. A cell that had text but did not parse comes
+//!   back as null beside its cleaned text, which is how validation finds it and reports the
+//!   original value.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use arrow::array::{ArrayRef, make_array};
@@ -12,12 +19,14 @@ use model::schema::{ColumnType, EnumValue};
 use polars::prelude::*;
 
 use crate::error::IngestError;
+use crate::reason::Reason;
 use crate::source::RawTable;
 
 /// A column after cleaning, as arrow-rs arrays of the raw table's length.
 #[derive(Debug)]
 pub(crate) struct CleanColumn {
-    /// Trimmed, half-width text; null for empty cells.
+    /// The text: as written for free text and keys, trimmed and half-width for the other
+    /// columns; null for empty cells.
     pub(crate) text: ArrayRef,
     /// The parsed value for whole numbers, dates, booleans and enumerations; null where the
     /// text did not parse.
@@ -77,6 +86,119 @@ fn normalized(c: Expr) -> Expr {
     when(text.clone().str().len_bytes().eq(lit(0u32)))
         .then(null_of(DataType::String))
         .otherwise(text)
+}
+
+/// Text as written; null when the cell is nothing but white space.
+fn as_written(c: Expr) -> Expr {
+    when(
+        c.clone()
+            .str()
+            .strip_chars(lit(NULL))
+            .str()
+            .len_bytes()
+            .eq(lit(0u32)),
+    )
+    .then(null_of(DataType::String))
+    .otherwise(c)
+}
+
+/// What [`clean_key`] changed in a key, for the warning on its cell.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct KeyChanges {
+    /// Invisible characters removed.
+    pub(crate) removed: Vec<char>,
+    /// Full-width characters and unusual spaces folded to their plain form.
+    pub(crate) folded: Vec<char>,
+}
+
+impl KeyChanges {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.removed.is_empty() && self.folded.is_empty()
+    }
+}
+
+/// Invisible format characters that come with copied and pasted ids: the BOM, zero-width
+/// spaces and joiners, the word joiner, direction marks and the like (Unicode Cf). They are
+/// never part of an id someone typed.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
+/// The plain form of a full-width ASCII character (Ａ → A) or of a space other than the ASCII
+/// one (the ideographic space, no-break spaces, typographic spaces).
+pub(crate) fn folded(c: char) -> Option<char> {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0),
+        '\u{3000}' | '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' => Some(' '),
+        _ => None,
+    }
+}
+
+/// Characters no one can type as part of an id: control characters (a tab or line break
+/// included), line and paragraph separators, private-use characters, noncharacters, and
+/// U+FFFD, which a failed decoding leaves behind.
+pub(crate) fn cannot_be_typed(c: char) -> bool {
+    let u = c as u32;
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FFFD}')
+        || (0xE000..=0xF8FF).contains(&u)
+        || u >= 0xF0000
+        || (0xFDD0..=0xFDEF).contains(&u)
+        || (u & 0xFFFE) == 0xFFFE
+}
+
+/// Cleans one key (an id) per character class, as the README's table says: surrounding ASCII
+/// spaces are trimmed; invisible characters are removed and full-width forms and unusual spaces
+/// folded, and both are returned so the cell gets a warning; a character that cannot be typed
+/// is an error naming it and its position (from 1). An id with nothing left is an error too.
+pub(crate) fn clean_key(raw: &str) -> Result<(Cow<'_, str>, KeyChanges), Reason> {
+    // Almost every id is plain ASCII: take it as it is.
+    if raw.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        let key = raw.trim_matches(' ');
+        if key.is_empty() {
+            return Err(Reason::KeyOnlyInvisible {
+                removed: Vec::new(),
+            });
+        }
+        return Ok((Cow::Borrowed(key), KeyChanges::default()));
+    }
+    let mut key = String::with_capacity(raw.len());
+    let mut changes = KeyChanges::default();
+    for (i, c) in raw.chars().enumerate() {
+        if is_invisible(c) {
+            changes.removed.push(c);
+        } else if let Some(plain) = folded(c) {
+            changes.folded.push(c);
+            key.push(plain);
+        } else if cannot_be_typed(c) {
+            return Err(Reason::KeyCharacter {
+                ch: c,
+                position: i + 1,
+            });
+        } else {
+            key.push(c);
+        }
+    }
+    let trimmed = key.trim_matches(' ');
+    if trimmed.is_empty() {
+        return Err(Reason::KeyOnlyInvisible {
+            removed: changes.removed,
+        });
+    }
+    Ok((Cow::Owned(trimmed.to_string()), changes))
 }
 
 fn enum_mapping(values: &[EnumValue]) -> (Vec<String>, Vec<String>) {
@@ -198,7 +320,11 @@ pub(crate) fn clean(raw: &RawTable) -> Result<Vec<Option<CleanColumn>>, IngestEr
         let name = format!("c{i}");
         let values: Vec<Option<&str>> = cells.iter().map(|c| c.as_deref()).collect();
         columns.push(Series::new(name.as_str().into(), values).into_column());
-        let text = normalized(col(name.as_str()));
+        let text = match def.ty {
+            // Free text is stored as written; keys are cleaned cell by cell in validation.
+            ColumnType::Text => as_written(col(name.as_str())),
+            _ => normalized(col(name.as_str())),
+        };
         exprs.push(text.clone().alias(format!("t{i}")));
         if let Some(parsed) = parse_expr(&def.ty, text) {
             exprs.push(parsed.alias(format!("p{i}")));

@@ -17,6 +17,7 @@
 mod clean;
 mod decode;
 mod error;
+mod headers;
 mod issue;
 mod load;
 mod reason;
@@ -26,7 +27,7 @@ mod values;
 
 pub use error::IngestError;
 pub use issue::{Issue, Severity};
-pub use load::{FileRead, LoadReport, Progress, TableCount, load, load_issues};
+pub use load::{FileRead, LoadOptions, LoadReport, Progress, TableCount, load, load_issues};
 pub use reason::{Cause, Choices, Reason, Rejection};
 pub use source::Skipped;
 pub use values::DecimalError;

@@ -12,6 +12,7 @@ use arrow::array::{
 };
 use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::Int64Type;
+use model::HeaderMap;
 use model::schema::{TABLES, TableDef};
 use warehouse::{
     ISSUES_TABLE, LOAD_TABLES_TABLE, LOADS_TABLE, issues_schema, load_tables_schema, loads_schema,
@@ -71,6 +72,14 @@ pub struct LoadReport {
     pub changed_tables: Vec<&'static str>,
 }
 
+/// How a load reads its files.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The tenant's own header map (`gridassess headers set`), asked before the built-in
+    /// spellings; empty for none.
+    pub headers: HeaderMap,
+}
+
 /// Progress messages for the user while a load runs.
 pub trait Progress {
     /// Shows one message.
@@ -88,13 +97,14 @@ impl<F: Fn(&str)> Progress for F {
 pub async fn load(
     tenant: &Tenant,
     paths: &[PathBuf],
+    options: &LoadOptions,
     progress: &dyn Progress,
 ) -> Result<LoadReport, IngestError> {
     let lock = tenant.lock()?;
     let manifest = tenant.manifest()?;
     let (rules_version, _, rules) = tenant.rules()?;
 
-    let sources = read_sources(paths)?;
+    let sources = read_sources(paths, &options.headers)?;
     let mut issues: Vec<Issue> = Vec::new();
     let mut files = Vec::new();
     let mut parts: HashMap<&'static str, Vec<_>> = HashMap::new();

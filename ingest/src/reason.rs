@@ -12,10 +12,13 @@ use crate::values::{DecimalError, format_cents};
 /// The reason of one [`crate::Issue`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
-    /// A header naming a column the file already has; the first one is read.
+    /// A header naming a column another header of the file names better (or first); that one
+    /// is read.
     SecondColumn {
         /// The table column both headers name.
         column: &'static str,
+        /// The header that is read.
+        read: String,
     },
     /// A header that names no column of the table the file holds.
     UnknownColumn {
@@ -47,6 +50,8 @@ pub enum Reason {
         column: &'static str,
         /// Its Chinese name.
         zh: &'static str,
+        /// The file's unknown header that looks most like it, if one is close.
+        closest: Option<String>,
     },
     /// An empty cell in a required column.
     MissingRequired {
@@ -118,6 +123,52 @@ pub enum Reason {
         /// The indicator.
         indicator: String,
     },
+    /// An id that was cleaned: invisible characters removed, full-width forms or unusual
+    /// spaces folded. The row is loaded with the cleaned id.
+    KeyCleaned {
+        /// The id stored.
+        stored: String,
+        /// Invisible characters removed.
+        removed: Vec<char>,
+        /// Characters folded to their plain form.
+        folded: Vec<char>,
+    },
+    /// An id with a character no one can type (a control character, a private-use one, …).
+    KeyCharacter {
+        /// The character.
+        ch: char,
+        /// Its position in the cell, from 1.
+        position: usize,
+    },
+    /// An id with nothing left once its invisible characters are removed.
+    KeyOnlyInvisible {
+        /// The invisible characters it held.
+        removed: Vec<char>,
+    },
+    /// A key that is another row's key once both are cleaned, written differently; the first
+    /// row is kept.
+    KeyCollision {
+        /// The key's columns.
+        columns: &'static [&'static str],
+        /// The key as this row writes it.
+        written: String,
+        /// The key as the first row writes it.
+        first_written: String,
+        /// The key both clean to.
+        key: String,
+        /// The file of the row kept.
+        file: Arc<str>,
+        /// Its line.
+        line: u64,
+    },
+    /// A key written differently from the committed key it cleans to: the row replaces the
+    /// committed one, as every reloaded key does.
+    KeyMergesWithCommitted {
+        /// The key as this row writes it.
+        written: String,
+        /// The committed key.
+        key: String,
+    },
     /// A primary key seen earlier in the load; the first row with it is kept.
     DuplicateKey {
         /// The key's columns.
@@ -181,9 +232,9 @@ pub enum Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::SecondColumn { column } => write!(
+            Reason::SecondColumn { column, read } => write!(
                 f,
-                "a second column for {column}; the first one is used and this one ignored"
+                "a second column for {column}; the column headed '{read}' is read and this one ignored"
             ),
             Reason::UnknownColumn { table, zh } => {
                 write!(f, "not a column of {table} ({zh}); ignored")
@@ -197,9 +248,21 @@ impl fmt::Display for Reason {
                 f,
                 "the row has {fields} fields but the header has {header}"
             ),
-            Reason::MissingColumn { column, zh } => write!(
+            Reason::MissingColumn {
+                column,
+                zh,
+                closest: None,
+            } => write!(
                 f,
                 "the file has no column {column} ({zh}), which is required"
+            ),
+            Reason::MissingColumn {
+                column,
+                zh,
+                closest: Some(header),
+            } => write!(
+                f,
+                "required column {zh} ({column}) is missing; the file's header `{header}` looks closest — add it to the tenant's header map with `gridassess headers set`"
             ),
             Reason::MissingRequired { column, zh } => {
                 write!(f, "{column} ({zh}) is required but empty")
@@ -259,6 +322,55 @@ impl fmt::Display for Reason {
                 format_cents(*score),
                 format_cents(*max)
             ),
+            Reason::KeyCleaned {
+                stored,
+                removed,
+                folded,
+            } => {
+                write!(f, "the id is stored as '{stored}'")?;
+                if !removed.is_empty() {
+                    write!(f, "; removed invisible {}", char_list(removed))?;
+                }
+                if !folded.is_empty() {
+                    write!(f, "; folded full-width {} to half-width", char_list(folded))?;
+                }
+                Ok(())
+            }
+            Reason::KeyCharacter { ch, position } => write!(
+                f,
+                "{} at position {position} cannot be part of an id ({}); retype the id",
+                char_name(*ch),
+                char_class(*ch)
+            ),
+            Reason::KeyOnlyInvisible { removed } if removed.is_empty() => {
+                f.write_str("the id is only spaces")
+            }
+            Reason::KeyOnlyInvisible { removed } => write!(
+                f,
+                "the id is only invisible characters ({}); nothing is left of it",
+                char_list(removed)
+            ),
+            Reason::KeyCollision {
+                columns,
+                written,
+                first_written,
+                key,
+                file,
+                line,
+            } => write!(
+                f,
+                "duplicate key ({}) after cleaning: '{}' here and '{}' at {file} line {line} are both '{}'; the first occurrence is kept",
+                columns.join(", "),
+                visible(written),
+                visible(first_written),
+                visible(key)
+            ),
+            Reason::KeyMergesWithCommitted { written, key } => write!(
+                f,
+                "'{}' is the key '{}' already in the warehouse once cleaned; this row replaces that one",
+                visible(written),
+                visible(key)
+            ),
             Reason::DuplicateKey {
                 columns,
                 file,
@@ -309,6 +421,76 @@ impl fmt::Display for Reason {
             ),
         }
     }
+}
+
+/// A character as a person can identify it: `U+200B (zero-width space)`.
+fn char_name(c: char) -> String {
+    let name = match c {
+        '\u{FEFF}' => "byte-order mark",
+        '\u{200B}' => "zero-width space",
+        '\u{200C}' => "zero-width non-joiner",
+        '\u{200D}' => "zero-width joiner",
+        '\u{200E}' | '\u{200F}' => "direction mark",
+        '\u{2060}' => "word joiner",
+        '\u{00AD}' => "soft hyphen",
+        '\u{3000}' => "ideographic space",
+        '\u{00A0}' => "no-break space",
+        '\t' => "tab",
+        '\n' | '\r' => "line break",
+        '\u{FFFD}' => "replacement character",
+        _ => "",
+    };
+    let code = format!("U+{:04X}", c as u32);
+    if !name.is_empty() {
+        format!("{code} ({name})")
+    } else if crate::clean::cannot_be_typed(c) || crate::clean::is_invisible(c) || c.is_whitespace()
+    {
+        // Shown, it would be nothing, or a box that depends on the font.
+        code
+    } else {
+        format!("'{c}' {code}")
+    }
+}
+
+/// Why a character cannot be part of an id.
+fn char_class(c: char) -> &'static str {
+    let u = c as u32;
+    if c.is_control() {
+        "a control character"
+    } else if (0xE000..=0xF8FF).contains(&u) || u >= 0xF0000 {
+        "a private-use character, which only one font or input method shows"
+    } else if c == '\u{FFFD}' {
+        "it marks bytes that could not be decoded"
+    } else if matches!(c, '\u{2028}' | '\u{2029}') {
+        "a line break"
+    } else {
+        "not a character"
+    }
+}
+
+fn char_list(chars: &[char]) -> String {
+    chars
+        .iter()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => format!("'{c}'"),
+            _ => char_name(*c),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Text with its invisible and control characters shown as `<U+200B>`, so that two spellings
+/// that look alike can be told apart in a message.
+pub(crate) fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if crate::clean::is_invisible(c) || crate::clean::cannot_be_typed(c) {
+            out.push_str(&format!("<U+{:04X}>", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The values of an enumerated column, shown as a person may write them: `正式 (formal)`.

@@ -10,11 +10,13 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type, Float64Type};
 use calamine::{Data, Reader};
-use model::schema::{HEADER_ALIASES, TABLES, TableDef, table_for_name};
+use model::HeaderMap;
+use model::schema::{TABLES, TableDef, table_for_name};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::decode::{TextEncoding, decode_field, detect, utf16_to_utf8};
 use crate::error::IngestError;
+use crate::headers::map_headers;
 use crate::issue::{Issue, Severity};
 use crate::reason::Reason;
 
@@ -73,97 +75,6 @@ fn table_names() -> String {
         .join(", ")
 }
 
-/// Folds full-width ASCII (Ａ，１) and the ideographic space to their half-width forms, as
-/// Chinese input methods often type them in headers and codes.
-fn fold_full_width(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            other => other,
-        })
-        .collect()
-}
-
-fn normalize_header(h: &str) -> String {
-    fold_full_width(h.trim_start_matches('\u{FEFF}'))
-        .trim()
-        .trim_matches('*')
-        .trim()
-        .to_lowercase()
-}
-
-/// Maps each header of a file to a column of `table`; returns, per table column, the index of
-/// the file column holding it, plus notes on headers that match nothing.
-fn map_headers(
-    table: &'static TableDef,
-    headers: &[String],
-    source: &str,
-    header_line: u64,
-) -> Result<(Vec<Option<usize>>, Vec<Issue>), IngestError> {
-    let mut map = vec![None; table.columns.len()];
-    let mut notes = Vec::new();
-    for (i, raw) in headers.iter().enumerate() {
-        let h = normalize_header(raw);
-        if h.is_empty() {
-            continue;
-        }
-        let target = table
-            .columns
-            .iter()
-            .position(|c| c.name == h || c.zh == h)
-            .or_else(|| {
-                HEADER_ALIASES
-                    .iter()
-                    .find(|(t, alias, _)| *t == table.name && *alias == h)
-                    .and_then(|(_, _, col)| table.column_index(col))
-            });
-        match target {
-            Some(c) if map[c].is_none() => map[c] = Some(i),
-            Some(c) => notes.push(Issue {
-                table: table.name,
-                file: source.to_string(),
-                line: Some(header_line),
-                column: Some(raw.clone()),
-                value: None,
-                reason: Reason::SecondColumn {
-                    column: table.columns[c].name,
-                },
-                severity: Severity::Warning,
-            }),
-            None => notes.push(Issue {
-                table: table.name,
-                file: source.to_string(),
-                line: Some(header_line),
-                column: Some(raw.clone()),
-                value: None,
-                reason: Reason::UnknownColumn {
-                    table: table.name,
-                    zh: table.zh,
-                },
-                severity: Severity::Warning,
-            }),
-        }
-    }
-    if map.iter().all(Option::is_none) {
-        return Err(IngestError::NoKnownColumns {
-            file: source.to_string(),
-            line: header_line,
-            headers: headers.join(", "),
-            table: table.name,
-            zh: table.zh,
-            expected: table
-                .columns
-                .iter()
-                .take(3)
-                .map(|c| format!("{} / {}", c.name, c.zh))
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
-    Ok((map, notes))
-}
-
 /// Collects rows into a [`RawTable`], given the header and an iterator of rows.
 struct RawBuilder {
     raw: RawTable,
@@ -178,8 +89,9 @@ impl RawBuilder {
         encoding: Option<TextEncoding>,
         headers: &[String],
         header_line: u64,
+        tenant: &HeaderMap,
     ) -> Result<Self, IngestError> {
-        let (map, notes) = map_headers(table, headers, &source, header_line)?;
+        let (map, notes) = map_headers(table, headers, &source, header_line, tenant)?;
         let cells = map.iter().map(|m| m.map(|_| Vec::new())).collect();
         Ok(RawBuilder {
             raw: RawTable {
@@ -305,7 +217,11 @@ fn sniff_delimiter(bytes: &[u8]) -> u8 {
 }
 
 /// Reads a delimited text file in UTF-8, UTF-8 with BOM, GBK/GB18030 or UTF-16.
-fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestError> {
+fn read_csv(
+    path: &Path,
+    table: &'static TableDef,
+    tenant: &HeaderMap,
+) -> Result<RawTable, IngestError> {
     let bytes = fs::read(path).map_err(|source| IngestError::Read {
         path: path.to_path_buf(),
         source,
@@ -382,6 +298,7 @@ fn read_csv(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestErr
                     Some(encoding),
                     &headers,
                     line,
+                    tenant,
                 )?);
             }
             Some(b) => {
@@ -440,7 +357,10 @@ fn format_float(f: f64) -> String {
 }
 
 /// Reads every sheet of a workbook that is named after a table.
-fn read_workbook(path: &Path) -> Result<(Vec<RawTable>, Vec<Skipped>), IngestError> {
+fn read_workbook(
+    path: &Path,
+    tenant: &HeaderMap,
+) -> Result<(Vec<RawTable>, Vec<Skipped>), IngestError> {
     let wb_err = |e: calamine::Error| IngestError::Workbook {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -490,6 +410,7 @@ fn read_workbook(path: &Path) -> Result<(Vec<RawTable>, Vec<Skipped>), IngestErr
                         None,
                         &headers,
                         line,
+                        tenant,
                     )?);
                 }
                 Some(b) => {
@@ -511,7 +432,11 @@ fn read_workbook(path: &Path) -> Result<(Vec<RawTable>, Vec<Skipped>), IngestErr
 
 /// Reads a Parquet file; typed columns are turned back into text so that they are cleaned
 /// and validated exactly like CSV cells.
-fn read_parquet(path: &Path, table: &'static TableDef) -> Result<RawTable, IngestError> {
+fn read_parquet(
+    path: &Path,
+    table: &'static TableDef,
+    tenant: &HeaderMap,
+) -> Result<RawTable, IngestError> {
     let file = fs::File::open(path).map_err(|source| IngestError::Read {
         path: path.to_path_buf(),
         source,
@@ -537,7 +462,14 @@ fn read_parquet(path: &Path, table: &'static TableDef) -> Result<RawTable, Inges
                 .iter()
                 .map(|f| f.name().clone())
                 .collect();
-            builder = Some(RawBuilder::new(table, source.clone(), None, &headers, 0)?);
+            builder = Some(RawBuilder::new(
+                table,
+                source.clone(),
+                None,
+                &headers,
+                0,
+                tenant,
+            )?);
         }
         let texts: Vec<Vec<Option<String>>> = batch
             .columns()
@@ -681,8 +613,9 @@ fn collect_files(
     Ok(())
 }
 
-/// Reads every file named, and every data file inside every folder named, in order.
-pub(crate) fn read_sources(paths: &[PathBuf]) -> Result<Sources, IngestError> {
+/// Reads every file named, and every data file inside every folder named, in order; headers
+/// are mapped with the tenant's header map first.
+pub(crate) fn read_sources(paths: &[PathBuf], tenant: &HeaderMap) -> Result<Sources, IngestError> {
     let mut files = Vec::new();
     let mut sources = Sources::default();
     for p in paths {
@@ -696,7 +629,7 @@ pub(crate) fn read_sources(paths: &[PathBuf]) -> Result<Sources, IngestError> {
         let kind = kind_of(&file).ok_or_else(|| IngestError::Unsupported { path: file.clone() })?;
         sources.files.push(file.display().to_string());
         if let Kind::Workbook = kind {
-            let (tables, skipped) = read_workbook(&file)?;
+            let (tables, skipped) = read_workbook(&file, tenant)?;
             sources.tables.extend(tables);
             sources.skipped.extend(skipped);
             continue;
@@ -706,8 +639,8 @@ pub(crate) fn read_sources(paths: &[PathBuf]) -> Result<Sources, IngestError> {
             tables: table_names(),
         })?;
         sources.tables.push(match kind {
-            Kind::Csv => read_csv(&file, table)?,
-            _ => read_parquet(&file, table)?,
+            Kind::Csv => read_csv(&file, table, tenant)?,
+            _ => read_parquet(&file, table, tenant)?,
         });
     }
     Ok(sources)

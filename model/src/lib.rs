@@ -5,11 +5,13 @@
 #![warn(missing_docs)]
 
 pub mod domain;
+pub mod header_map;
 pub mod limits;
 pub mod period;
 pub mod rules;
 pub mod schema;
 
+pub use header_map::{HeaderMap, HeaderMapError};
 pub use limits::Limits;
 pub use period::{Month, NotAPeriod, Period, PeriodKind};
 pub use rules::{Cents, Rules, RulesError};

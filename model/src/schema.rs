@@ -31,7 +31,8 @@ const fn ev(canonical: &'static str, spellings: &'static [&'static str]) -> Enum
 /// What a column holds, and so how a cell is parsed and stored.
 #[derive(Debug)]
 pub enum ColumnType {
-    /// Free text, trimmed; full-width ASCII is folded to half-width.
+    /// Text: free text (names, themes, reasons) stored exactly as written, or, in a key
+    /// column ([`TableDef::is_key_column`]), an id cleaned of invisible and full-width forms.
     Text,
     /// A whole number within `min..=max`.
     Int {
@@ -113,6 +114,15 @@ impl TableDef {
     /// The column named `name`.
     pub fn column(&self, name: &str) -> Option<&ColumnDef> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Whether column `name` holds an id: a primary- or foreign-key column, or one named
+    /// `…_id`. Ids are cleaned (invisible characters stripped, full-width forms folded, each
+    /// with a warning) where free text is stored as written.
+    pub fn is_key_column(&self, name: &str) -> bool {
+        self.primary_key.contains(&name)
+            || self.foreign_keys.iter().any(|fk| fk.column == name)
+            || name.ends_with("_id")
     }
 
     /// The position of the column named `name`.
@@ -430,17 +440,666 @@ pub static TABLES: &[TableDef] = &[
     },
 ];
 
-/// Other spellings of column headers seen in county files, beyond the English and Chinese
-/// names above: (table, header, column).
-pub static HEADER_ALIASES: &[(&str, &str, &str)] = &[
-    ("meetings", "会议日期", "held_on"),
-    ("visits", "日期", "visited_on"),
-    ("visits", "所在网格", "unit_id"),
-    ("organizations", "名称", "name"),
-    ("organizations", "类型", "kind"),
-    ("members", "所在党组织", "branch_id"),
-    ("attendance", "状态", "status"),
+/// Other headers counties write for a column, beyond its English and Chinese names: short and
+/// long forms, with or without 编号/编码/名称/代码, older terms. One row per column:
+/// (table, column, variants). Headers are compared after [`normalize_header`], so case, spaces,
+/// underscores, full-width forms and a trailing bracketed note (`得分（分）`) need no row here;
+/// an English header may also leave out `id` or say `code`/`no` instead (`branch`, `Member No`).
+/// A spelling names one column of its table: the test `no_header_is_claimed_by_two_columns`
+/// keeps it so.
+pub static HEADER_VARIANTS: &[(&str, &str, &[&str])] = &[
+    (
+        "grid_units",
+        "unit_id",
+        &[
+            "单元编号",
+            "单元代码",
+            "网格编码",
+            "网格编号",
+            "网格代码",
+            "编码",
+            "编号",
+            "代码",
+            "unit code",
+            "grid id",
+        ],
+    ),
+    (
+        "grid_units",
+        "parent_id",
+        &[
+            "上级编号",
+            "上级代码",
+            "上级单元",
+            "上级单元编码",
+            "上级单元编号",
+            "上级网格",
+            "上级网格编码",
+            "上级网格编号",
+            "上级",
+            "父级编码",
+            "父级",
+            "parent",
+            "parent unit",
+        ],
+    ),
+    (
+        "grid_units",
+        "level",
+        &["级别", "层级", "网格层级", "网格等级", "等级", "grid level"],
+    ),
+    (
+        "grid_units",
+        "name",
+        &["单元名称", "网格名称", "unit name", "grid name"],
+    ),
+    (
+        "grid_units",
+        "kind",
+        &["单元类型", "网格类型", "类别", "type"],
+    ),
+    (
+        "grid_units",
+        "leader",
+        &["网格长", "负责人", "责任人姓名", "负责人姓名"],
+    ),
+    (
+        "branches",
+        "branch_id",
+        &[
+            "组织编号",
+            "组织代码",
+            "党组织编码",
+            "党组织编号",
+            "党组织代码",
+            "支部编码",
+            "支部编号",
+            "支部代码",
+            "编码",
+            "编号",
+            "branch code",
+        ],
+    ),
+    (
+        "branches",
+        "name",
+        &[
+            "党组织名称",
+            "支部名称",
+            "名称",
+            "党组织",
+            "支部",
+            "branch name",
+        ],
+    ),
+    (
+        "branches",
+        "unit_id",
+        &[
+            "网格",
+            "网格编码",
+            "网格编号",
+            "所在网格编码",
+            "所属网格",
+            "网格单元",
+            "单元编码",
+            "所在单元",
+            "grid",
+        ],
+    ),
+    (
+        "branches",
+        "type",
+        &["类型", "党组织类型", "支部类型", "组织类别", "类别", "kind"],
+    ),
+    (
+        "branches",
+        "is_joint",
+        &[
+            "是否联合支部",
+            "联合党支部",
+            "是否联合",
+            "joint",
+            "joint branch",
+        ],
+    ),
+    (
+        "branches",
+        "founded_on",
+        &[
+            "成立时间",
+            "组建日期",
+            "组建时间",
+            "成立",
+            "founded",
+            "founding date",
+        ],
+    ),
+    (
+        "branches",
+        "paired_branch_id",
+        &[
+            "结对支部编码",
+            "结对支部编号",
+            "结对党组织",
+            "结对共建支部",
+            "结对",
+            "paired",
+        ],
+    ),
+    (
+        "members",
+        "member_id",
+        &[
+            "党员编码",
+            "党员代码",
+            "编号",
+            "人员编号",
+            "人员编码",
+            "member code",
+        ],
+    ),
+    (
+        "members",
+        "branch_id",
+        &[
+            "支部",
+            "党支部",
+            "党组织",
+            "所在党支部",
+            "所在党组织",
+            "所属支部",
+            "所属党支部",
+            "所属党组织",
+            "支部名称",
+            "支部编号",
+            "支部编码",
+            "支部代码",
+            "组织编码",
+            "组织编号",
+            "组织代码",
+            "党组织编码",
+            "党组织编号",
+            "所在支部编码",
+            "所在支部编号",
+        ],
+    ),
+    (
+        "members",
+        "name",
+        &["党员姓名", "名字", "full name", "member name"],
+    ),
+    ("members", "gender", &["sex"]),
+    (
+        "members",
+        "birth_date",
+        &[
+            "出生年月",
+            "出生年月日",
+            "出生时间",
+            "生日",
+            "birthday",
+            "date of birth",
+            "birth",
+        ],
+    ),
+    (
+        "members",
+        "joined_on",
+        &["入党时间", "入党年月", "joined", "join date", "date joined"],
+    ),
+    (
+        "members",
+        "status",
+        &["状态", "党员身份", "党籍状态", "member status"],
+    ),
+    (
+        "members",
+        "category",
+        &["类别", "党员类型", "人员类别", "member category"],
+    ),
+    (
+        "members",
+        "id_number",
+        &[
+            "身份证号码",
+            "身份证",
+            "公民身份号码",
+            "身份证件号码",
+            "证件号码",
+            "id card",
+            "id no",
+        ],
+    ),
+    (
+        "members",
+        "phone",
+        &[
+            "电话",
+            "手机",
+            "手机号",
+            "手机号码",
+            "联系方式",
+            "电话号码",
+            "mobile",
+            "tel",
+            "telephone",
+        ],
+    ),
+    (
+        "members",
+        "party_group",
+        &["所在党小组", "所属党小组", "党小组名称", "group"],
+    ),
+    (
+        "members",
+        "points_exempt",
+        &["是否豁免", "是否积分豁免", "豁免积分", "免于积分", "exempt"],
+    ),
+    (
+        "meetings",
+        "meeting_id",
+        &["会议编码", "会议代码", "编号", "活动编号", "meeting code"],
+    ),
+    (
+        "meetings",
+        "branch_id",
+        &[
+            "支部",
+            "党支部",
+            "党组织",
+            "所在党支部",
+            "所在党组织",
+            "所属支部",
+            "所属党支部",
+            "所属党组织",
+            "支部名称",
+            "支部编号",
+            "支部编码",
+            "支部代码",
+            "组织编码",
+            "组织编号",
+            "组织代码",
+            "党组织编码",
+            "党组织编号",
+            "所在支部编码",
+            "所在支部编号",
+        ],
+    ),
+    (
+        "meetings",
+        "kind",
+        &["类型", "会议类别", "活动类型", "会议形式", "type"],
+    ),
+    (
+        "meetings",
+        "held_on",
+        &[
+            "会议日期",
+            "召开日期",
+            "开会日期",
+            "会议时间",
+            "召开时间",
+            "时间",
+            "活动日期",
+            "date",
+            "meeting date",
+        ],
+    ),
+    (
+        "meetings",
+        "party_group",
+        &["所在党小组", "所属党小组", "group"],
+    ),
+    (
+        "meetings",
+        "theme",
+        &[
+            "会议主题",
+            "活动主题",
+            "内容",
+            "会议内容",
+            "topic",
+            "subject",
+        ],
+    ),
+    (
+        "attendance",
+        "meeting_id",
+        &["会议编码", "会议", "meeting code"],
+    ),
+    (
+        "attendance",
+        "member_id",
+        &["党员编码", "党员", "人员编号", "member code"],
+    ),
+    (
+        "attendance",
+        "status",
+        &[
+            "状态",
+            "出勤",
+            "出勤状态",
+            "参会情况",
+            "签到情况",
+            "签到状态",
+            "attendance",
+        ],
+    ),
+    (
+        "scores",
+        "period",
+        &["周期", "考核期", "考核期间", "考核时段", "期间", "时段"],
+    ),
+    (
+        "scores",
+        "branch_id",
+        &[
+            "支部",
+            "党支部",
+            "党组织",
+            "所在支部",
+            "所属支部",
+            "所在党组织",
+            "所属党组织",
+            "支部名称",
+            "支部编号",
+            "支部编码",
+            "支部代码",
+            "组织编号",
+            "组织代码",
+            "党组织编码",
+            "党组织编号",
+        ],
+    ),
+    (
+        "scores",
+        "indicator",
+        &[
+            "指标",
+            "指标名称",
+            "考核项目",
+            "考核内容",
+            "考核项",
+            "indicator name",
+            "item",
+        ],
+    ),
+    ("scores", "score", &["分数", "评分", "考核得分", "成绩"]),
+    (
+        "scores",
+        "assessor",
+        &["评分人", "考核者", "打分人", "评分人员", "rater"],
+    ),
+    (
+        "organizations",
+        "org_id",
+        &[
+            "组织编码",
+            "组织代码",
+            "编号",
+            "编码",
+            "企业编号",
+            "organization",
+            "organization id",
+        ],
+    ),
+    (
+        "organizations",
+        "name",
+        &["名称", "企业名称", "单位名称", "组织", "org name"],
+    ),
+    (
+        "organizations",
+        "kind",
+        &["类型", "类别", "组织类型", "单位类型", "type"],
+    ),
+    (
+        "organizations",
+        "unit_id",
+        &[
+            "网格",
+            "网格编码",
+            "网格编号",
+            "所属网格",
+            "网格单元",
+            "单元编码",
+            "grid",
+        ],
+    ),
+    (
+        "organizations",
+        "industry",
+        &["所属行业", "行业类别", "行业类型", "sector"],
+    ),
+    (
+        "organizations",
+        "employees",
+        &[
+            "从业人员数",
+            "从业人数",
+            "职工人数",
+            "员工人数",
+            "员工数",
+            "staff",
+        ],
+    ),
+    (
+        "organizations",
+        "party_members",
+        &["党员数", "党员人数", "正式党员人数", "正式党员", "党员数量"],
+    ),
+    (
+        "organizations",
+        "branch_id",
+        &[
+            "党组织",
+            "所在党组织",
+            "所属支部",
+            "所在支部",
+            "党支部",
+            "支部",
+            "党组织编码",
+            "党组织编号",
+            "支部编号",
+            "支部编码",
+            "branch",
+        ],
+    ),
+    (
+        "organizations",
+        "instructor",
+        &["指导员", "党建指导员姓名", "instructor name"],
+    ),
+    (
+        "points",
+        "entry_id",
+        &[
+            "编号",
+            "记录编码",
+            "积分编号",
+            "积分记录编号",
+            "entry",
+            "record id",
+        ],
+    ),
+    (
+        "points",
+        "member_id",
+        &["党员编码", "党员", "人员编号", "member code"],
+    ),
+    ("points", "month", &["月", "积分月份", "年月", "所属月份"]),
+    (
+        "points",
+        "category",
+        &["积分类别", "积分类型", "类型", "type"],
+    ),
+    (
+        "points",
+        "points",
+        &["积分", "分数", "得分", "积分分值", "分"],
+    ),
+    (
+        "points",
+        "reason",
+        &["原因", "积分事由", "事项", "说明", "加减分事由", "理由"],
+    ),
+    (
+        "visits",
+        "visit_id",
+        &["走访编码", "编号", "记录编号", "visit"],
+    ),
+    (
+        "visits",
+        "unit_id",
+        &[
+            "所在网格",
+            "网格",
+            "网格编码",
+            "网格编号",
+            "单元编码",
+            "所属网格",
+            "grid",
+        ],
+    ),
+    (
+        "visits",
+        "member_id",
+        &[
+            "走访党员",
+            "走访人编号",
+            "走访党员编号",
+            "党员编号",
+            "走访人员",
+            "visitor",
+        ],
+    ),
+    (
+        "visits",
+        "visited_on",
+        &["日期", "走访时间", "时间", "date", "visit date"],
+    ),
+    (
+        "visits",
+        "households",
+        &["户数", "走访户", "入户数", "走访户数量"],
+    ),
+    (
+        "visits",
+        "issues_raised",
+        &[
+            "收集问题数",
+            "问题数",
+            "发现问题",
+            "发现问题数",
+            "收集问题数量",
+            "issues",
+        ],
+    ),
+    (
+        "visits",
+        "issues_resolved",
+        &["办结问题数", "解决问题数", "办结数", "已办结", "resolved"],
+    ),
 ];
+
+/// How a header names a column, best first: when two headers of a file name one column, the
+/// better match is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HeaderMatch {
+    /// The column's English or Chinese name.
+    Name,
+    /// A row of [`HEADER_VARIANTS`].
+    Variant,
+    /// An English id column's name without `id`, or with `code`/`no`/`number` instead.
+    EnglishStem,
+}
+
+/// A header as it is compared: invisible characters and a BOM removed, full-width forms
+/// folded, a required-mark `*` and a trailing bracketed note (`(分)`, `（必填）`) dropped,
+/// lower case, without spaces, `_`, `-` and `.`.
+pub fn normalize_header(header: &str) -> String {
+    let folded: String = header
+        .chars()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{FEFF}' | '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{00AD}'
+            )
+        })
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c if c.is_whitespace() => ' ',
+            c => c,
+        })
+        .collect();
+    let mut h = folded.trim().trim_matches(['*', ':']).trim();
+    // 得分(分), 所在支部(branch_id), 党员编号[必填]: the note in brackets is not the name.
+    for (open, close) in [('(', ')'), ('[', ']')] {
+        if let Some(i) = h.strip_suffix(close).and_then(|rest| rest.rfind(open))
+            && i > 0
+        {
+            h = h[..i].trim();
+        }
+    }
+    h.to_lowercase()
+        .chars()
+        .filter(|c| !(c.is_whitespace() || matches!(c, '_' | '-' | '.')))
+        .collect()
+}
+
+/// English forms of an id column without `id`: `branch`, `branch code`, `branch no`.
+fn english_stem_matches(column: &str, header: &str) -> bool {
+    let Some(stem) = column.strip_suffix("_id") else {
+        return false;
+    };
+    let stem: String = stem.chars().filter(|c| *c != '_').collect();
+    header
+        .strip_prefix(stem.as_str())
+        .is_some_and(|rest| matches!(rest, "" | "code" | "no" | "number" | "num"))
+}
+
+impl TableDef {
+    /// How `header` (as written) names column `column` of this table, if it does.
+    pub fn header_names(&self, column: &ColumnDef, header: &str) -> Option<HeaderMatch> {
+        let h = normalize_header(header);
+        if h.is_empty() {
+            return None;
+        }
+        if h == normalize_header(column.name) || h == normalize_header(column.zh) {
+            return Some(HeaderMatch::Name);
+        }
+        let variant = HEADER_VARIANTS.iter().any(|(t, c, variants)| {
+            *t == self.name
+                && *c == column.name
+                && variants.iter().any(|v| normalize_header(v) == h)
+        });
+        if variant {
+            return Some(HeaderMatch::Variant);
+        }
+        english_stem_matches(column.name, &h).then_some(HeaderMatch::EnglishStem)
+    }
+
+    /// The column `header` names, and how: the best match; on a tie, the first column.
+    pub fn column_for_header(&self, header: &str) -> Option<(usize, HeaderMatch)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| self.header_names(c, header).map(|m| (i, m)))
+            .min_by_key(|(i, m)| (*m, *i))
+    }
+
+    /// Every spelling of a column's header this table knows: its names and its variants.
+    pub fn header_spellings(&self, column: &ColumnDef) -> Vec<&'static str> {
+        let mut out = vec![column.name, column.zh];
+        for (t, c, variants) in HEADER_VARIANTS {
+            if *t == self.name && *c == column.name {
+                out.extend(variants.iter());
+            }
+        }
+        out
+    }
+}
 
 /// The table named `name` (SPEC name).
 pub fn table(name: &str) -> Option<&'static TableDef> {

@@ -15,7 +15,11 @@ const SHOWN_ISSUES: usize = 20;
 pub async fn ingest(wh: &Path, tenant_id: &str, paths: &[PathBuf], format: Format) -> Result<()> {
     let tenant = Warehouse::open(wh)?.tenant(tenant_id)?;
     let progress = |msg: &str| eprintln!("{msg}");
-    let report = ingest::load(&tenant, paths, &progress).await?;
+    // The county's own headers, as set with `gridassess headers set`.
+    let options = ingest::LoadOptions {
+        headers: tenant.header_map()?.map(|(_, map)| map).unwrap_or_default(),
+    };
+    let report = ingest::load(&tenant, paths, &options, &progress).await?;
     for s in &report.skipped {
         eprintln!("skipped {}: {}", s.path, s.reason);
     }

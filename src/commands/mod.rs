@@ -1,6 +1,7 @@
 //! One module per subcommand; each turns flags into library calls and prints the result.
 
 mod demo;
+pub(crate) mod headers;
 mod loads;
 mod metrics;
 mod report;
@@ -19,6 +20,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Init => tenant::init(&wh),
         Command::Tenant(cmd) => tenant::run(&wh, cmd).await,
         Command::Rules(cmd) => rules::run(&wh, cmd),
+        Command::Headers(cmd) => headers::run(&wh, cmd),
         Command::Ingest {
             tenant,
             paths,

@@ -56,9 +56,9 @@ fn error_messages_name_what_to_fix() {
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!("unknown_table_file", stderr_of(&out));
 
-    // A header that has no column of the table.
+    // A header that has no column of the table (编号 and 名字 are variants of member_id and name).
     let bad = dir.path().join("党员.csv");
-    fs::write(&bad, "编号,名字\n1,张三\n").expect("write");
+    fs::write(&bad, "序号,备注\n1,张三\n").expect("write");
     let out = w.run(&["ingest", "--tenant", "t", bad.to_str().expect("path")]);
     insta::assert_snapshot!("header_without_known_columns", stderr_of(&out));
 

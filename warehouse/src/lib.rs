@@ -4,6 +4,7 @@
 //! WAREHOUSE/gridassess.json               marks the folder as a warehouse
 //! WAREHOUSE/tenants/ID/tenant.json        id, name, created
 //! WAREHOUSE/tenants/ID/rules/0001.toml    rules versions; the highest is in force
+//! WAREHOUSE/tenants/ID/headers.toml       the tenant's own header map, if it has one
 //! WAREHOUSE/tenants/ID/tables/NAME/       one Delta table per SPEC §2 table, plus the load log
 //! WAREHOUSE/tenants/ID/current.json       the committed Delta version of every table
 //! ```
@@ -16,6 +17,8 @@
 //! load overwrites from the committed state, never from them.
 
 #![warn(missing_docs)]
+
+mod headers;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -93,6 +96,9 @@ pub enum WarehouseError {
     /// A stored or offered rules file is refused.
     #[error(transparent)]
     Rules(#[from] RulesError),
+    /// A stored or offered header map is refused.
+    #[error(transparent)]
+    HeaderMap(#[from] model::HeaderMapError),
     /// `limits.toml` does not parse.
     #[error("{}: the limits cannot be read", .path.display())]
     Limits {

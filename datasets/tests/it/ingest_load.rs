@@ -12,7 +12,14 @@ fn load(paths: &[PathBuf], tenant: &str) -> ingest::LoadReport {
     rt.block_on(async {
         let wh = warehouse::Warehouse::init(&dir.path().join("wh")).unwrap();
         let tenant = wh.add_tenant(tenant, "测试县").await.unwrap();
-        ingest::load(&tenant, paths, &|_: &str| {}).await.unwrap()
+        ingest::load(
+            &tenant,
+            paths,
+            &ingest::LoadOptions::default(),
+            &|_: &str| {},
+        )
+        .await
+        .unwrap()
     })
 }
 

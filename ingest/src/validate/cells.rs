@@ -1,12 +1,14 @@
 //! Each cell against its column's type: one loop over the cells of a column checks empty and
 //! required cells the same way for every type, and a parser per column type turns the
-//! non-empty text into the values of the column's Arrow array.
+//! non-empty text into the values of the column's Arrow array. Free text is stored as
+//! written; ids are cleaned per character class, each change reported on its cell.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Date32Array, Date32Builder,
-    Decimal128Builder, Int64Array, Int64Builder, StringArray, StringBuilder,
+    Decimal128Builder, Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
 };
 use arrow::datatypes::Int64Type;
 use arrow::error::ArrowError;
@@ -14,9 +16,10 @@ use model::schema::{ColumnType, DECIMAL_PRECISION, DECIMAL_SCALE, EnumValue, id_
 use model::{Month, Period};
 
 use super::RowIssues;
-use crate::clean::CleanColumn;
+use crate::clean::{CleanColumn, clean_key};
 use crate::issue::Severity;
 use crate::reason::{Choices, Reason};
+use crate::source::RawTable;
 use crate::values::parse_cents;
 
 /// How one column type turns cleaned, non-empty text into the values of its Arrow column.
@@ -34,6 +37,11 @@ trait CellParser {
         false
     }
 
+    /// A warning about the value just pushed (a key that was cleaned), if any.
+    fn take_warning(&mut self) -> Option<Reason> {
+        None
+    }
+
     fn finish(self) -> Result<ArrayRef, ArrowError>;
 }
 
@@ -46,6 +54,9 @@ pub(super) fn typed_column(
     let n = ri.raw.len();
     let parsed = clean.parsed.as_ref();
     match &ri.raw.table.columns[c].ty {
+        ColumnType::Text if ri.raw.table.is_key_column(ri.raw.table.columns[c].name) => {
+            check_cells(ri, c, clean, KeyCells::new(n))
+        }
         ColumnType::Text => check_cells(ri, c, clean, TextCells(clean.text.clone())),
         ColumnType::Int { min, max } => {
             let parser = IntCells {
@@ -89,6 +100,42 @@ pub(super) fn typed_column(
     }
 }
 
+/// The rows whose primary key is written otherwise than it is stored (beyond surrounding
+/// spaces): row → the key as written, its parts joined by `, `. Two such spellings that clean
+/// to one key are reported with both ([`Reason::KeyCollision`]).
+pub(super) fn written_keys(raw: &RawTable, batch: &RecordBatch) -> HashMap<usize, String> {
+    let mut out = HashMap::new();
+    let parts: Vec<(&Vec<Option<String>>, &StringArray)> = raw
+        .table
+        .primary_key
+        .iter()
+        .filter_map(|k| {
+            let c = raw.table.column_index(k)?;
+            Some((
+                raw.cells[c].as_ref()?,
+                batch.column(c).as_string_opt::<i32>()?,
+            ))
+        })
+        .collect();
+    if parts.len() != raw.table.primary_key.len() {
+        return out;
+    }
+    for row in 0..raw.len() {
+        let differs = parts.iter().any(|(cells, stored)| {
+            stored.is_valid(row)
+                && cells[row].as_deref().map(|w| w.trim_matches(' ')) != Some(stored.value(row))
+        });
+        if differs {
+            let written: Vec<&str> = parts
+                .iter()
+                .map(|(cells, _)| cells[row].as_deref().unwrap_or(""))
+                .collect();
+            out.insert(row, written.join(", "));
+        }
+    }
+    out
+}
+
 /// The one loop over a column's cells: an empty cell is missing when the column is required
 /// (unless it has a default), a non-empty one goes to the type's parser, and a value that does
 /// not parse rejects its row or, in an optional column, is dropped with a warning.
@@ -112,13 +159,20 @@ fn check_cells<P: CellParser>(
             parser.push_none();
             continue;
         }
-        if let Err(reason) = parser.push(row, text.value(row)) {
-            if parser.has_default() {
-                ri.report_value(c, row, reason, Severity::Warning);
-            } else {
-                ri.bad(c, row, reason);
+        match parser.push(row, text.value(row)) {
+            Ok(()) => {
+                if let Some(warning) = parser.take_warning() {
+                    ri.report_value(c, row, warning, Severity::Warning);
+                }
             }
-            parser.push_none();
+            Err(reason) => {
+                if parser.has_default() {
+                    ri.report_value(c, row, reason, Severity::Warning);
+                } else {
+                    ri.bad(c, row, reason);
+                }
+                parser.push_none();
+            }
         }
     }
     parser.finish()
@@ -136,6 +190,49 @@ impl CellParser for TextCells {
 
     fn finish(self) -> Result<ArrayRef, ArrowError> {
         Ok(self.0)
+    }
+}
+
+/// Ids, cleaned per character class by [`clean_key`]; a cleaned id carries a warning that
+/// says what was removed or folded and what is stored.
+struct KeyCells {
+    values: StringBuilder,
+    warning: Option<Reason>,
+}
+
+impl KeyCells {
+    fn new(n: usize) -> Self {
+        KeyCells {
+            values: StringBuilder::with_capacity(n, n * 8),
+            warning: None,
+        }
+    }
+}
+
+impl CellParser for KeyCells {
+    fn push(&mut self, _row: usize, text: &str) -> Result<(), Reason> {
+        let (key, changes) = clean_key(text)?;
+        if !changes.is_empty() {
+            self.warning = Some(Reason::KeyCleaned {
+                stored: key.to_string(),
+                removed: changes.removed,
+                folded: changes.folded,
+            });
+        }
+        self.values.append_value(key);
+        Ok(())
+    }
+
+    fn push_none(&mut self) {
+        self.values.append_null();
+    }
+
+    fn take_warning(&mut self) -> Option<Reason> {
+        self.warning.take()
+    }
+
+    fn finish(mut self) -> Result<ArrayRef, ArrowError> {
+        Ok(Arc::new(self.values.finish()))
     }
 }
 

@@ -18,6 +18,7 @@ use model::schema::{ColumnDef, ColumnType, TableDef};
 
 use crate::clean::CleanColumn;
 use crate::error::IngestError;
+use crate::headers::closest_header;
 use crate::issue::{Issue, Severity};
 use crate::reason::{Cause, Reason};
 use crate::source::RawTable;
@@ -36,6 +37,8 @@ pub(crate) struct Staged {
     pub(crate) alive: Vec<bool>,
     /// The first rejection of each rejected row, for the reasons of cascading rejections.
     pub(crate) first_reason: HashMap<usize, Cause>,
+    /// Rows whose primary key the file writes otherwise than it is stored: row → as written.
+    pub(crate) written_keys: HashMap<usize, String>,
 }
 
 impl Staged {
@@ -145,6 +148,8 @@ pub(crate) struct FileRows {
     rejected: Vec<bool>,
     /// The first rejection of each rejected row.
     first_reason: HashMap<usize, Cause>,
+    /// Rows whose key is written otherwise than it is stored.
+    written_keys: HashMap<usize, String>,
 }
 
 /// Types every cell of a raw table and checks each row on its own. Returns the typed rows
@@ -191,12 +196,14 @@ pub(crate) fn validate_fields(
     }
     let batch = RecordBatch::try_new(nullable_schema(table), arrays).map_err(arrow_err)?;
     rows::row_rules(&batch, &mut ri, rules);
+    let written_keys = cells::written_keys(raw, &batch);
     Ok(FileRows {
         batch,
         source: Arc::from(raw.source.as_str()),
         lines: raw.lines.clone(),
         rejected,
         first_reason,
+        written_keys,
     })
 }
 
@@ -206,10 +213,20 @@ fn missing_column(ri: &mut RowIssues, c: usize) -> ArrayRef {
     let def = &ri.raw.table.columns[c];
     let n = ri.raw.len();
     if def.required {
+        // The file's headers that named no column: one may be this column, spelled otherwise.
+        let unknown: Vec<String> = ri
+            .raw
+            .notes
+            .iter()
+            .filter(|i| matches!(i.reason, Reason::UnknownColumn { .. }))
+            .filter_map(|i| i.column.clone())
+            .collect();
+        let closest = closest_header(ri.raw.table, def.name, &unknown);
         for row in 0..n {
             let reason = Reason::MissingColumn {
                 column: def.name,
                 zh: def.zh,
+                closest: closest.clone(),
             };
             ri.report(row, def, None, reason, Severity::Rejected);
         }
@@ -228,6 +245,7 @@ pub(crate) fn stage(table: &'static TableDef, parts: Vec<FileRows>) -> Result<St
     let mut lines = Vec::new();
     let mut alive = Vec::new();
     let mut first_reason = HashMap::new();
+    let mut written_keys = HashMap::new();
     for part in parts {
         let offset = lines.len();
         sources.extend(std::iter::repeat_n(part.source, part.lines.len()));
@@ -238,6 +256,7 @@ pub(crate) fn stage(table: &'static TableDef, parts: Vec<FileRows>) -> Result<St
                 .into_iter()
                 .map(|(r, why)| (r + offset, why)),
         );
+        written_keys.extend(part.written_keys.into_iter().map(|(r, w)| (r + offset, w)));
         batches.push(part.batch);
     }
     let batch = concat_batches(&schema, &batches).map_err(|source| IngestError::Arrow {
@@ -251,6 +270,7 @@ pub(crate) fn stage(table: &'static TableDef, parts: Vec<FileRows>) -> Result<St
         lines,
         alive,
         first_reason,
+        written_keys,
     })
 }
 

@@ -70,10 +70,15 @@ impl Keys {
     }
 }
 
-/// A repeated primary key inside the load: the first occurrence is kept.
-fn reject_duplicate_keys(staged: &mut Staged, issues: &mut Vec<Issue>) {
+/// A repeated primary key inside the load: the first occurrence is kept, and the later row
+/// is rejected naming it — with both spellings when the two were written differently and are
+/// one key only once cleaned. A key written otherwise than the committed key it cleans to
+/// merges, as SPEC says, with a warning.
+fn reject_duplicate_keys(staged: &mut Staged, existing: &Existing, issues: &mut Vec<Issue>) {
     let mut first: HashMap<String, usize> = HashMap::new();
     let keys = Keys::of(staged);
+    let committed = existing.keys.get(staged.table.name);
+    let column = staged.table.primary_key.join(", ");
     for row in 0..staged.read() {
         if !staged.alive[row] {
             continue;
@@ -81,19 +86,49 @@ fn reject_duplicate_keys(staged: &mut Staged, issues: &mut Vec<Issue>) {
         let Some(key) = keys.at(row) else {
             continue;
         };
+        let shown = key.replace('\u{1f}', ", ");
         match first.get(&key) {
             None => {
+                if let (Some(written), Some(committed)) = (staged.written_keys.get(&row), committed)
+                    && committed.contains(&key)
+                {
+                    let reason = Reason::KeyMergesWithCommitted {
+                        written: written.clone(),
+                        key: shown,
+                    };
+                    issues.push(Issue {
+                        table: staged.table.name,
+                        file: staged.sources[row].to_string(),
+                        line: Some(staged.lines[row]),
+                        column: Some(column.clone()),
+                        value: Some(written.clone()),
+                        reason,
+                        severity: Severity::Warning,
+                    });
+                }
                 first.insert(key, row);
             }
             Some(&kept) => {
-                let shown = key.replace('\u{1f}', ", ");
-                let reason = Reason::DuplicateKey {
-                    columns: staged.table.primary_key,
-                    file: staged.sources[kept].clone(),
-                    line: staged.lines[kept],
+                let written = staged.written_keys.get(&row).unwrap_or(&shown);
+                let first_written = staged.written_keys.get(&kept).unwrap_or(&shown);
+                let reason = if written == first_written {
+                    Reason::DuplicateKey {
+                        columns: staged.table.primary_key,
+                        file: staged.sources[kept].clone(),
+                        line: staged.lines[kept],
+                    }
+                } else {
+                    Reason::KeyCollision {
+                        columns: staged.table.primary_key,
+                        written: written.clone(),
+                        first_written: first_written.clone(),
+                        key: shown.clone(),
+                        file: staged.sources[kept].clone(),
+                        line: staged.lines[kept],
+                    }
                 };
-                let column = staged.table.primary_key.join(", ");
-                reject(staged, row, &column, Some(shown), reason, issues);
+                let value = written.clone();
+                reject(staged, row, &column, Some(value), reason, issues);
             }
         }
     }
@@ -357,7 +392,7 @@ pub(crate) fn validate_relations(
     issues: &mut Vec<Issue>,
 ) {
     for s in staged.iter_mut() {
-        reject_duplicate_keys(s, issues);
+        reject_duplicate_keys(s, existing, issues);
     }
     if let Some(units) = staged.iter_mut().find(|s| s.table.name == "grid_units") {
         check_grid(units, existing, issues);

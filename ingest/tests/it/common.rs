@@ -44,7 +44,8 @@ pub struct Loaded {
     _dir: tempfile::TempDir,
 }
 
-/// Loads case `name` (`invalid/scores`): its `before/` files first, which must load cleanly,
+/// Loads case `name` (`invalid/scores`), after setting its `headers.toml` as the tenant's
+/// header map when it has one: its `before/` files first, which must load cleanly,
 /// then `input/`. Checks the reconciliation against `expected.csv`, the issues stored in the
 /// warehouse against `expected_issues.csv`, and that every row read was loaded or rejected
 /// with a reason.
@@ -56,6 +57,14 @@ pub fn load_case(name: &str) -> Loaded {
     let (report, issues, tables) = rt.block_on(async {
         let wh = Warehouse::init(&dir.path().join("wh")).expect("init warehouse");
         let tenant = wh.add_tenant("t", "测试县").await.expect("add tenant");
+        // A case with a headers.toml is a county that set its own header map first.
+        let map = case.join("headers.toml");
+        if map.is_file() {
+            let text = fs::read_to_string(&map).expect("read headers.toml");
+            tenant
+                .set_header_map(&text, "headers.toml")
+                .expect("a valid header map");
+        }
         if case.join("before").is_dir() {
             let before = load(&tenant, &case.join("before")).await;
             assert!(
@@ -81,8 +90,35 @@ pub fn load_case(name: &str) -> Loaded {
     }
 }
 
+/// Loads a folder that is not a golden case (the sample county) into its own warehouse,
+/// checking only that every row read was loaded or rejected with a reason.
+pub fn load_folder(folder: &Path) -> Loaded {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rt = Runtime::new().expect("tokio runtime");
+    let (report, tables) = rt.block_on(async {
+        let wh = Warehouse::init(&dir.path().join("wh")).expect("init warehouse");
+        let tenant = wh.add_tenant("t", "测试县").await.expect("add tenant");
+        let report = load(&tenant, folder).await;
+        (report, committed_tables(&tenant).await)
+    });
+    check_every_row_is_accounted_for(&folder.display().to_string(), &report);
+    Loaded {
+        report,
+        tables,
+        _dir: dir,
+    }
+}
+
+/// Loads `folder` with the tenant's header map, as `gridassess ingest` does.
 async fn load(tenant: &Tenant, folder: &Path) -> LoadReport {
-    ingest::load(tenant, &[folder.to_path_buf()], &|_: &str| {})
+    let options = ingest::LoadOptions {
+        headers: tenant
+            .header_map()
+            .expect("read the header map")
+            .map(|(_, map)| map)
+            .unwrap_or_default(),
+    };
+    ingest::load(tenant, &[folder.to_path_buf()], &options, &|_: &str| {})
         .await
         .unwrap_or_else(|e| panic!("loading {}: {e}", folder.display()))
 }

@@ -5,7 +5,9 @@ mod common;
 
 mod cells;
 mod encodings;
+mod free_text;
 mod grid;
+mod headers;
 mod keys;
 mod parquet;
 mod references;
@@ -17,13 +19,19 @@ const TESTED: &[&str] = &[
     "invalid/dangling_parent",
     "invalid/duplicate_key",
     "invalid/grid_rules",
+    "invalid/key_characters",
+    "invalid/key_collisions",
     "invalid/members",
+    "invalid/missing_column_closest",
     "invalid/references_to_warehouse",
     "invalid/scores",
     "invalid/undecodable_bytes",
     "valid/bom_chinese",
+    "valid/free_text_as_written",
     "valid/gbk_chinese",
+    "valid/header_variants",
     "valid/parquet",
+    "valid/tenant_header_map",
     "valid/utf16_unicode_text",
     "valid/utf8_english",
     "valid/xlsx_workbook",
