@@ -4,8 +4,12 @@
 mod common;
 
 mod cells;
+mod csv_files;
+mod dates;
 mod encodings;
+mod folders;
 mod grid;
+mod inputs;
 mod keys;
 mod parquet;
 mod references;
