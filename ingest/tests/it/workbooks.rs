@@ -22,8 +22,11 @@ fn a_workbook_with_a_sheet_per_table() {
     assert!(skipped.path.ends_with("[填表说明]"), "{}", skipped.path);
 }
 
+/// Writes the cells of one sheet.
+type Fill = dyn Fn(&mut Worksheet) -> Result<(), XlsxError>;
+
 /// A workbook's bytes, with one sheet per `(name, fill)`.
-fn workbook(sheets: &[(&str, &dyn Fn(&mut Worksheet) -> Result<(), XlsxError>)]) -> Vec<u8> {
+fn workbook(sheets: &[(&str, &Fill)]) -> Vec<u8> {
     let mut book = Workbook::new();
     for (name, fill) in sheets {
         let sheet = book.add_worksheet();
@@ -283,12 +286,7 @@ fn a_merged_region_fills_every_cell_and_is_reported() {
 
 /// A county's tiny membership: the root, one branch and one member, for sheets that refer to
 /// a member.
-fn membership(
-    book: &mut Vec<(
-        &'static str,
-        Box<dyn Fn(&mut Worksheet) -> Result<(), XlsxError>>,
-    )>,
-) {
+fn membership(book: &mut Vec<(&'static str, Box<Fill>)>) {
     book.push((
         "grid_units",
         Box::new(|s| write_rows(s, 0, &[GRID_HEADER, &["C", "", "0", "县"]])),
@@ -347,8 +345,7 @@ fn float_noise_in_a_decimal_column_is_rounded_to_two_places() {
             Ok(())
         }),
     ));
-    let refs: Vec<(&str, &dyn Fn(&mut Worksheet) -> Result<(), XlsxError>)> =
-        sheets.iter().map(|(n, f)| (*n, f.as_ref())).collect();
+    let refs: Vec<(&str, &Fill)> = sheets.iter().map(|(n, f)| (*n, f.as_ref())).collect();
     let loaded = load_workbook(workbook(&refs));
     let rejected = only_issue(&loaded, Severity::Rejected);
     assert_eq!(rejected.line, Some(4));
