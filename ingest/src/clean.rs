@@ -33,13 +33,26 @@ pub(crate) struct CleanColumn {
     pub(crate) parsed: Option<ArrayRef>,
 }
 
-/// Date forms a county file uses; Excel serial day numbers are handled separately.
-const DATE_FORMATS: &[&str] = &["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y.%m.%d", "%Y%m%d"];
+/// Date forms a county file uses. A bare number is none of them (`2024` is a year, not day
+/// 2024 of Excel's calendar): Excel serial days exist only in workbook number cells, and the
+/// workbook reader turns those into dates.
+pub(crate) const DATE_FORMATS: &[&str] =
+    &["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y.%m.%d", "%Y%m%d"];
 
-/// Excel counts days from 1899-12-30 (its 1900 leap-year bug included), which is day -25569
-/// of the Unix epoch. Serial numbers up to 2958465 are 9999-12-31.
-const EXCEL_EPOCH_DAYS: i64 = 25_569;
-const EXCEL_MAX_SERIAL: i64 = 2_958_465;
+/// The same dates with a time of day, as spreadsheets and databases export them. The date is
+/// stored; the reader reports a time other than midnight as not stored.
+pub(crate) const DATE_TIME_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日 %H:%M:%S",
+];
 
 const BOOLEAN_SPELLINGS: &[(&str, bool)] = &[
     ("是", true),
@@ -227,33 +240,23 @@ fn parse_expr(ty: &ColumnType, text: Expr) -> Option<Expr> {
             Some(coalesce(&[text.cast(DataType::Int64), whole_float]))
         }
         ColumnType::Date => {
-            let mut candidates: Vec<Expr> = DATE_FORMATS
+            let options = |format: &str| StrptimeOptions {
+                format: Some(format.into()),
+                strict: false,
+                exact: true,
+                cache: true,
+            };
+            let dates = DATE_FORMATS
                 .iter()
-                .map(|f| {
-                    text.clone().str().to_date(StrptimeOptions {
-                        format: Some((*f).into()),
-                        strict: false,
-                        exact: true,
-                        cache: true,
-                    })
-                })
-                .collect();
-            let serial = text.cast(DataType::Int64);
-            candidates.push(
-                when(
-                    serial
-                        .clone()
-                        .gt_eq(lit(1i64))
-                        .and(serial.clone().lt_eq(lit(EXCEL_MAX_SERIAL))),
-                )
-                .then(
-                    (serial - lit(EXCEL_EPOCH_DAYS))
-                        .cast(DataType::Int32)
-                        .cast(DataType::Date),
-                )
-                .otherwise(null_of(DataType::Date)),
-            );
-            Some(coalesce(&candidates))
+                .map(|f| text.clone().str().to_date(options(f)));
+            let date_times = DATE_TIME_FORMATS.iter().map(|f| {
+                text.clone()
+                    .str()
+                    .to_datetime(Some(TimeUnit::Microseconds), None, options(f), lit("raise"))
+                    .dt()
+                    .date()
+            });
+            Some(coalesce(&dates.chain(date_times).collect::<Vec<_>>()))
         }
         ColumnType::Bool { .. } => {
             let (from, to): (Vec<&str>, Vec<bool>) = BOOLEAN_SPELLINGS.iter().copied().unzip();

@@ -1,8 +1,9 @@
 //! Text encodings of county CSV files.
 //!
 //! Excel and WPS on Chinese Windows save CSV as GBK; newer tools write UTF-8, often with a BOM.
-//! The encoding is detected per file and reported, never guessed silently: a byte sequence that
-//! is not valid in the detected encoding rejects its row, and is never replaced by U+FFFD.
+//! The encoding is decided per file on the evidence of its lines and reported, never guessed
+//! silently: a byte sequence that is not valid in the chosen encoding, or a line that reads as
+//! Chinese only in the other one, rejects its row, and is never replaced by U+FFFD.
 
 use encoding_rs::{Encoding, GB18030};
 
@@ -28,39 +29,214 @@ impl TextEncoding {
     }
 }
 
-/// Detects the encoding of a whole file: a UTF-8 BOM decides; otherwise UTF-8 when the bytes
-/// are valid UTF-8; otherwise GB18030 when they decode as GB18030; otherwise whichever of the
-/// two decodes more lines, and the lines that fail are rejected one by one.
-/// Returns the encoding and how many bytes of BOM to skip.
-pub(crate) fn detect(bytes: &[u8]) -> (TextEncoding, usize) {
-    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return (TextEncoding::Utf8Bom, 3);
-    }
-    if std::str::from_utf8(bytes).is_ok() {
-        return (TextEncoding::Utf8, 0);
-    }
-    if decode_gb18030(bytes).is_some() {
-        return (TextEncoding::Gb18030, 0);
-    }
-    let (mut utf8_ok, mut gb_ok) = (0usize, 0usize);
-    for line in bytes.split(|b| *b == b'\n') {
-        if line.is_ascii() {
-            continue;
+/// What the lines of a file say about its encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Detected {
+    pub(crate) encoding: TextEncoding,
+    /// Bytes of byte-order mark to skip.
+    pub(crate) skip: usize,
+    /// Lines whose text reads best in the chosen encoding.
+    pub(crate) chosen_lines: usize,
+    /// The lines (numbered from 1, after the mark, as [`split_lines`] counts them) whose text
+    /// reads best in the other encoding: rows pasted from another file.
+    pub(crate) other_lines: Vec<u64>,
+}
+
+impl Detected {
+    /// The other encoding a county file comes in: GBK for a UTF-8 file and the reverse.
+    pub(crate) fn other(&self) -> TextEncoding {
+        match self.encoding {
+            TextEncoding::Gb18030 => TextEncoding::Utf8,
+            _ => TextEncoding::Gb18030,
         }
-        utf8_ok += usize::from(std::str::from_utf8(line).is_ok());
-        gb_ok += usize::from(decode_gb18030(line).is_some());
-    }
-    if utf8_ok >= gb_ok {
-        (TextEncoding::Utf8, 0)
-    } else {
-        (TextEncoding::Gb18030, 0)
     }
 }
 
-fn decode_gb18030(bytes: &[u8]) -> Option<String> {
-    let enc: &'static Encoding = GB18030;
-    enc.decode_without_bom_handling_and_without_replacement(bytes)
-        .map(|s| s.into_owned())
+/// Which reading of one line is Chinese text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vote {
+    Utf8,
+    Gb18030,
+    /// Both read equally well (or neither decodes): no evidence.
+    None,
+}
+
+/// Decides the encoding of a file on the evidence of its lines. A UTF-8 byte-order mark
+/// decides on its own. Otherwise each line with non-ASCII bytes votes for the encoding whose
+/// reading of it decodes and is the more plausible text of a Chinese county file (see
+/// [`plausibility`]); "it decodes" alone is no evidence, since GB18030 decodes almost any
+/// bytes and GBK bytes are often valid UTF-8. The file is read in the encoding most lines vote
+/// for, UTF-8 on a tie; the lines that voted for the other are returned, to be rejected.
+pub(crate) fn detect(bytes: &[u8]) -> Detected {
+    let (bom, skip) = if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        (true, 3)
+    } else {
+        (false, 0)
+    };
+    let mut utf8_lines = Vec::new();
+    let mut gb_lines = Vec::new();
+    let mut gb_text = String::new();
+    for (i, line) in split_lines(&bytes[skip..]).enumerate() {
+        if line.is_ascii() {
+            continue;
+        }
+        let vote = vote(line, &mut gb_text);
+        let no = i as u64 + 1;
+        match vote {
+            Vote::Utf8 => utf8_lines.push(no),
+            Vote::Gb18030 => gb_lines.push(no),
+            Vote::None => {}
+        }
+    }
+    let (encoding, chosen, other) = if bom {
+        (TextEncoding::Utf8Bom, utf8_lines, gb_lines)
+    } else if gb_lines.len() > utf8_lines.len() {
+        (TextEncoding::Gb18030, gb_lines, utf8_lines)
+    } else {
+        (TextEncoding::Utf8, utf8_lines, gb_lines)
+    };
+    Detected {
+        encoding,
+        skip,
+        chosen_lines: chosen.len(),
+        other_lines: other,
+    }
+}
+
+/// Valid UTF-8 whose every character is plausible is UTF-8: GBK text is valid UTF-8 only as
+/// letters of other scripts. Otherwise, when both decode, the reading with the higher mean
+/// plausibility per character wins (a mean, because a misreading of UTF-8 as GBK has 1.5 times
+/// the characters, many of them common by chance).
+fn vote(line: &[u8], gb_text: &mut String) -> Vote {
+    match std::str::from_utf8(line) {
+        Ok(u) => {
+            if u.chars().all(|c| c.is_ascii() || char_plausibility(c) >= 0) {
+                return Vote::Utf8;
+            }
+            if !decode_gb18030_into(line, gb_text) {
+                return Vote::Utf8;
+            }
+            let (su, nu) = plausibility(u);
+            let (sg, ng) = plausibility(gb_text);
+            // su / nu against sg / ng, without division.
+            match (su * ng as i64).cmp(&(sg * nu as i64)) {
+                std::cmp::Ordering::Greater => Vote::Utf8,
+                std::cmp::Ordering::Less => Vote::Gb18030,
+                std::cmp::Ordering::Equal => Vote::None,
+            }
+        }
+        Err(_) if decode_gb18030_into(line, gb_text) => Vote::Gb18030,
+        Err(_) => Vote::None,
+    }
+}
+
+/// Decodes `bytes` as GB18030 into `out` (reused between lines); false when they do not
+/// decode.
+fn decode_gb18030_into(bytes: &[u8], out: &mut String) -> bool {
+    out.clear();
+    out.reserve(bytes.len() * 3 / 2 + 4);
+    let mut decoder = GB18030.new_decoder_without_bom_handling();
+    let (result, _) = decoder.decode_to_string_without_replacement(bytes, out, true);
+    matches!(result, encoding_rs::DecoderResult::InputEmpty)
+}
+
+/// The lines of a file as a text editor shows them: `\r\n`, `\n` and a lone `\r` (old Mac
+/// files, or a CR typed into a cell) each end a line. GBK and UTF-8 never use these bytes
+/// inside a character, so the split is the same in both.
+pub(crate) fn split_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        match rest.iter().position(|b| matches!(b, b'\r' | b'\n')) {
+            Some(i) => {
+                let line = &rest[..i];
+                let next = if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
+                    i + 2
+                } else {
+                    i + 1
+                };
+                rest = &rest[next..];
+                Some(line)
+            }
+            None => {
+                let line = rest;
+                rest = &[];
+                Some(line)
+            }
+        }
+    })
+}
+
+/// How plausible `text` is as a line of a Chinese county's file, and of how many non-ASCII
+/// characters: each character scores by its class. Common (GB2312 level-1) ideographs score most, then level-2 ideographs and the
+/// punctuation Chinese text uses; letters of other scripts, control and private-use
+/// characters and rare extension ideographs cost. Misreadings produce the costly classes:
+/// UTF-8 read as GBK gives rare ideographs, kana and private-use characters, GBK read as UTF-8
+/// gives Latin, Greek, IPA and Cyrillic letters.
+pub(crate) fn plausibility(text: &str) -> (i64, usize) {
+    text.chars()
+        .filter(|c| !c.is_ascii())
+        .fold((0, 0), |(sum, n), c| (sum + char_plausibility(c), n + 1))
+}
+
+fn char_plausibility(c: char) -> i64 {
+    match u32::from(c) {
+        0x4E00..=0x9FFF => match gb2312_level(c) {
+            Some(1) => 3,
+            Some(_) => 1,
+            None => 0,
+        },
+        // CJK and full-width punctuation, general punctuation (“”—…), the middle dot of
+        // minority names, ×÷°℃, Roman and circled numbers, geometric shapes and arrows.
+        0x3000..=0x303F
+        | 0xFF01..=0xFF5E
+        | 0xFFE0..=0xFFE5
+        | 0x2010..=0x2027
+        | 0x2030..=0x203B
+        | 0x00B7
+        | 0x00D7
+        | 0x00F7
+        | 0x00B0
+        | 0x2103
+        | 0x2160..=0x217F
+        | 0x2460..=0x24FF
+        | 0x25A0..=0x25FF
+        | 0x2190..=0x2199 => 1,
+        // C1 control characters and private use: never typed.
+        0x0080..=0x009F | 0xE000..=0xF8FF | 0xF0000.. => -3,
+        // Latin-1 and Latin Extended letters, kana, rare ideographs: possible, seldom.
+        0x00A0..=0x024F | 0x3040..=0x30FF | 0x3400..=0x4DBF | 0xF900..=0xFAFF | 0x20000.. => -1,
+        // Letters of other scripts (IPA, Greek, Cyrillic, Hebrew, Arabic …), combining marks
+        // and other symbols.
+        _ => -2,
+    }
+}
+
+/// The GB2312 level of an ideograph (1: the 3,755 common ones, 2: the 3,008 others), `None`
+/// for ideographs outside GB2312. Built once by decoding every GB2312 ideograph's bytes.
+fn gb2312_level(c: char) -> Option<u8> {
+    static LEVELS: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let levels = LEVELS.get_or_init(|| {
+        let mut levels = vec![0u8; 0xA000 - 0x4E00];
+        for lead in 0xB0u8..=0xF7 {
+            for trail in 0xA1u8..=0xFE {
+                let bytes = [lead, trail];
+                let decoded = GB18030.decode_without_bom_handling_and_without_replacement(&bytes);
+                if let Some(ch) = decoded.and_then(|s| s.chars().next()) {
+                    let cp = u32::from(ch);
+                    if (0x4E00..0xA000).contains(&cp) {
+                        levels[(cp - 0x4E00) as usize] = if lead <= 0xD7 { 1 } else { 2 };
+                    }
+                }
+            }
+        }
+        levels
+    });
+    let cp = u32::from(c);
+    let level = *levels.get(usize::try_from(cp.checked_sub(0x4E00)?).ok()?)?;
+    (level > 0).then_some(level)
 }
 
 /// A UTF-16 file (recognized by its byte-order mark) as UTF-8 text; `None` for any other file,
@@ -83,6 +259,16 @@ pub(crate) fn utf16_to_utf8(bytes: &[u8]) -> Option<Result<String, usize>> {
                 read + 2
             }),
     )
+}
+
+/// Text for showing a position, such as the column of a character: undecodable bytes count
+/// as one replacement character each. Never used for a value that is stored.
+pub(crate) fn decode_lossy(bytes: &[u8], enc: TextEncoding) -> String {
+    let encoding: &'static Encoding = match enc {
+        TextEncoding::Utf8 | TextEncoding::Utf8Bom | TextEncoding::Utf16 => encoding_rs::UTF_8,
+        TextEncoding::Gb18030 => GB18030,
+    };
+    encoding.decode_without_bom_handling(bytes).0.into_owned()
 }
 
 /// Decodes one field, or shows where it is broken: the text that decodes, with the bytes
@@ -130,9 +316,16 @@ mod tests {
     #[test]
     fn gbk_bytes_are_detected_and_decoded() {
         let (bytes, _, _) = GB18030.encode("组织编码,组织名称\nB001,古楼坪村党支部\n");
-        let (enc, skip) = detect(&bytes);
-        assert_eq!((enc, skip), (TextEncoding::Gb18030, 0));
-        assert_eq!(decode_field(&bytes[..8], enc).unwrap(), "组织编码");
+        let detected = detect(&bytes);
+        assert_eq!(
+            (detected.encoding, detected.skip, detected.chosen_lines),
+            (TextEncoding::Gb18030, 0, 2)
+        );
+        assert!(detected.other_lines.is_empty());
+        assert_eq!(
+            decode_field(&bytes[..8], detected.encoding).unwrap(),
+            "组织编码"
+        );
     }
 
     #[test]
@@ -155,7 +348,31 @@ mod tests {
     #[test]
     fn a_bom_is_utf8_and_skipped() {
         let bytes = b"\xEF\xBB\xBFunit_id\n";
-        assert_eq!(detect(bytes), (TextEncoding::Utf8Bom, 3));
+        let detected = detect(bytes);
+        assert_eq!(
+            (detected.encoding, detected.skip),
+            (TextEncoding::Utf8Bom, 3)
+        );
+    }
+
+    #[test]
+    fn lines_end_as_an_editor_ends_them() {
+        let lines: Vec<&[u8]> = split_lines(b"a\r\nb\rc\n\nd").collect();
+        assert_eq!(lines, [&b"a"[..], b"b", b"c", b"", b"d"]);
+    }
+
+    #[test]
+    fn common_chinese_outscores_its_misreadings() {
+        // UTF-8 Chinese read as GBK, and GBK read as UTF-8.
+        let mean = |s: &str| {
+            let (sum, n) = plausibility(s);
+            sum as f64 / n as f64
+        };
+        assert!(mean("古楼坪村") > mean("鍙ゆゼ鍧潙"));
+        assert!(mean("缺席") > mean("缂哄腑"));
+        assert!(mean("农庄") > mean("ũׯ"));
+        assert_eq!(gb2312_level('村'), Some(1));
+        assert_eq!(gb2312_level('鍙'), None);
     }
 
     #[test]

@@ -85,6 +85,18 @@ pub enum IngestError {
         /// Why.
         source: arrow::error::ArrowError,
     },
+    /// A Parquet column of floating-point numbers holding ids.
+    #[error("{}: column '{column}' holds {table}.{target} as floating-point numbers; ids are text or whole numbers: write the column as text or as integers", .path.display())]
+    FloatIdColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column as the file names it.
+        column: String,
+        /// The table.
+        table: &'static str,
+        /// The table column it holds.
+        target: &'static str,
+    },
     /// A header with no column of the table the file's name names.
     #[error(
         "{file} line {line}: none of the headers ({headers}) is a column of {table} ({zh}); expected e.g. {expected}"

@@ -32,6 +32,51 @@ pub enum Reason {
         /// The encoding detected for the file.
         encoding: &'static str,
     },
+    /// A file whose lines do not all look like one encoding: it is read in the one most of its
+    /// lines look like, and the rows of the other lines are rejected.
+    MixedEncoding {
+        /// The encoding the file is read in.
+        chosen: &'static str,
+        /// Lines that look like it.
+        chosen_lines: usize,
+        /// The other encoding.
+        other: &'static str,
+        /// Lines that look like the other encoding.
+        other_lines: usize,
+    },
+    /// Bytes that are valid in the file's encoding but spell no text a county file holds
+    /// there, and read as Chinese in the other: a row pasted from a file in another encoding.
+    OtherEncoding {
+        /// The encoding the file is read in.
+        encoding: &'static str,
+        /// The encoding the bytes look like.
+        other: &'static str,
+    },
+    /// A quote that opens a field and never closes: the record is rejected and reading goes on
+    /// at the next line.
+    UnclosedQuote {
+        /// The line of the quote.
+        line: u64,
+        /// Its column, in characters from 1.
+        column: usize,
+    },
+    /// An Excel formula cell saved without its value (written by a tool that does not
+    /// calculate).
+    FormulaWithoutValue,
+    /// A number beyond 15 significant digits in a text column: Excel kept only 15 of them.
+    LostDigits,
+    /// A merged region of a sheet: its value is read into every cell of the region.
+    MergedCells {
+        /// The region, e.g. `A5:A9`.
+        range: String,
+    },
+    /// A row with no values at all.
+    EmptyRow,
+    /// A date with a time of day other than midnight: the date is stored, the time is not.
+    TimeOfDay {
+        /// The time as `08:30` or `08:30:15`.
+        time: String,
+    },
     /// An Excel error cell such as `#N/A`.
     ExcelError {
         /// The error as Excel shows it.
@@ -243,6 +288,35 @@ impl fmt::Display for Reason {
                 f,
                 "bytes that are not valid {encoding}, the encoding detected for this file; fix this cell or re-save the file"
             ),
+            Reason::MixedEncoding {
+                chosen,
+                chosen_lines,
+                other,
+                other_lines,
+            } => write!(
+                f,
+                "the file is read as {chosen}: {chosen_lines} lines look like {chosen} and {other_lines} like {other}, whose rows are rejected"
+            ),
+            Reason::OtherEncoding { encoding, other } => write!(
+                f,
+                "bytes that read as {encoding} spell no Chinese text but look like {other}: a row pasted from a {other} file; re-type it or re-save it as {encoding}"
+            ),
+            Reason::UnclosedQuote { line, column } => write!(
+                f,
+                "unclosed quote opened at line {line}, column {column}; reading goes on at the next line"
+            ),
+            Reason::FormulaWithoutValue => f.write_str(
+                "formula without a saved value; open the file in Excel/WPS and save it",
+            ),
+            Reason::LostDigits => f.write_str(
+                "a number of more than 15 digits, of which Excel keeps only 15: the last digits are lost; format the column as text and type the value again",
+            ),
+            Reason::MergedCells { range } => write!(
+                f,
+                "merged cells {range}: the value is read into every cell of the region"
+            ),
+            Reason::EmptyRow => f.write_str("a row with no values"),
+            Reason::TimeOfDay { time } => write!(f, "time of day {time} not stored"),
             Reason::ExcelError { error } => write!(f, "Excel error cell {error}"),
             Reason::FieldCount { fields, header } => write!(
                 f,

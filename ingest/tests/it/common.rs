@@ -283,3 +283,28 @@ pub fn assert_same_tables(name: &str, loaded: &Loaded, reference: &Loaded) {
         );
     }
 }
+
+/// Loads the files or folders a test wrote into `dir` (kept alive with the result) into a
+/// fresh warehouse, and checks that every row read was loaded or rejected with a reason.
+pub fn load_paths(dir: tempfile::TempDir, paths: &[PathBuf]) -> Loaded {
+    let rt = Runtime::new().expect("tokio runtime");
+    let (report, tables) = rt.block_on(async {
+        let wh = Warehouse::init(&dir.path().join("wh")).expect("init warehouse");
+        let tenant = wh.add_tenant("t", "测试县").await.expect("add tenant");
+        let report = ingest::load(
+            &tenant,
+            paths,
+            &ingest::LoadOptions::default(),
+            &|_: &str| {},
+        )
+        .await
+        .unwrap_or_else(|e| panic!("loading {paths:?}: {e}"));
+        (report, committed_tables(&tenant).await)
+    });
+    check_every_row_is_accounted_for("a test's own files", &report);
+    Loaded {
+        report,
+        tables,
+        _dir: dir,
+    }
+}

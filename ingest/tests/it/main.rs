@@ -4,10 +4,14 @@
 mod common;
 
 mod cells;
+mod csv_files;
+mod dates;
 mod encodings;
+mod folders;
 mod free_text;
 mod grid;
 mod headers;
+mod inputs;
 mod keys;
 mod parquet;
 mod references;
