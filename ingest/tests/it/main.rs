@@ -4,11 +4,15 @@
 mod common;
 
 mod cells;
+mod delta_log;
 mod encodings;
 mod grid;
+mod history;
 mod keys;
 mod parquet;
 mod references;
+mod reload;
+mod snapshot;
 mod workbooks;
 
 /// Every case folder the modules above load. A new folder fails this test until a test loads
