@@ -79,6 +79,13 @@ pub(crate) fn row_keys(table: &TableDef, batch: &RecordBatch) -> Vec<Option<Stri
         .collect()
 }
 
+/// A cleared optional reference: (its column, the table it pointed into, the removed key).
+type ClearedRef = (&'static str, &'static str, String);
+
+/// Whether the load replaces a committed row: (table, key, reference column, the keys removed
+/// from the table that column points into).
+type Replaced<'a> = &'a dyn Fn(&'static str, &str, &'static str, &HashSet<String>) -> bool;
+
 /// Why a committed row goes.
 #[derive(Debug, Clone)]
 enum Why {
@@ -105,7 +112,7 @@ pub(crate) struct Removal {
     /// Per table, the keys removed.
     pub(crate) keys: HashMap<&'static str, HashSet<String>>,
     /// Per table, the committed rows whose optional reference is cleared: row → columns.
-    cleared: HashMap<&'static str, BTreeMap<usize, Vec<(&'static str, &'static str, String)>>>,
+    cleared: HashMap<&'static str, BTreeMap<usize, Vec<ClearedRef>>>,
     /// The snapshot's file names, for the lines of the rows it removes.
     files: String,
 }
@@ -131,7 +138,8 @@ impl Removal {
                     files.push(f.as_ref());
                 }
             }
-            let listed: HashSet<String> = row_keys(s.table, &s.batch).into_iter().flatten().collect();
+            let listed: HashSet<String> =
+                row_keys(s.table, &s.batch).into_iter().flatten().collect();
             let Some(c) = tables.iter().find(|c| c.table.name == table.name) else {
                 continue;
             };
@@ -154,7 +162,11 @@ impl Removal {
             carried
                 .get(&(table, column))
                 .and_then(|k| k.get(key))
-                .is_some_and(|values| values.iter().any(|v| !v.as_ref().is_some_and(|v| removed.contains(v))))
+                .is_some_and(|values| {
+                    values
+                        .iter()
+                        .any(|v| !v.as_ref().is_some_and(|v| removed.contains(v)))
+                })
         });
         removal
     }
@@ -199,11 +211,7 @@ impl Removal {
 
     /// Follows the references into removed rows until nothing more falls; `replaced(table,
     /// key, column, removed keys)` says whether the load replaces the committed row.
-    fn cascade(
-        &mut self,
-        tables: &[Committed],
-        replaced: &dyn Fn(&'static str, &str, &'static str, &HashSet<String>) -> bool,
-    ) {
+    fn cascade(&mut self, tables: &[Committed], replaced: Replaced<'_>) {
         loop {
             let mut changed = false;
             for c in tables {
@@ -221,7 +229,10 @@ impl Removal {
                     for row in 0..c.batch.num_rows() {
                         if values.is_null(row)
                             || !gone.contains(values.value(row))
-                            || self.rows.get(c.table.name).is_some_and(|m| m.contains_key(&row))
+                            || self
+                                .rows
+                                .get(c.table.name)
+                                .is_some_and(|m| m.contains_key(&row))
                         {
                             continue;
                         }

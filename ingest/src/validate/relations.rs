@@ -171,9 +171,20 @@ fn check_grid(units: &mut Staged, existing: &Existing, issues: &mut Vec<Issue>) 
         valid,
         root,
         rejected: rejected_keys(units),
-        removed: existing.removed.get("grid_units").cloned().unwrap_or_default(),
+        removed: existing
+            .removed
+            .get("grid_units")
+            .cloned()
+            .unwrap_or_default(),
     };
-    reject_cycles(units, (&ids, &parents), existing, &new_rows, &mut grid, issues);
+    reject_cycles(
+        units,
+        (&ids, &parents),
+        existing,
+        &new_rows,
+        &mut grid,
+        issues,
+    );
     let mut order: Vec<usize> = (0..units.read()).filter(|r| units.alive[*r]).collect();
     order.sort_by_key(|r| (levels.is_valid(*r).then(|| levels.value(*r)), *r));
     for row in order {

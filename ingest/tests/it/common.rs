@@ -296,8 +296,12 @@ impl County {
         paths: &[PathBuf],
         options: &ingest::LoadOptions,
     ) -> Result<LoadReport, ingest::IngestError> {
-        self.rt
-            .block_on(ingest::load_with(&self.tenant, paths, options, &|_: &str| {}))
+        self.rt.block_on(ingest::load_with(
+            &self.tenant,
+            paths,
+            options,
+            &|_: &str| {},
+        ))
     }
 
     /// Every SPEC table as committed now, rows in key order.

@@ -17,7 +17,9 @@ fn url_of(county: &County, table: &str) -> url::Url {
 /// The newest version of `table` and its rows, as delta-rs reads it without the manifest.
 fn head(county: &County, table: &str) -> (u64, usize) {
     county.rt.block_on(async {
-        let delta = deltalake::open_table(url_of(county, table)).await.expect("open");
+        let delta = deltalake::open_table(url_of(county, table))
+            .await
+            .expect("open");
         let version = delta.version().expect("version");
         let (_, stream) = delta.scan_table().await.expect("scan");
         let batches: Vec<RecordBatch> = stream.try_collect().await.expect("read");
@@ -30,10 +32,16 @@ fn head(county: &County, table: &str) -> (u64, usize) {
 fn orphan_version(county: &County, table: &str) {
     county.rt.block_on(async {
         let manifest = county.tenant.manifest().expect("manifest");
-        let batches = county.tenant.read_table(table, &manifest).await.expect("read");
+        let batches = county
+            .tenant
+            .read_table(table, &manifest)
+            .await
+            .expect("read");
         let schema = batches[0].schema();
         let once = concat_batches(&schema, &batches).expect("concat");
-        let delta = deltalake::open_table(url_of(county, table)).await.expect("open");
+        let delta = deltalake::open_table(url_of(county, table))
+            .await
+            .expect("open");
         delta
             .write(vec![once.clone(), once])
             .with_save_mode(SaveMode::Overwrite)

@@ -92,8 +92,13 @@ fn a_cycle_inside_one_load_is_rejected_with_its_path() {
     let text: Vec<String> = report.issues.iter().map(|i| i.to_string()).collect();
     assert!(text[0].contains("U12 → U31 → U12"), "{text:#?}");
     // The unit and the branch under the cycle are rejected because of it.
-    assert!(report.issues.iter().any(|i| i.value.as_deref() == Some("U31")
-        && matches!(&i.reason, Reason::ParentRejected { parent, .. } if parent == "U31")));
+    assert!(
+        report
+            .issues
+            .iter()
+            .any(|i| i.value.as_deref() == Some("U31")
+                && matches!(&i.reason, Reason::ParentRejected { parent, .. } if parent == "U31"))
+    );
     assert!(report.issues.iter().any(|i| i.table == "branches"));
     assert_eq!(county.keys("grid_units"), ["C0", "D1"]);
 }
@@ -128,6 +133,9 @@ fn re_parenting_a_committed_unit_under_its_descendant_is_rejected() {
         .expect("grid_units");
     let parents = crate::common::texts_of(&units, "parent_id");
     let ids = crate::common::texts_of(&units, "unit_id");
-    let t1 = ids.iter().position(|i| i.as_deref() == Some("T1")).expect("T1");
+    let t1 = ids
+        .iter()
+        .position(|i| i.as_deref() == Some("T1"))
+        .expect("T1");
     assert_eq!(parents[t1].as_deref(), Some("D1"));
 }

@@ -39,7 +39,11 @@ fn loading_the_sample_twice_commits_no_new_version_of_any_table() {
     assert_eq!(delta_heads(&county), heads);
     let again = county.tenant.manifest().expect("manifest");
     for table in TABLES {
-        assert_eq!(again.tables[table.name], manifest.tables[table.name], "{}", table.name);
+        assert_eq!(
+            again.tables[table.name], manifest.tables[table.name],
+            "{}",
+            table.name
+        );
     }
     // The load itself is still recorded.
     assert_eq!(again.last_load_id, 2);

@@ -9,7 +9,8 @@ use crate::common::{County, reference_input, texts_of};
 const MEMBERS_HEADER: &str = "member_id,branch_id,name,gender,birth_date,joined_on,status,category,id_number,phone,party_group,points_exempt\n";
 const M1: &str = "M1,B1,张三丰,男,1980-01-01,2005-07-01,formal,no_post,430281198001019914,13800001111,第一党小组,false\n";
 const M2: &str = "M2,B1,李秀英,女,1975-12-12,1999-06-30,formal,retired,430281197512129926,13900002222,第二党小组,true\n";
-const M3: &str = "M3,B2,王小明,男,1990-06-06,2023-11-20,probationary,mobile,430281199006069931,,,false\n";
+const M3: &str =
+    "M3,B2,王小明,男,1990-06-06,2023-11-20,probationary,mobile,430281199006069931,,,false\n";
 const M4: &str = "M4,B3,欧阳娜,女,,,formal,employed,,,,false\n";
 
 fn replace(tables: &[&str]) -> LoadOptions {
@@ -70,7 +71,10 @@ fn a_member_absent_from_the_snapshot_is_removed_with_their_rows() {
         .find(|i| i.table == "members")
         .expect("members issue");
     assert_eq!(member_line.column.as_deref(), Some("member_id"));
-    assert!(matches!(member_line.reason, Reason::AbsentFromSnapshot { table: "members" }));
+    assert!(matches!(
+        member_line.reason,
+        Reason::AbsentFromSnapshot { table: "members" }
+    ));
     let attendance_line = report
         .issues
         .iter()
@@ -133,7 +137,10 @@ fn an_optional_reference_to_a_removed_row_is_cleared_with_a_warning() {
         .find(|(t, _)| *t == "organizations")
         .expect("organizations");
     assert_eq!(texts_of(&orgs, "branch_id"), [None, None]);
-    assert_eq!(texts_of(&orgs, "org_id"), [Some("O1".into()), Some("O2".into())]);
+    assert_eq!(
+        texts_of(&orgs, "org_id"),
+        [Some("O1".into()), Some("O2".into())]
+    );
 }
 
 /// A row of the same load that points at a row the snapshot removes is rejected, naming the
@@ -215,7 +222,11 @@ fn a_snapshot_removing_more_than_half_of_a_table_is_refused() {
     assert!(
         matches!(
             &err,
-            IngestError::MassRemoval { table: "members", removed: 3, committed: 4 }
+            IngestError::MassRemoval {
+                table: "members",
+                removed: 3,
+                committed: 4
+            }
         ),
         "{err}"
     );
@@ -240,12 +251,18 @@ fn a_snapshot_of_a_table_the_load_does_not_contain_is_a_usage_error() {
     let err = county
         .load_with(std::slice::from_ref(&input), &replace(&["branches"]))
         .expect_err("usage error");
-    assert!(matches!(&err, IngestError::SnapshotNotInLoad { table: "branches" }), "{err}");
+    assert!(
+        matches!(&err, IngestError::SnapshotNotInLoad { table: "branches" }),
+        "{err}"
+    );
     assert!(err.is_usage());
     let err = county
         .load_with(&[input], &replace(&["memberz"]))
         .expect_err("usage error");
-    assert!(matches!(&err, IngestError::UnknownSnapshotTable { .. }), "{err}");
+    assert!(
+        matches!(&err, IngestError::UnknownSnapshotTable { .. }),
+        "{err}"
+    );
     assert!(err.is_usage());
     assert_eq!(county.tenant.manifest().expect("manifest").last_load_id, 1);
 }
