@@ -89,11 +89,11 @@ async fn load(tenant: &Tenant, folder: &Path) -> LoadReport {
 
 /// The reconciliation as the CLI prints it with `--format csv`.
 fn reconciliation(report: &LoadReport) -> String {
-    let mut out = String::from("table,read,loaded,rejected,warnings\n");
+    let mut out = String::from("table,read,loaded,rejected,warnings,removed\n");
     for t in &report.tables {
         out.push_str(&format!(
-            "{},{},{},{},{}\n",
-            t.table, t.read, t.loaded, t.rejected, t.warnings
+            "{},{},{},{},{},{}\n",
+            t.table, t.read, t.loaded, t.rejected, t.warnings, t.removed
         ));
     }
     out
@@ -158,8 +158,7 @@ fn check_or_bless(path: &Path, actual: &str) {
 }
 
 /// read = loaded + rejected for every table, the rejected rows are exactly the rows with a
-/// rejection issue, and each removed row has its line. (The expected reconciliation files
-/// keep SPEC's first five columns: no fixture case is a snapshot load.)
+/// rejection issue, and each removed row has its line.
 pub fn check_every_row_is_accounted_for(name: &str, report: &LoadReport) {
     for t in &report.tables {
         assert_eq!(t.read, t.loaded + t.rejected, "{name}: {t:?}");
