@@ -487,7 +487,7 @@ def p4(args, data, res):
         s, out, r = child([data.binary, "ingest", "--tenant", "p4", "--format", "csv", messy], env=env)
         times.append(s)
         rss = max(rss, r)
-        loaded = sum(int(line.split(",")[2]) for line in out.splitlines()[1:] if line.count(",") == 4)
+        loaded = sum(int(line.split(",")[2]) for line in out.splitlines()[1:] if line.count(",") >= 4)
         res.check("P4", f"every row loaded ({loaded:,} of {rows:,})", loaded == rows)
     t = statistics.median(times)
     res.add("P4", "gridassess ingest (validated, committed)", times, rss,

@@ -27,6 +27,11 @@ struct Cli {
     )]
     warehouse: PathBuf,
 
+    /// Read the state committed by load N (see `history`) instead of the newest one; for the
+    /// query commands (assess, coverage, attendance, points, grid, sql, report).
+    #[arg(long, global = true, value_name = "LOAD")]
+    as_of: Option<u64>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -54,6 +59,20 @@ enum Command {
         /// CSV, Excel or Parquet files, or folders of them.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Tables whose files are full lists (e.g. members,branches): committed rows they do
+        /// not list are removed, with the rows that point at them.
+        #[arg(long, value_delimiter = ',', value_name = "TABLE[,TABLE…]")]
+        replace: Vec<String>,
+        /// Let --replace remove more than half of a table.
+        #[arg(long, requires = "replace")]
+        allow_mass_removal: bool,
+    },
+    /// List a tenant's loads with the table versions each committed (for --as-of).
+    History {
+        #[arg(long)]
+        tenant: String,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -323,6 +342,13 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e)
+            if e.downcast_ref::<ingest::IngestError>()
+                .is_some_and(|e| e.is_usage()) =>
+        {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             // Every library error says what it was doing and chains its cause (the crates'
             // one convention: a message never repeats its source), so the chain reads top-down.

@@ -104,6 +104,8 @@ pub struct Access {
     pub role: Role,
     /// The rules version the metric views compute under (`None`: the one in force).
     pub rules_version: Option<u32>,
+    /// The load whose committed state the tables are read at (`None`: the newest).
+    pub as_of: Option<u64>,
 }
 
 impl Access {
@@ -113,6 +115,7 @@ impl Access {
             tenants,
             role,
             rules_version: None,
+            as_of: None,
         }
     }
 
@@ -124,6 +127,12 @@ impl Access {
     /// The same, with the metric views computed under an earlier rules version (a replay).
     pub fn with_rules_version(mut self, version: Option<u32>) -> Access {
         self.rules_version = version;
+        self
+    }
+
+    /// The same, reading the tables as load `load` committed them (`None`: the newest state).
+    pub fn as_of(mut self, load: Option<u64>) -> Access {
+        self.as_of = load;
         self
     }
 

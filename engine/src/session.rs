@@ -141,13 +141,21 @@ impl SessionKey {
                 Some(v) => tenant.rules_version(v)?.0,
                 None => tenant.rules()?.0,
             };
-            state.push((tenant.manifest()?.generation, version));
+            state.push((manifest_of(&tenant, access)?.generation, version));
         }
         Ok(SessionKey {
             access: access.clone(),
             state,
             memory_mb: limits.memory_mb,
         })
+    }
+}
+
+/// The committed state `access` reads: the newest, or the one load `as_of` committed.
+fn manifest_of(tenant: &Tenant, access: &Access) -> Result<Manifest, WarehouseError> {
+    match access.as_of {
+        Some(load) => tenant.manifest_at(load),
+        None => tenant.manifest(),
     }
 }
 
@@ -218,7 +226,7 @@ async fn build_session(
         let (config, runtime) = (config(), runtime.clone());
         async move {
             let tenant = warehouse.tenant(t)?;
-            let manifest = tenant.manifest()?;
+            let manifest = manifest_of(&tenant, access)?;
             let ctx = SessionContext::new_with_config_rt(config, runtime);
             let mask = access.role == Role::Analyst;
             register_tables(&ctx, &tenant, &manifest, mask).await?;

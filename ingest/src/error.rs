@@ -137,7 +137,48 @@ pub enum IngestError {
         /// Why.
         source: arrow::error::ArrowError,
     },
+    /// `--replace` names no table.
+    #[error("--replace {name}: not a table; name one of: {tables}")]
+    UnknownSnapshotTable {
+        /// The name as given.
+        name: String,
+        /// The tables, in English and Chinese.
+        tables: String,
+    },
+    /// `--replace` names a table none of the load's files holds: replacing it would remove
+    /// every row.
+    #[error(
+        "--replace {table}: none of the files of this load holds {table}; a snapshot replaces a table with the rows of its file, so give the file or leave the table out of --replace"
+    )]
+    SnapshotNotInLoad {
+        /// The table.
+        table: &'static str,
+    },
+    /// A snapshot load that would remove more than half of a table's rows, without
+    /// `--allow-mass-removal`. Nothing was committed.
+    #[error(
+        "the snapshot would remove {removed} of the {committed} rows of {table}; nothing was loaded. If the files are the full, current lists, load again with --allow-mass-removal"
+    )]
+    MassRemoval {
+        /// The table.
+        table: &'static str,
+        /// Rows the snapshot would remove (absent from it, or pointing at removed rows).
+        removed: usize,
+        /// Rows the table holds now.
+        committed: usize,
+    },
     /// The warehouse failed: reading the tenant, its rules or tables, or the commit.
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
+}
+
+impl IngestError {
+    /// Whether the command was asked for something it cannot mean (exit status 2), rather
+    /// than failing at it.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            IngestError::UnknownSnapshotTable { .. } | IngestError::SnapshotNotInLoad { .. }
+        )
+    }
 }

@@ -1,5 +1,6 @@
-//! What ingest reports about a row: a rejection (the row is not loaded) or a warning (the row
-//! is loaded, the value at fault is stored as null).
+//! What ingest reports about a row: a rejection (the row is not loaded), a warning (the row
+//! is loaded, the value at fault is stored as null) or, in a snapshot load, a removal (a
+//! committed row is taken out of the warehouse).
 
 use std::fmt;
 
@@ -12,6 +13,8 @@ pub enum Severity {
     Rejected,
     /// The row is loaded; the value at fault is not stored (or its column's default is).
     Warning,
+    /// A committed row removed by a snapshot load; the issue names its key.
+    Removed,
 }
 
 impl Severity {
@@ -20,6 +23,7 @@ impl Severity {
         match self {
             Severity::Rejected => "rejected",
             Severity::Warning => "warning",
+            Severity::Removed => "removed",
         }
     }
 }
@@ -29,9 +33,11 @@ impl Severity {
 pub struct Issue {
     /// The table the file holds.
     pub table: &'static str,
-    /// The file as the user named it, with the sheet for workbooks.
+    /// The file as the user named it, with the sheet for workbooks; for a removed row, the
+    /// snapshot file(s) it is absent from.
     pub file: String,
-    /// The line (CSV), sheet row (Excel) or row number (Parquet).
+    /// The line (CSV), sheet row (Excel) or row number (Parquet); none for a removed row,
+    /// which is in the warehouse rather than in a file.
     pub line: Option<u64>,
     /// The column at fault: a table column, the key's columns, or a header as written.
     pub column: Option<String>,
@@ -39,7 +45,7 @@ pub struct Issue {
     pub value: Option<String>,
     /// Why.
     pub reason: Reason,
-    /// Whether the row is loaded.
+    /// Whether the row is loaded, or removed.
     pub severity: Severity,
 }
 

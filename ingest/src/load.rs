@@ -1,17 +1,18 @@
 //! One load: read the files, clean and validate them, merge the accepted rows into the
-//! tenant's tables by primary key, and commit everything — data, reconciliation and issues —
-//! in one atomic step.
+//! tenant's tables by primary key (and, for a snapshot of a table, remove the committed rows
+//! its files no longer list), and commit everything — data, reconciliation and issues — in
+//! one atomic step.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
+    TimestampMicrosecondArray, UInt32Array,
 };
-use arrow::compute::{concat_batches, filter_record_batch};
-use arrow::datatypes::Int64Type;
+use arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
+use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
 use model::HeaderMap;
 use model::schema::{TABLES, TableDef};
 use warehouse::{
@@ -22,10 +23,27 @@ use warehouse::{Manifest, Tenant};
 use crate::clean::clean;
 use crate::error::IngestError;
 use crate::issue::{Issue, Severity};
+use crate::snapshot::{Removal, row_keys};
 use crate::source::{Skipped, read_sources};
-use crate::validate::{Existing, Staged, stage, validate_fields, validate_relations};
+use crate::validate::{
+    Existing, Staged, reject_references_to_removed, stage, validate_fields, validate_relations,
+};
 
-/// The reconciliation of one table: every row read is loaded or rejected.
+/// How to load: how to read the files' headers, and which tables the load replaces whole.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The tenant's own header map (`gridassess headers set`), asked before the built-in
+    /// spellings; empty for none.
+    pub headers: HeaderMap,
+    /// Tables (English or Chinese name) whose files are the county's full list: committed
+    /// rows they do not list are removed, and the rows pointing at those follow.
+    pub replace: Vec<String>,
+    /// Lets a snapshot remove more than half of a table's rows.
+    pub allow_mass_removal: bool,
+}
+
+/// The reconciliation of one table: every row read is loaded or rejected; committed rows a
+/// snapshot load removes are counted apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableCount {
     /// The table.
@@ -36,8 +54,11 @@ pub struct TableCount {
     pub loaded: usize,
     /// Rows rejected, each with at least one rejection issue.
     pub rejected: usize,
-    /// Warnings: values of loaded rows that were not stored, and notes on headers.
+    /// Warnings: values of loaded rows that were not stored, notes on headers, and
+    /// references a snapshot cleared.
     pub warnings: usize,
+    /// Committed rows a snapshot load removed (not part of `read`).
+    pub removed: usize,
 }
 
 /// One file or sheet as read, for the user to check the encoding and row count.
@@ -72,12 +93,12 @@ pub struct LoadReport {
     pub changed_tables: Vec<&'static str>,
 }
 
-/// How a load reads its files.
-#[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
-    /// The tenant's own header map (`gridassess headers set`), asked before the built-in
-    /// spellings; empty for none.
-    pub headers: HeaderMap,
+impl LoadReport {
+    /// Whether the warehouse already held every row of the load: no table was rewritten
+    /// (the load itself is still recorded).
+    pub fn unchanged(&self) -> bool {
+        self.changed_tables.is_empty()
+    }
 }
 
 /// Progress messages for the user while a load runs.
@@ -92,16 +113,19 @@ impl<F: Fn(&str)> Progress for F {
     }
 }
 
-/// Loads `paths` into `tenant`. Rows with problems are reported, not fatal; an error means
-/// nothing was committed.
+/// Loads `paths` into `tenant` as `options` say (see [`LoadOptions`]). Rows with problems are
+/// reported, not fatal; an error means nothing was committed.
 pub async fn load(
     tenant: &Tenant,
     paths: &[PathBuf],
     options: &LoadOptions,
     progress: &dyn Progress,
 ) -> Result<LoadReport, IngestError> {
+    let replace = snapshot_tables(&options.replace)?;
     let lock = tenant.lock()?;
-    let manifest = tenant.manifest()?;
+    // A load killed before its manifest left table versions no manifest names; other Delta
+    // readers would read them, so they are rolled back before anything else.
+    let manifest = tenant.roll_back_orphans(&lock).await?;
     let (rules_version, _, rules) = tenant.rules()?;
 
     let sources = read_sources(paths, &options.headers)?;
@@ -135,6 +159,14 @@ pub async fn load(
             staged.push(stage(table, p)?);
         }
     }
+    if let Some(missing) = replace
+        .iter()
+        .find(|t| !staged.iter().any(|s| s.table.name == t.name))
+    {
+        return Err(IngestError::SnapshotNotInLoad {
+            table: missing.name,
+        });
+    }
 
     // The committed tables: for references, and as the base the load merges into.
     let mut committed: HashMap<&'static str, RecordBatch> = HashMap::new();
@@ -148,36 +180,67 @@ pub async fn load(
         })?;
         committed.insert(table.name, batch);
     }
-    let existing = existing_keys(&committed);
+    let mut removal = Removal::plan(&replace, &staged, &committed);
+    let existing = existing_keys(&committed, &removal);
     validate_relations(&mut staged, &existing, &mut issues);
+    // A committed row kept for a loaded row that was then rejected has no replacement after
+    // all: it may have to go too, and so may the loaded rows pointing at it.
+    while removal.complete(&staged, &committed)
+        && reject_references_to_removed(&mut staged, &removal.keys, &mut issues)
+    {}
+    if !options.allow_mass_removal
+        && let Some((table, removed, held)) = removal
+            .losses(&committed)
+            .find(|(_, removed, held)| removed * 2 > *held)
+    {
+        return Err(IngestError::MassRemoval {
+            table,
+            removed,
+            committed: held,
+        });
+    }
+    issues.extend(removal.issues(&committed));
 
     let load_id = manifest.last_load_id + 1;
     let mut writes: Vec<(String, Vec<RecordBatch>)> = Vec::new();
     let mut changed_tables = Vec::new();
     let mut counts = Vec::new();
-    for s in &staged {
-        let warnings = issues
-            .iter()
-            .filter(|i| i.table == s.table.name && i.severity == Severity::Warning)
-            .count();
-        counts.push(TableCount {
-            table: s.table.name,
-            read: s.read(),
-            loaded: s.loaded(),
-            rejected: s.read() - s.loaded(),
-            warnings,
-        });
-        if s.loaded() == 0 {
+    for table in TABLES {
+        let s = staged.iter().find(|s| s.table.name == table.name);
+        if s.is_none() && !removal.touches(table.name) {
             continue;
         }
+        let warnings = issues
+            .iter()
+            .filter(|i| i.table == table.name && i.severity == Severity::Warning)
+            .count();
+        let (read, loaded) = s.map_or((0, 0), |s| (s.read(), s.loaded()));
+        counts.push(TableCount {
+            table: table.name,
+            read,
+            loaded,
+            rejected: read - loaded,
+            warnings,
+            removed: removal.removed(table.name),
+        });
+        let arrow_err = |source| IngestError::Arrow {
+            table: table.name,
+            source,
+        };
         let old = committed
-            .get(s.table.name)
+            .get(table.name)
             .cloned()
-            .unwrap_or_else(|| RecordBatch::new_empty(s.table.arrow_schema()));
-        let merged = merge_by_key(s.table, &old, &s.loaded_batch()?)?;
+            .unwrap_or_else(|| RecordBatch::new_empty(table.arrow_schema()));
+        let kept = removal.apply(table, &old).map_err(arrow_err)?;
+        let mut merged = kept.clone().unwrap_or_else(|| old.clone());
+        if let Some(s) = s
+            && s.loaded() > 0
+        {
+            merged = merge_by_key(table, &merged, &s.loaded_batch()?)?;
+        }
         if merged != old {
-            changed_tables.push(s.table.name);
-            writes.push((s.table.name.to_string(), vec![merged]));
+            changed_tables.push(table.name);
+            writes.push((table.name.to_string(), vec![merged]));
         }
     }
     // Issues are sorted so that the stored list reads like the files: file, then line.
@@ -220,8 +283,37 @@ pub async fn load(
     })
 }
 
-fn existing_keys(committed: &HashMap<&'static str, RecordBatch>) -> Existing {
-    let mut existing = Existing::default();
+/// The tables `names` (English or Chinese) name, in table order.
+fn snapshot_tables(names: &[String]) -> Result<Vec<&'static TableDef>, IngestError> {
+    let mut out: Vec<&'static TableDef> = Vec::new();
+    for name in names {
+        let name = name.trim();
+        let Some(table) = TABLES.iter().find(|t| t.name == name || t.zh == name) else {
+            return Err(IngestError::UnknownSnapshotTable {
+                name: name.to_string(),
+                tables: TABLES
+                    .iter()
+                    .map(|t| format!("{} ({})", t.name, t.zh))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        if !out.iter().any(|t| t.name == table.name) {
+            out.push(table);
+        }
+    }
+    out.sort_by_key(|t| TABLES.iter().position(|x| x.name == t.name));
+    Ok(out)
+}
+
+/// The committed keys and grid the load's rows are checked against, without what the
+/// snapshot removes.
+fn existing_keys(committed: &HashMap<&'static str, RecordBatch>, removal: &Removal) -> Existing {
+    let mut existing = Existing {
+        removed: removal.keys.clone(),
+        ..Existing::default()
+    };
+    let gone = |table: &str, key: &str| removal.keys.get(table).is_some_and(|k| k.contains(key));
     for table in TABLES {
         let Some(batch) = committed.get(table.name) else {
             continue;
@@ -235,7 +327,11 @@ fn existing_keys(committed: &HashMap<&'static str, RecordBatch>) -> Existing {
             };
             existing.keys.insert(
                 table.name,
-                col.iter().flatten().map(str::to_owned).collect(),
+                col.iter()
+                    .flatten()
+                    .filter(|k| !gone(table.name, k))
+                    .map(str::to_owned)
+                    .collect(),
             );
         }
         if table.name == "grid_units" {
@@ -243,6 +339,9 @@ fn existing_keys(committed: &HashMap<&'static str, RecordBatch>) -> Existing {
             let parents = batch.column(1).as_string::<i32>();
             let levels = batch.column(2).as_primitive::<Int64Type>();
             for r in 0..batch.num_rows() {
+                if gone(table.name, ids.value(r)) {
+                    continue;
+                }
                 existing.grid.insert(
                     ids.value(r).to_string(),
                     (
@@ -256,25 +355,9 @@ fn existing_keys(committed: &HashMap<&'static str, RecordBatch>) -> Existing {
     existing
 }
 
-fn keys(table: &TableDef, batch: &RecordBatch) -> Vec<String> {
-    let cols: Vec<&StringArray> = table
-        .primary_key
-        .iter()
-        .filter_map(|k| table.column_index(k))
-        .filter_map(|i| batch.column(i).as_string_opt::<i32>())
-        .collect();
-    (0..batch.num_rows())
-        .map(|r| {
-            cols.iter()
-                .map(|c| c.value(r))
-                .collect::<Vec<_>>()
-                .join("\u{1f}")
-        })
-        .collect()
-}
-
-/// The committed rows whose key the load does not carry, then the load's rows: a newer load
-/// wins on a key conflict, and loading the same rows again gives the same table.
+/// The committed rows with the load's rows in place of those with the same key, then the
+/// load's new rows: a newer load wins on a key conflict, and re-sent rows that are identical
+/// leave the table exactly as it was (same rows, same order), so it is not rewritten.
 fn merge_by_key(
     table: &TableDef,
     old: &RecordBatch,
@@ -284,13 +367,31 @@ fn merge_by_key(
         table: table.name,
         source,
     };
-    let new_keys: HashSet<String> = keys(table, new).into_iter().collect();
-    let keep: BooleanArray = keys(table, old)
-        .into_iter()
-        .map(|k| Some(!new_keys.contains(&k)))
+    let new_keys = row_keys(table, new);
+    let by_key: HashMap<&str, usize> = new_keys
+        .iter()
+        .enumerate()
+        .filter_map(|(i, k)| Some((k.as_deref()?, i)))
         .collect();
-    let kept = filter_record_batch(old, &keep).map_err(arrow_err)?;
-    concat_batches(&table.arrow_schema(), [&kept, new]).map_err(arrow_err)
+    let base = old.num_rows();
+    let mut replaced = vec![false; new.num_rows()];
+    let mut take: Vec<u32> = Vec::with_capacity(base + new.num_rows());
+    for (i, key) in row_keys(table, old).iter().enumerate() {
+        match key.as_deref().and_then(|k| by_key.get(k)) {
+            Some(&j) => {
+                replaced[j] = true;
+                take.push((base + j) as u32);
+            }
+            None => take.push(i as u32),
+        }
+    }
+    take.extend(
+        (0..new.num_rows())
+            .filter(|j| !replaced[*j])
+            .map(|j| (base + j) as u32),
+    );
+    let both = concat_batches(&table.arrow_schema(), [old, new]).map_err(arrow_err)?;
+    take_record_batch(&both, &UInt32Array::from(take)).map_err(arrow_err)
 }
 
 /// The load's own record: the load, its reconciliation and its issues, appended to what the
@@ -336,6 +437,9 @@ async fn load_log(
             )),
             Arc::new(Int64Array::from_iter_values(
                 counts.iter().map(|c| c.warnings as i64),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                counts.iter().map(|c| c.removed as i64),
             )),
         ],
     )
@@ -402,4 +506,52 @@ pub async fn load_issues(
         }
     }
     Ok((id as u64, out))
+}
+
+/// One committed load as the tenant's history keeps it.
+#[derive(Debug, Clone)]
+pub struct LoadState {
+    /// The load's number.
+    pub load_id: u64,
+    /// When it was committed (RFC 3339, UTC).
+    pub loaded_at: String,
+    /// The files and folders it was given.
+    pub files: Vec<String>,
+    /// The rules version its rows were checked against.
+    pub rules_version: i64,
+    /// The Delta version of every table it committed; empty for a load made before the
+    /// warehouse kept each load's state.
+    pub tables: BTreeMap<String, u64>,
+}
+
+/// Every committed load of `tenant`, oldest first, with the table versions it committed:
+/// the states `--as-of` can read.
+pub async fn history(tenant: &Tenant) -> Result<Vec<LoadState>, IngestError> {
+    let manifest = tenant.manifest()?;
+    let mut out = Vec::new();
+    for b in tenant.read_table(LOADS_TABLE, &manifest).await? {
+        let ids = b.column(0).as_primitive::<Int64Type>();
+        let at = b.column(1).as_primitive::<TimestampMicrosecondType>();
+        let files = b.column(2).as_string::<i32>();
+        let rules = b.column(3).as_primitive::<Int64Type>();
+        for r in 0..b.num_rows() {
+            let load_id = ids.value(r) as u64;
+            let tables = match tenant.manifest_at(load_id) {
+                Ok(m) => m.tables,
+                Err(warehouse::WarehouseError::NoLoadState { .. }) => BTreeMap::new(),
+                Err(e) => return Err(e.into()),
+            };
+            out.push(LoadState {
+                load_id,
+                loaded_at: chrono::DateTime::from_timestamp_micros(at.value(r))
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    .unwrap_or_default(),
+                files: files.value(r).lines().map(str::to_owned).collect(),
+                rules_version: rules.value(r),
+                tables,
+            });
+        }
+    }
+    out.sort_by_key(|l| l.load_id);
+    Ok(out)
 }

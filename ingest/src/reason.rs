@@ -263,6 +263,40 @@ pub enum Reason {
         /// The key referred to.
         value: String,
     },
+    /// A unit whose chain of parents leads back to itself.
+    GridCycle {
+        /// The unit, its parent, its parent's parent, … back to the unit.
+        path: Vec<String>,
+    },
+    /// A committed row whose key is not in this snapshot load's list of its table: removed.
+    AbsentFromSnapshot {
+        /// The table the snapshot replaces.
+        table: &'static str,
+    },
+    /// A committed row that points at a row removed by this snapshot load: removed with it.
+    RemovedWith {
+        /// The table of the removed row.
+        table: &'static str,
+        /// Its key.
+        value: String,
+    },
+    /// A committed row whose optional reference points at a row removed by this snapshot
+    /// load: the reference is cleared and the row kept.
+    ReferenceCleared {
+        /// The table of the removed row.
+        table: &'static str,
+        /// Its key.
+        value: String,
+        /// The key of the row that keeps living without the reference.
+        row: String,
+    },
+    /// A row of this load that points at a row this snapshot load removes.
+    ReferenceRemoved {
+        /// The table of the removed row.
+        table: &'static str,
+        /// Its key.
+        value: String,
+    },
     /// A reference to a row that was rejected in this load.
     ReferenceRejected {
         /// The table referred to.
@@ -484,6 +518,27 @@ impl fmt::Display for Reason {
             Reason::NotInTable { table, value } => write!(
                 f,
                 "'{value}' is not in {table}, in this load or the warehouse"
+            ),
+            Reason::GridCycle { path } => write!(
+                f,
+                "a cycle of parents: {}; a unit cannot sit under itself or under one of its own units",
+                path.join(" → ")
+            ),
+            Reason::AbsentFromSnapshot { table } => write!(
+                f,
+                "not in this load's full list of {table}; removed from the warehouse"
+            ),
+            Reason::RemovedWith { table, value } => write!(
+                f,
+                "{table} '{value}' is removed by this snapshot load; removed with it"
+            ),
+            Reason::ReferenceCleared { table, value, row } => write!(
+                f,
+                "{table} '{value}' is removed by this snapshot load; row '{row}' is kept without the reference"
+            ),
+            Reason::ReferenceRemoved { table, value } => write!(
+                f,
+                "{table} '{value}' is removed by this snapshot load (it is not in the load's full list of {table})"
             ),
             Reason::ReferenceRejected {
                 table,

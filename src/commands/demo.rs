@@ -65,7 +65,14 @@ pub async fn demo(out: &Path) -> Result<()> {
     let warehouse = Warehouse::init(&wh)?;
     warehouse.add_tenant(tenant, name).await?;
     println!("== 1. 导入示例县数据 (load the sample county {name}) ==");
-    loads::ingest(&wh, tenant, &[datasets::sample_dir()], Format::Table).await?;
+    loads::ingest(
+        &wh,
+        tenant,
+        &[datasets::sample_dir()],
+        &ingest::LoadOptions::default(),
+        Format::Table,
+    )
+    .await?;
 
     let period = latest_period(&wh, tenant).await?;
     println!("\n== 2. {period} 流动红旗排名 (the newest period's ranking) ==");
@@ -73,7 +80,7 @@ pub async fn demo(out: &Path) -> Result<()> {
         format: Format::Table,
         file: None,
     };
-    metrics::assess(&wh, tenant, AssessWhat::Period(period), None, &table).await?;
+    metrics::assess(&wh, tenant, AssessWhat::Period(period), None, None, &table).await?;
 
     println!("\n== 3. 指标文件 (metrics written to {}) ==", out.display());
     let file = |name: &str| -> PathBuf { out.join(name) };
@@ -92,7 +99,7 @@ pub async fn demo(out: &Path) -> Result<()> {
     let year = period.year();
     // The township outputs follow the rules' ranking groups; visits are counted where they
     // happen, at SPEC's default level.
-    let township = metrics::open(&wh, tenant, None).await?.group_level();
+    let township = metrics::open(&wh, tenant, None, None).await?.group_level();
     for (path, format) in &outputs {
         let o = Output {
             format: *format,
@@ -104,13 +111,15 @@ pub async fn demo(out: &Path) -> Result<()> {
             .unwrap_or_default();
         match name {
             "ranking.csv" | "ranking.xlsx" => {
-                metrics::assess(&wh, tenant, AssessWhat::Period(period), None, &o).await?
+                metrics::assess(&wh, tenant, AssessWhat::Period(period), None, None, &o).await?
             }
             "ranking_year.csv" => {
-                metrics::assess(&wh, tenant, AssessWhat::Year(year), None, &o).await?
+                metrics::assess(&wh, tenant, AssessWhat::Year(year), None, None, &o).await?
             }
-            "coverage.csv" => metrics::coverage(&wh, tenant, township, false, &o).await?,
-            "coverage_findings.csv" => metrics::coverage(&wh, tenant, township, true, &o).await?,
+            "coverage.csv" => metrics::coverage(&wh, tenant, township, false, None, &o).await?,
+            "coverage_findings.csv" => {
+                metrics::coverage(&wh, tenant, township, true, None, &o).await?
+            }
             "attendance_townships.csv" => {
                 metrics::attendance(
                     &wh,
@@ -118,6 +127,7 @@ pub async fn demo(out: &Path) -> Result<()> {
                     Some(township),
                     Some(year),
                     AttendanceWhat::Rates,
+                    None,
                     &o,
                 )
                 .await?
@@ -129,16 +139,25 @@ pub async fn demo(out: &Path) -> Result<()> {
                     None,
                     Some(year),
                     AttendanceWhat::Compliance,
+                    None,
                     &o,
                 )
                 .await?
             }
             "attendance_alerts.csv" => {
-                metrics::attendance(&wh, tenant, None, Some(year), AttendanceWhat::Alerts, &o)
-                    .await?
+                metrics::attendance(
+                    &wh,
+                    tenant,
+                    None,
+                    Some(year),
+                    AttendanceWhat::Alerts,
+                    None,
+                    &o,
+                )
+                .await?
             }
-            "points.csv" => metrics::points(&wh, tenant, year, &o).await?,
-            _ => metrics::grid(&wh, tenant, crate::GRID_LEVEL, &o).await?,
+            "points.csv" => metrics::points(&wh, tenant, year, None, &o).await?,
+            _ => metrics::grid(&wh, tenant, crate::GRID_LEVEL, None, &o).await?,
         }
         println!("  {}", path.display());
     }
@@ -147,7 +166,14 @@ pub async fn demo(out: &Path) -> Result<()> {
         "\n== 4. 考核报告 (charts, report.html and the print-ready ranking.xlsx in {}) ==",
         report_dir.display()
     );
-    super::report::report(&wh, tenant, reports::Scope::Period(period), &report_dir).await?;
+    super::report::report(
+        &wh,
+        tenant,
+        reports::Scope::Period(period),
+        None,
+        &report_dir,
+    )
+    .await?;
     println!(
         "\nOpen {} in a browser (it works offline), or print it.",
         report_dir.join("report.html").display()
@@ -160,7 +186,7 @@ pub async fn demo(out: &Path) -> Result<()> {
 }
 
 async fn latest_period(wh: &Path, tenant: &str) -> Result<Period> {
-    let metrics = metrics::open(wh, tenant, None).await?;
+    let metrics = metrics::open(wh, tenant, None, None).await?;
     let periods = metrics.periods().await?;
     periods
         .last()

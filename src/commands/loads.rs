@@ -12,12 +12,19 @@ use crate::output::{Format, write_batches};
 /// How many issues `ingest` shows after the reconciliation; the rest are one command away.
 const SHOWN_ISSUES: usize = 20;
 
-pub async fn ingest(wh: &Path, tenant_id: &str, paths: &[PathBuf], format: Format) -> Result<()> {
+pub async fn ingest(
+    wh: &Path,
+    tenant_id: &str,
+    paths: &[PathBuf],
+    options: &ingest::LoadOptions,
+    format: Format,
+) -> Result<()> {
     let tenant = Warehouse::open(wh)?.tenant(tenant_id)?;
     let progress = |msg: &str| eprintln!("{msg}");
     // The county's own headers, as set with `gridassess headers set`.
     let options = ingest::LoadOptions {
         headers: tenant.header_map()?.map(|(_, map)| map).unwrap_or_default(),
+        ..options.clone()
     };
     let report = ingest::load(&tenant, paths, &options, &progress).await?;
     for s in &report.skipped {
@@ -29,6 +36,7 @@ pub async fn ingest(wh: &Path, tenant_id: &str, paths: &[PathBuf], format: Forma
         Field::new("loaded", DataType::Int64, false),
         Field::new("rejected", DataType::Int64, false),
         Field::new("warnings", DataType::Int64, false),
+        Field::new("removed", DataType::Int64, false),
     ]));
     let t = &report.tables;
     let batch = RecordBatch::try_new(
@@ -47,6 +55,9 @@ pub async fn ingest(wh: &Path, tenant_id: &str, paths: &[PathBuf], format: Forma
             Arc::new(Int64Array::from_iter_values(
                 t.iter().map(|c| c.warnings as i64),
             )),
+            Arc::new(Int64Array::from_iter_values(
+                t.iter().map(|c| c.removed as i64),
+            )),
         ],
     )?;
     let mut out = std::io::stdout().lock();
@@ -56,6 +67,7 @@ pub async fn ingest(wh: &Path, tenant_id: &str, paths: &[PathBuf], format: Forma
         "入库 loaded",
         "拒绝 rejected",
         "警告 warnings",
+        "删除 removed",
     ];
     write_batches(&mut out, format, &schema, &[batch], Some(labels))?;
     if format == Format::Table {
@@ -68,10 +80,17 @@ pub async fn ingest(wh: &Path, tenant_id: &str, paths: &[PathBuf], format: Forma
             "load {}: {read} rows read = {loaded} loaded + {rejected} rejected (rules version {})",
             report.load_id, report.rules_version
         )?;
-        if report.changed_tables.is_empty() {
+        let removed: usize = t.iter().map(|c| c.removed).sum();
+        if removed > 0 {
             writeln!(
                 out,
-                "no table changed: the warehouse already held these rows"
+                "{removed} committed rows removed: not in the full lists of --replace, or pointing at rows that are not"
+            )?;
+        }
+        if report.unchanged() {
+            writeln!(
+                out,
+                "unchanged: no table changed, the warehouse already held these rows (no new table version was written)"
             )?;
         }
         for issue in report.issues.iter().take(SHOWN_ISSUES) {
@@ -106,5 +125,61 @@ pub async fn rejections(
         &issues_schema(),
         &batches,
         None,
+    )
+}
+
+/// `history`: every load of the tenant with the Delta version of each table it committed,
+/// the states `--as-of LOAD` reads.
+pub async fn history(wh: &Path, tenant_id: &str, format: Format) -> Result<()> {
+    let tenant = Warehouse::open(wh)?.tenant(tenant_id)?;
+    let loads = ingest::history(&tenant).await?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("load_id", DataType::Int64, false),
+        Field::new("loaded_at", DataType::Utf8, false),
+        Field::new("rules_version", DataType::Int64, false),
+        Field::new("files", DataType::Utf8, false),
+        Field::new("table_versions", DataType::Utf8, false),
+    ]));
+    let versions = |l: &ingest::LoadState| {
+        if l.tables.is_empty() {
+            return "(not kept: committed before load states were kept)".to_string();
+        }
+        l.tables
+            .iter()
+            .map(|(t, v)| format!("{t}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(
+                loads.iter().map(|l| l.load_id as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                loads.iter().map(|l| l.loaded_at.as_str()),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                loads.iter().map(|l| l.rules_version),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                loads.iter().map(|l| l.files.join("; ")),
+            )),
+            Arc::new(StringArray::from_iter_values(loads.iter().map(versions))),
+        ],
+    )?;
+    let labels: &[&str] = &[
+        "批次 load_id",
+        "时间 loaded_at",
+        "规则版本 rules_version",
+        "文件 files",
+        "表版本 table_versions",
+    ];
+    write_batches(
+        &mut std::io::stdout().lock(),
+        format,
+        &schema,
+        &[batch],
+        Some(labels),
     )
 }

@@ -11,10 +11,17 @@ use warehouse::Warehouse;
 use crate::output::{Format, Output};
 use crate::{AssessWhat, AttendanceWhat};
 
-/// The tenant's metrics, as its own county office sees them.
-pub async fn open(wh: &Path, tenant: &str, rules_version: Option<u32>) -> Result<Metrics> {
+/// The tenant's metrics, as its own county office sees them (as of load `as_of`, when given).
+pub async fn open(
+    wh: &Path,
+    tenant: &str,
+    rules_version: Option<u32>,
+    as_of: Option<u64>,
+) -> Result<Metrics> {
     let warehouse = Warehouse::open(wh)?;
-    let access = Access::admin_of(tenant).with_rules_version(rules_version);
+    let access = Access::admin_of(tenant)
+        .with_rules_version(rules_version)
+        .as_of(as_of);
     Ok(Metrics::open(&warehouse, &access).await?)
 }
 
@@ -33,9 +40,10 @@ pub async fn assess(
     tenant: &str,
     what: AssessWhat,
     rules_version: Option<u32>,
+    as_of: Option<u64>,
     out: &Output<'_>,
 ) -> Result<()> {
-    let metrics = open(wh, tenant, rules_version).await?;
+    let metrics = open(wh, tenant, rules_version, as_of).await?;
     match what {
         AssessWhat::Period(period) => {
             let ranking = metrics.ranking(period).await?;
@@ -71,9 +79,10 @@ pub async fn coverage(
     tenant: &str,
     level: u8,
     findings: bool,
+    as_of: Option<u64>,
     out: &Output<'_>,
 ) -> Result<()> {
-    let metrics = open(wh, tenant, None).await?;
+    let metrics = open(wh, tenant, None, as_of).await?;
     let table = if findings {
         metrics.coverage_findings().await?
     } else {
@@ -90,9 +99,10 @@ pub async fn attendance(
     level: Option<u8>,
     year: Option<i32>,
     what: AttendanceWhat,
+    as_of: Option<u64>,
     out: &Output<'_>,
 ) -> Result<()> {
-    let metrics = open(wh, tenant, None).await?;
+    let metrics = open(wh, tenant, None, as_of).await?;
     let table = match what {
         AttendanceWhat::Compliance => metrics.compliance(year).await?,
         AttendanceWhat::Alerts => metrics.alerts(year).await?,
@@ -104,15 +114,27 @@ pub async fn attendance(
     show(&table, out, || Some("no meetings match".into()))
 }
 
-pub async fn points(wh: &Path, tenant: &str, year: i32, out: &Output<'_>) -> Result<()> {
-    let metrics = open(wh, tenant, None).await?;
+pub async fn points(
+    wh: &Path,
+    tenant: &str,
+    year: i32,
+    as_of: Option<u64>,
+    out: &Output<'_>,
+) -> Result<()> {
+    let metrics = open(wh, tenant, None, as_of).await?;
     show(&metrics.points(year).await?, out, || {
         Some(format!("no points entries are loaded for {year}"))
     })
 }
 
-pub async fn grid(wh: &Path, tenant: &str, level: u8, out: &Output<'_>) -> Result<()> {
-    let metrics = open(wh, tenant, None).await?;
+pub async fn grid(
+    wh: &Path,
+    tenant: &str,
+    level: u8,
+    as_of: Option<u64>,
+    out: &Output<'_>,
+) -> Result<()> {
+    let metrics = open(wh, tenant, None, as_of).await?;
     show(&metrics.grid_visits(level).await?, out, || {
         Some(format!("no grid units at level {level}"))
     })

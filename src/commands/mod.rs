@@ -16,6 +16,16 @@ use crate::{AssessWhat, AttendanceWhat, Cli, Command};
 
 pub async fn run(cli: Cli) -> Result<()> {
     let wh = cli.warehouse;
+    let as_of = cli.as_of;
+    if as_of.is_some() && !reads_as_of(&cli.command) {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--as-of is for the query commands (assess, coverage, attendance, points, grid, sql, report); a load always builds on the newest state",
+            )
+            .exit();
+    }
     match cli.command {
         Command::Init => tenant::init(&wh),
         Command::Tenant(cmd) => tenant::run(&wh, cmd).await,
@@ -25,7 +35,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             tenant,
             paths,
             format,
-        } => loads::ingest(&wh, &tenant, &paths, format).await,
+            replace,
+            allow_mass_removal,
+        } => {
+            // The tenant's header map is added by `loads::ingest`, which opens the tenant.
+            let options = ingest::LoadOptions {
+                replace,
+                allow_mass_removal,
+                ..ingest::LoadOptions::default()
+            };
+            loads::ingest(&wh, &tenant, &paths, &options, format).await
+        }
+        Command::History { tenant, format } => loads::history(&wh, &tenant, format).await,
         Command::Rejections {
             tenant,
             load_id,
@@ -43,14 +64,14 @@ pub async fn run(cli: Cli) -> Result<()> {
                 (None, Some(y)) => AssessWhat::Year(y),
                 (None, None) => anyhow::bail!("give --period P or --year Y"),
             };
-            metrics::assess(&wh, &tenant, what, rules_version, &out.output()).await
+            metrics::assess(&wh, &tenant, what, rules_version, as_of, &out.output()).await
         }
         Command::Coverage {
             tenant,
             level,
             findings,
             out,
-        } => metrics::coverage(&wh, &tenant, level, findings, &out.output()).await,
+        } => metrics::coverage(&wh, &tenant, level, findings, as_of, &out.output()).await,
         Command::Attendance {
             tenant,
             level,
@@ -66,13 +87,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             } else {
                 AttendanceWhat::Rates
             };
-            metrics::attendance(&wh, &tenant, level, year, what, &out.output()).await
+            metrics::attendance(&wh, &tenant, level, year, what, as_of, &out.output()).await
         }
         Command::Points { tenant, year, out } => {
-            metrics::points(&wh, &tenant, year, &out.output()).await
+            metrics::points(&wh, &tenant, year, as_of, &out.output()).await
         }
         Command::Grid { tenant, level, out } => {
-            metrics::grid(&wh, &tenant, level, &out.output()).await
+            metrics::grid(&wh, &tenant, level, as_of, &out.output()).await
         }
         Command::Generate {
             scale,
@@ -91,7 +112,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 (None, Some(y)) => reports::Scope::Year(y),
                 (None, None) => anyhow::bail!("give --period P or --year Y"),
             };
-            report::report(&wh, &tenant, scope, &out).await
+            report::report(&wh, &tenant, scope, as_of, &out).await
         }
         Command::Demo { out } => demo::demo(&out).await,
         Command::Serve {
@@ -126,9 +147,23 @@ pub async fn run(cli: Cli) -> Result<()> {
             role,
             out,
             query,
-        } => sql::run(&wh, &tenant, role, query.as_deref(), &out.output()).await,
+        } => sql::run(&wh, &tenant, role, as_of, query.as_deref(), &out.output()).await,
         Command::User(cmd) => users::run(&wh, cmd),
     }
+}
+
+/// The commands that read a tenant's tables and so can read an earlier state.
+fn reads_as_of(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Assess { .. }
+            | Command::Coverage { .. }
+            | Command::Attendance { .. }
+            | Command::Points { .. }
+            | Command::Grid { .. }
+            | Command::Sql { .. }
+            | Command::Report { .. }
+    )
 }
 
 /// Completes on SIGTERM or Ctrl-C.

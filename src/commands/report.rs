@@ -10,10 +10,16 @@ use warehouse::Warehouse;
 use super::metrics;
 
 /// Writes the report for `scope` into `out` and lists what it wrote.
-pub async fn report(wh: &Path, tenant_id: &str, scope: Scope, out: &Path) -> Result<()> {
+pub async fn report(
+    wh: &Path,
+    tenant_id: &str,
+    scope: Scope,
+    as_of: Option<u64>,
+    out: &Path,
+) -> Result<()> {
     let started = std::time::Instant::now();
     let county = Warehouse::open(wh)?.tenant(tenant_id)?.info()?.name;
-    let metrics = metrics::open(wh, tenant_id, None).await?;
+    let metrics = metrics::open(wh, tenant_id, None, as_of).await?;
     let generated_at = chrono::Local::now().format("%Y-%m-%d %H:%M").to_string();
     let input = reports::gather(&metrics, tenant_id, &county, scope, generated_at).await?;
     let queried = started.elapsed();

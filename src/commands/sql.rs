@@ -15,6 +15,7 @@ pub async fn run(
     wh: &Path,
     tenants: &str,
     role: Role,
+    as_of: Option<u64>,
     sql: Option<&str>,
     out: &Output<'_>,
 ) -> Result<()> {
@@ -22,7 +23,8 @@ pub async fn run(
     let access = Access::new(
         tenants.split(',').map(|t| t.trim().to_string()).collect(),
         role,
-    );
+    )
+    .as_of(as_of);
     let session = Session::open(&warehouse, &access).await?;
     match sql {
         Some(q) => query(&session, q, out).await,

@@ -9,6 +9,7 @@ mod demo;
 mod differential;
 mod fixtures;
 mod headers_cli;
+mod history;
 mod metrics_cli;
 mod readme;
 mod reload;

@@ -96,7 +96,7 @@ fn a_generated_county_loads_every_row() {
     let mut attendance = 0;
     for line in reconciliation.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(&f[3..], ["0", "0"], "{line}");
+        assert_eq!(&f[3..], ["0", "0", "0"], "{line}");
         if f[0] == "attendance" {
             attendance = f[2].parse::<u64>().expect("count");
         }

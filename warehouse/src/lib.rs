@@ -7,14 +7,17 @@
 //! WAREHOUSE/tenants/ID/headers.toml       the tenant's own header map, if it has one
 //! WAREHOUSE/tenants/ID/tables/NAME/       one Delta table per SPEC §2 table, plus the load log
 //! WAREHOUSE/tenants/ID/current.json       the committed Delta version of every table
+//! WAREHOUSE/tenants/ID/loads/NNNNNN.json  the manifest each load committed (for `--as-of`)
 //! ```
 //!
 //! Delta commits are atomic per table, but a load changes several tables. `current.json` makes
 //! the load atomic for the tenant: a load first commits new Delta versions of the tables it
-//! changes, then replaces `current.json` in one rename. Readers only ever read the versions
-//! `current.json` names, so a load killed at any moment leaves either the old state or the new
-//! one. Versions written by a killed load stay in the Delta history, unreferenced; the next
-//! load overwrites from the committed state, never from them.
+//! changes (their data files and logs flushed to disk), then replaces `current.json` in one
+//! rename. gridassess only ever reads the versions `current.json` names, so a load killed at any
+//! moment leaves either the old state or the new one. Other Delta readers (Spark, DuckDB,
+//! delta-rs) read the newest version of each table instead; versions a killed load left there
+//! are rolled back, by a restore commit to the manifest's version, before the next load
+//! ([`Tenant::roll_back_orphans`]).
 
 #![warn(missing_docs)]
 
@@ -29,6 +32,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::TryStreamExt;
@@ -106,6 +110,14 @@ pub enum WarehouseError {
         #[source]
         source: toml::de::Error,
     },
+    /// `--as-of` a load the tenant has not committed.
+    #[error("tenant '{id}' has no load {load_id} (its loads are 1 to {last})")]
+    UnknownLoad { id: String, load_id: u64, last: u64 },
+    /// `--as-of` a load committed before the warehouse kept each load's state.
+    #[error(
+        "load {load_id} of tenant '{id}' was committed before gridassess kept each load's state; it cannot be read as of then"
+    )]
+    NoLoadState { id: String, load_id: u64 },
     /// A replay asked for a rules version that was never set.
     #[error("there is no rules version {version} (versions: {known})")]
     UnknownRulesVersion { version: u32, known: String },
@@ -378,6 +390,43 @@ async fn open_delta(path: &Path) -> Result<DeltaTable> {
         .map_err(|e| delta_err(path, e))
 }
 
+/// Flushes to disk the data files and the log entry of `table`'s current version, and the
+/// folders that name them, so that a manifest written after never names data a power cut
+/// could lose. (object_store writes local files without syncing them.)
+fn sync_version(path: &Path, table: &DeltaTable) -> Result<()> {
+    let sync = |file: &Path| -> Result<()> {
+        fs::File::open(file)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err(file))
+    };
+    let uris: Vec<String> = table
+        .get_file_uris()
+        .map_err(|e| delta_err(path, e))?
+        .collect();
+    let mut dirs: Vec<PathBuf> = vec![path.to_path_buf(), path.join("_delta_log")];
+    for uri in uris {
+        let Some(file) = Url::parse(&uri).ok().and_then(|u| u.to_file_path().ok()) else {
+            continue;
+        };
+        sync(&file)?;
+        if let Some(dir) = file.parent()
+            && !dirs.iter().any(|d| d == dir)
+        {
+            dirs.push(dir.to_path_buf());
+        }
+    }
+    if let Some(version) = table.version() {
+        sync(&path.join("_delta_log").join(format!("{version:020}.json")))?;
+    }
+    for dir in dirs {
+        // Not every filesystem lets a folder be synced; the files themselves are.
+        if let Ok(d) = fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
 /// The tables kept beside the data: one row per load, its per-table reconciliation, and every
 /// rejected row and warning.
 pub const LOADS_TABLE: &str = "_loads";
@@ -409,6 +458,8 @@ pub fn load_tables_schema() -> SchemaRef {
         Field::new("loaded", DataType::Int64, false),
         Field::new("rejected", DataType::Int64, false),
         Field::new("warnings", DataType::Int64, false),
+        // Null for the loads made before snapshot loads existed.
+        Field::new("removed", DataType::Int64, true),
     ]))
 }
 
@@ -455,7 +506,20 @@ pub fn conform(table: &str, batch: &RecordBatch, schema: &SchemaRef) -> Result<R
     };
     let mut columns = Vec::with_capacity(schema.fields().len());
     for field in schema.fields() {
-        let idx = batch.schema().index_of(field.name()).map_err(schema_err)?;
+        let Ok(idx) = batch.schema().index_of(field.name()) else {
+            // A column added since the table was written (a nullable one only) reads as null.
+            if field.is_nullable() {
+                columns.push(arrow::array::new_null_array(
+                    field.data_type(),
+                    batch.num_rows(),
+                ));
+                continue;
+            }
+            return Err(schema_err(arrow::error::ArrowError::SchemaError(format!(
+                "no column {}",
+                field.name()
+            ))));
+        };
         let col = batch.column(idx);
         columns.push(if col.data_type() == field.data_type() {
             col.clone()
@@ -498,6 +562,66 @@ impl Tenant {
     /// Its committed state: what every reader reads.
     pub fn manifest(&self) -> Result<Manifest> {
         read_json(&self.dir.join("current.json"))
+    }
+
+    fn load_state_path(&self, load_id: u64) -> PathBuf {
+        self.dir.join("loads").join(format!("{load_id:06}.json"))
+    }
+
+    /// The state load `load_id` committed: the Delta versions its tables had then.
+    pub fn manifest_at(&self, load_id: u64) -> Result<Manifest> {
+        let current = self.manifest()?;
+        if load_id == 0 || load_id > current.last_load_id {
+            return Err(WarehouseError::UnknownLoad {
+                id: self.id.clone(),
+                load_id,
+                last: current.last_load_id,
+            });
+        }
+        if load_id == current.last_load_id {
+            return Ok(current);
+        }
+        let path = self.load_state_path(load_id);
+        if !path.is_file() {
+            return Err(WarehouseError::NoLoadState {
+                id: self.id.clone(),
+                load_id,
+            });
+        }
+        read_json(&path)
+    }
+
+    /// Rolls every table whose Delta log runs past the committed manifest (a load was killed
+    /// between its table commits and the manifest) back to the manifest's version, by a
+    /// restore commit, so that readers of the newest version — Spark, DuckDB, delta-rs — read
+    /// the committed state. Returns the manifest, naming the restore commits (the same rows).
+    pub async fn roll_back_orphans(&self, lock: &TenantLock) -> Result<Manifest> {
+        let _ = lock;
+        let mut manifest = self.manifest()?;
+        let mut rolled = false;
+        for (name, version) in manifest.tables.clone() {
+            let path = self.table_path(&name);
+            let table = open_delta(&path).await?;
+            if table.version().is_none_or(|head| head <= version) {
+                continue;
+            }
+            let (table, _) = table
+                .restore()
+                .with_version_to_restore(version)
+                .await
+                .map_err(|e| delta_err(&path, e))?;
+            sync_version(&path, &table)?;
+            manifest
+                .tables
+                .insert(name, table.version().unwrap_or_default());
+            rolled = true;
+        }
+        if rolled {
+            // The same state under the restore commits' numbers; the generation stays, as
+            // nothing a reader sees has changed.
+            write_json(&self.dir.join("current.json"), &manifest)?;
+        }
+        Ok(manifest)
     }
 
     /// Takes the tenant's writer lock, or says another process holds it.
@@ -639,18 +763,27 @@ impl Tenant {
                 batches.push(RecordBatch::new_empty(schema));
             }
             // Overwrite from the committed state: versions a killed load left behind are
-            // replaced, never built upon.
+            // replaced, never built upon. A table written under an older schema (the load
+            // log gained a column) takes the current one.
             let table = open_delta(&path).await?;
             let table = table
                 .write(batches)
                 .with_save_mode(SaveMode::Overwrite)
+                .with_schema_mode(SchemaMode::Overwrite)
                 .await
                 .map_err(|e| delta_err(&path, e))?;
+            // The manifest must never name data that is not on disk yet.
+            sync_version(&path, &table)?;
             next.tables
                 .insert(name, table.version().unwrap_or_default());
         }
         next.generation += 1;
         next.last_load_id = last_load_id;
+        // Each load's state is kept for `--as-of`; written first, so a kill in between leaves
+        // a state for a load id the next load reuses.
+        let loads = self.dir.join("loads");
+        fs::create_dir_all(&loads).map_err(io_err(&loads))?;
+        write_json(&self.load_state_path(last_load_id), &next)?;
         write_json(&self.dir.join("current.json"), &next)?;
         Ok(next)
     }

@@ -23,7 +23,7 @@ use crate::issue::{Issue, Severity};
 use crate::reason::{Cause, Reason};
 use crate::source::RawTable;
 
-pub(crate) use relations::validate_relations;
+pub(crate) use relations::{reject_references_to_removed, validate_relations};
 
 /// The rows of one table across every file of the load, typed, with where each came from and
 /// whether it is still to be loaded.
@@ -281,4 +281,7 @@ pub(crate) struct Existing {
     pub(crate) keys: HashMap<&'static str, HashSet<String>>,
     /// Committed grid units: id → (parent, level).
     pub(crate) grid: HashMap<String, (Option<String>, i64)>,
+    /// Keys a snapshot load removes, per table: no longer in `keys` or `grid`, kept to say
+    /// why a row pointing at one is rejected.
+    pub(crate) removed: HashMap<&'static str, HashSet<String>>,
 }

@@ -167,7 +167,11 @@ fn alive_keys(staged: &Staged) -> HashSet<String> {
 }
 
 /// The grid rules: one root at level 0; every other unit's parent exists and sits exactly one
-/// level up. Levels strictly decrease towards the root, so no chain of parents can loop.
+/// level up; no unit sits under itself. Levels alone do not rule cycles out: a committed unit
+/// keeps its level while the load moves its parent, so a load can hang a township under its
+/// own village group with levels that check. Cycles are therefore found first, over the grid
+/// as it would be after the load, and the units on one are rejected before the levels are
+/// checked, so that the units under them fall with them.
 fn check_grid(units: &mut Staged, existing: &Existing, issues: &mut Vec<Issue>) {
     let (Some(ids), Some(parents), Some(levels)) = (
         units.key_column("unit_id").cloned(),
@@ -202,7 +206,20 @@ fn check_grid(units: &mut Staged, existing: &Existing, issues: &mut Vec<Issue>) 
         valid,
         root,
         rejected: rejected_keys(units),
+        removed: existing
+            .removed
+            .get("grid_units")
+            .cloned()
+            .unwrap_or_default(),
     };
+    reject_cycles(
+        units,
+        (&ids, &parents),
+        existing,
+        &new_rows,
+        &mut grid,
+        issues,
+    );
     let mut order: Vec<usize> = (0..units.read()).filter(|r| units.alive[*r]).collect();
     order.sort_by_key(|r| (levels.is_valid(*r).then(|| levels.value(*r)), *r));
     for row in order {
@@ -225,6 +242,87 @@ struct GridState {
     root: Option<String>,
     /// Units rejected in this load: id → where and why.
     rejected: HashMap<String, Rejection>,
+    /// Committed units this snapshot load removes.
+    removed: HashSet<String>,
+}
+
+/// Rejects every unit of the load that is on a cycle of parents in the grid as it would be
+/// after the load (the committed units the load does not replace, and the load's units), with
+/// the cycle's path from that unit back to it.
+fn reject_cycles(
+    units: &mut Staged,
+    cols: (&StringArray, &StringArray),
+    existing: &Existing,
+    new_rows: &HashSet<String>,
+    grid: &mut GridState,
+    issues: &mut Vec<Issue>,
+) {
+    let (ids, parents) = cols;
+    let mut parent_of: HashMap<&str, &str> = existing
+        .grid
+        .iter()
+        .filter(|(id, _)| !new_rows.contains(*id))
+        .filter_map(|(id, (parent, _))| Some((id.as_str(), parent.as_deref()?)))
+        .collect();
+    for r in 0..units.read() {
+        if units.alive[r] && ids.is_valid(r) && parents.is_valid(r) {
+            parent_of.insert(ids.value(r), parents.value(r));
+        }
+    }
+    // Each unit is walked once: a walk stops at a unit seen before, in this walk (a cycle)
+    // or an earlier one (whatever lies beyond was decided then).
+    let mut done: HashSet<&str> = HashSet::new();
+    let mut cycle_of: HashMap<String, Vec<String>> = HashMap::new();
+    for r in 0..units.read() {
+        if !units.alive[r] || ids.is_null(r) {
+            continue;
+        }
+        let mut walk: Vec<&str> = Vec::new();
+        let mut at: HashMap<&str, usize> = HashMap::new();
+        let mut unit = ids.value(r);
+        loop {
+            if done.contains(unit) {
+                break;
+            }
+            if let Some(&start) = at.get(unit) {
+                let cycle = &walk[start..];
+                for (i, member) in cycle.iter().enumerate() {
+                    let mut path: Vec<String> = cycle[i..]
+                        .iter()
+                        .chain(&cycle[..i])
+                        .map(|u| u.to_string())
+                        .collect();
+                    path.push(member.to_string());
+                    cycle_of.insert(member.to_string(), path);
+                }
+                break;
+            }
+            at.insert(unit, walk.len());
+            walk.push(unit);
+            match parent_of.get(unit) {
+                Some(parent) => unit = parent,
+                None => break,
+            }
+        }
+        done.extend(walk);
+    }
+    if cycle_of.is_empty() {
+        return;
+    }
+    for r in 0..units.read() {
+        if !units.alive[r] || ids.is_null(r) {
+            continue;
+        }
+        let Some(path) = cycle_of.get(ids.value(r)) else {
+            continue;
+        };
+        let parent = parents.is_valid(r).then(|| parents.value(r).to_string());
+        let reason = Reason::GridCycle { path: path.clone() };
+        reject(units, r, "parent_id", parent, reason, issues);
+        grid.rejected
+            .entry(ids.value(r).to_string())
+            .or_insert_with(|| rejection(units, r));
+    }
 }
 
 /// Checks one unit against the units accepted so far (all of lower levels).
@@ -293,6 +391,10 @@ fn check_unit(
                 Some(rejection) => Reason::ParentRejected {
                     parent: parent.clone(),
                     rejection: Box::new(rejection.clone()),
+                },
+                None if grid.removed.contains(&parent) => Reason::ReferenceRemoved {
+                    table: "grid_units",
+                    value: parent.clone(),
                 },
                 None => Reason::ParentMissing {
                     parent: parent.clone(),
@@ -373,6 +475,12 @@ fn check_fk(
                 value: v.to_string(),
                 rejection: Box::new(rejection.clone()),
             },
+            None if existing.removed.get(target).is_some_and(|r| r.contains(v)) => {
+                Reason::ReferenceRemoved {
+                    table: target,
+                    value: v.to_string(),
+                }
+            }
             None => Reason::NotInTable {
                 table: target,
                 value: v.to_string(),
@@ -398,4 +506,46 @@ pub(crate) fn validate_relations(
         check_grid(units, existing, issues);
     }
     check_references(staged, existing, issues);
+}
+
+/// After the snapshot's removals are final: rejects the loaded rows that point at a removed
+/// row (or, for a unit, whose parent is removed). Returns whether any row fell.
+pub(crate) fn reject_references_to_removed(
+    staged: &mut [Staged],
+    removed: &HashMap<&'static str, HashSet<String>>,
+    issues: &mut Vec<Issue>,
+) -> bool {
+    let mut changed = false;
+    for s in staged.iter_mut() {
+        let mut refs: Vec<(&'static str, &'static str)> = s
+            .table
+            .foreign_keys
+            .iter()
+            .map(|fk| (fk.column, fk.table))
+            .collect();
+        if s.table.name == "grid_units" {
+            refs.push(("parent_id", "grid_units"));
+        }
+        for (column, target) in refs {
+            let Some(gone) = removed.get(target) else {
+                continue;
+            };
+            let Some(values) = s.key_column(column).cloned() else {
+                continue;
+            };
+            for row in 0..s.read() {
+                if !s.alive[row] || values.is_null(row) || !gone.contains(values.value(row)) {
+                    continue;
+                }
+                let value = values.value(row).to_string();
+                let reason = Reason::ReferenceRemoved {
+                    table: target,
+                    value: value.clone(),
+                };
+                reject(s, row, column, Some(value), reason, issues);
+                changed = true;
+            }
+        }
+    }
+    changed
 }

@@ -117,6 +117,7 @@ async fn load(tenant: &Tenant, folder: &Path) -> LoadReport {
             .expect("read the header map")
             .map(|(_, map)| map)
             .unwrap_or_default(),
+        ..ingest::LoadOptions::default()
     };
     ingest::load(tenant, &[folder.to_path_buf()], &options, &|_: &str| {})
         .await
@@ -125,11 +126,11 @@ async fn load(tenant: &Tenant, folder: &Path) -> LoadReport {
 
 /// The reconciliation as the CLI prints it with `--format csv`.
 fn reconciliation(report: &LoadReport) -> String {
-    let mut out = String::from("table,read,loaded,rejected,warnings\n");
+    let mut out = String::from("table,read,loaded,rejected,warnings,removed\n");
     for t in &report.tables {
         out.push_str(&format!(
-            "{},{},{},{},{}\n",
-            t.table, t.read, t.loaded, t.rejected, t.warnings
+            "{},{},{},{},{},{}\n",
+            t.table, t.read, t.loaded, t.rejected, t.warnings, t.removed
         ));
     }
     out
@@ -193,9 +194,9 @@ fn check_or_bless(path: &Path, actual: &str) {
     );
 }
 
-/// read = loaded + rejected for every table, and the rejected rows are exactly the rows with
-/// a rejection issue.
-fn check_every_row_is_accounted_for(name: &str, report: &LoadReport) {
+/// read = loaded + rejected for every table, the rejected rows are exactly the rows with a
+/// rejection issue, and each removed row has its line.
+pub fn check_every_row_is_accounted_for(name: &str, report: &LoadReport) {
     for t in &report.tables {
         assert_eq!(t.read, t.loaded + t.rejected, "{name}: {t:?}");
         let rows: BTreeSet<(&str, Option<u64>)> = report
@@ -216,6 +217,12 @@ fn check_every_row_is_accounted_for(name: &str, report: &LoadReport) {
             .filter(|i| i.table == t.table && i.severity == Severity::Warning)
             .count();
         assert_eq!(warnings, t.warnings, "{name}: warnings of {}", t.table);
+        let removed = report
+            .issues
+            .iter()
+            .filter(|i| i.table == t.table && i.severity == Severity::Removed)
+            .count();
+        assert_eq!(removed, t.removed, "{name}: removed rows of {}", t.table);
     }
 }
 
@@ -307,4 +314,88 @@ pub fn load_paths(dir: tempfile::TempDir, paths: &[PathBuf]) -> Loaded {
         tables,
         _dir: dir,
     }
+}
+
+/// A tenant of its own warehouse for tests that load several times and look at the state in
+/// between; inputs are written as files next to it.
+pub struct County {
+    pub tenant: Tenant,
+    pub rt: Runtime,
+    pub dir: tempfile::TempDir,
+}
+
+impl County {
+    pub fn new() -> County {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rt = Runtime::new().expect("tokio runtime");
+        let tenant = rt.block_on(async {
+            let wh = Warehouse::init(&dir.path().join("wh")).expect("init warehouse");
+            wh.add_tenant("t", "测试县").await.expect("add tenant")
+        });
+        County { tenant, rt, dir }
+    }
+
+    /// Writes `files` (name, text) into a new folder `name` and returns the folder.
+    pub fn folder(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let folder = self.dir.path().join(name);
+        fs::create_dir_all(&folder).expect("mkdir");
+        for (file, text) in files {
+            fs::write(folder.join(file), text).expect("write input");
+        }
+        folder
+    }
+
+    /// Loads `paths`; the load must run (rows may be rejected).
+    pub fn load(&self, paths: &[PathBuf]) -> LoadReport {
+        self.load_with(paths, &ingest::LoadOptions::default())
+            .unwrap_or_else(|e| panic!("loading {paths:?}: {e}"))
+    }
+
+    /// Loads `paths` with `options`.
+    pub fn load_with(
+        &self,
+        paths: &[PathBuf],
+        options: &ingest::LoadOptions,
+    ) -> Result<LoadReport, ingest::IngestError> {
+        self.rt
+            .block_on(ingest::load(&self.tenant, paths, options, &|_: &str| {}))
+    }
+
+    /// Every SPEC table as committed now, rows in key order.
+    pub fn tables(&self) -> Vec<(&'static str, RecordBatch)> {
+        self.rt.block_on(committed_tables(&self.tenant))
+    }
+
+    /// The committed keys of `table` (the first key column), sorted.
+    pub fn keys(&self, table: &str) -> Vec<String> {
+        let (_, batch) = self
+            .tables()
+            .into_iter()
+            .find(|(t, _)| *t == table)
+            .unwrap_or_else(|| panic!("no table {table}"));
+        let mut out: Vec<String> = batch
+            .column(0)
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.expect("key").to_string())
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// The English UTF-8 reference county's input folder.
+pub fn reference_input() -> PathBuf {
+    fixtures().join("valid/utf8_english/input")
+}
+
+/// Text of column `column` of `batch`.
+pub fn texts_of(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
+    let c = batch
+        .column_by_name(column)
+        .unwrap_or_else(|| panic!("no column {column}"))
+        .as_string::<i32>();
+    (0..c.len())
+        .map(|i| c.is_valid(i).then(|| c.value(i).to_string()))
+        .collect()
 }

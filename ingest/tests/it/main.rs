@@ -6,15 +6,19 @@ mod common;
 mod cells;
 mod csv_files;
 mod dates;
+mod delta_log;
 mod encodings;
 mod folders;
 mod free_text;
 mod grid;
 mod headers;
+mod history;
 mod inputs;
 mod keys;
 mod parquet;
 mod references;
+mod reload;
+mod snapshot;
 mod workbooks;
 
 /// Every case folder the modules above load. A new folder fails this test until a test loads
