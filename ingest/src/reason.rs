@@ -60,6 +60,12 @@ pub enum Reason {
         /// Its column, in characters from 1.
         column: usize,
     },
+    /// A carriage return typed inside an unquoted cell ended the row early: the rest of the
+    /// row is on the next line, which does not read as a row of its own.
+    SplitByCarriageReturn {
+        /// The line holding the rest of the row.
+        next_line: u64,
+    },
     /// An Excel formula cell saved without its value (written by a tool that does not
     /// calculate).
     FormulaWithoutValue,
@@ -338,6 +344,10 @@ impl fmt::Display for Reason {
             Reason::UnclosedQuote { line, column } => write!(
                 f,
                 "unclosed quote opened at line {line}, column {column}; reading goes on at the next line"
+            ),
+            Reason::SplitByCarriageReturn { next_line } => write!(
+                f,
+                "a carriage return (CR) inside a cell ends this row early; the rest of it is on line {next_line}: put the cell in quotes or remove the CR"
             ),
             Reason::FormulaWithoutValue => f.write_str(
                 "formula without a saved value; open the file in Excel/WPS and save it",

@@ -139,6 +139,21 @@ impl RawBuilder {
     }
 
     /// Adds a row that is rejected as a whole, such as a row with no values.
+    /// Rejects the row already pushed at `row` (read from `line`): a lone CR inside one of its
+    /// cells ended it early, so its last cell holds only part of what the file says.
+    fn reject_split(&mut self, row: usize, line: u64, next_line: u64) {
+        let issue = Issue {
+            table: self.raw.table.name,
+            file: self.raw.source.clone(),
+            line: Some(line),
+            column: None,
+            value: None,
+            reason: Reason::SplitByCarriageReturn { next_line },
+            severity: Severity::Rejected,
+        };
+        self.raw.unreadable.entry(row).or_default().push(issue);
+    }
+
     fn push_rejected(&mut self, line: u64, reason: Reason) {
         let row = self.raw.lines.len();
         self.raw.lines.push(line);
@@ -460,6 +475,8 @@ fn read_csv(
     let mut builder: Option<RawBuilder> = None;
     let mut record = csv::ByteRecord::new();
     let mut lines = LineCounter::new(body);
+    // The row index and line of the last row when it ended at a lone CR.
+    let mut ended_by_cr: Option<(usize, u64)> = None;
     for segment in segments(body, delimiter) {
         let part = &body[segment.start..segment.end];
         let mut reader = csv::ReaderBuilder::new()
@@ -584,8 +601,18 @@ fn read_csv(
                 Some(b) => {
                     // Rows of empty cells are spreadsheet padding, not data.
                     if problems.is_empty() && is_blank(&values) {
+                        ended_by_cr = None;
                         continue;
                     }
+                    // A row that ended at a lone CR, followed by one that is not a whole row:
+                    // the CR was typed inside a cell, and the first row's last cell is cut.
+                    if let Some((row, row_line)) = ended_by_cr
+                        && values.len() != b.width
+                    {
+                        b.reject_split(row, row_line, line);
+                    }
+                    ended_by_cr = (end > start && body[end - 1] == b'\r')
+                        .then_some((b.raw.lines.len(), line));
                     b.push(line, values, problems);
                 }
             }
