@@ -172,6 +172,30 @@ fn psql_ssl(
         .expect("psql runs (apt-get install postgresql-client; .ci/run does)")
 }
 
+/// Runs a Python client script of `tests/server/` (psycopg) against a running server: it must
+/// exit 0, having printed at least `min_checks` `ok NAME` lines.
+fn run_client_script(script: &str, args: &[String], min_checks: usize) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/server")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("python3 runs (pip install 'psycopg[binary]'; .ci/run does)");
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("{report}");
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.lines().filter(|l| l.starts_with("ok ")).count() >= min_checks,
+        "{report}"
+    );
+}
+
 fn peak_rss_mb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -285,24 +309,14 @@ fn python_clients_see_roles_limits_and_isolation_as_spec_says() {
     canaries.retain(|c| !a_values.contains(c.as_str()));
     assert!(canaries.len() >= 5, "{canaries:?}");
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/server/clients.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(s.port.to_string())
-        .arg(TIME_LIMIT.to_string())
-        .arg(serde_json::to_string(&canaries).expect("json"))
-        .output()
-        .expect("python3 runs (pip install 'psycopg[binary]'; .ci/run does)");
-    let report = String::from_utf8_lossy(&out.stdout);
-    println!("{report}");
-    assert!(
-        out.status.success(),
-        "{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        report.lines().filter(|l| l.starts_with("ok ")).count() >= 25,
-        "{report}"
+    run_client_script(
+        "clients.py",
+        &[
+            s.port.to_string(),
+            TIME_LIMIT.to_string(),
+            serde_json::to_string(&canaries).expect("json"),
+        ],
+        25,
     );
     // The memory-hungry queries stayed within the tenant's pool plus the server's own needs.
     let rss = peak_rss_mb(s.child.id());
@@ -515,24 +529,14 @@ fn a_viewer_can_neither_abort_the_server_nor_cursor_around_the_limits() {
 #[test]
 fn connections_and_logins_are_capped_and_a_removed_user_is_shut_out() {
     let s = start_with(&["--max-connections-per-user", "2", "--lockout-after", "3"]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/server/admission.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(s.port.to_string())
-        .arg(env!("CARGO_BIN_EXE_gridassess"))
-        .arg(&s.warehouse)
-        .output()
-        .expect("python3 runs (pip install 'psycopg[binary]'; .ci/run does)");
-    let report = String::from_utf8_lossy(&out.stdout);
-    println!("{report}");
-    assert!(
-        out.status.success(),
-        "{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        report.lines().filter(|l| l.starts_with("ok ")).count() >= 10,
-        "{report}"
+    run_client_script(
+        "admission.py",
+        &[
+            s.port.to_string(),
+            env!("CARGO_BIN_EXE_gridassess").to_string(),
+            s.warehouse.display().to_string(),
+        ],
+        10,
     );
     let rss = peak_rss_mb(s.child.id());
     assert!(
