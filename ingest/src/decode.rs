@@ -5,7 +5,10 @@
 //! silently: a byte sequence that is not valid in the chosen encoding, or a line that reads as
 //! Chinese only in the other one, rejects its row, and is never replaced by U+FFFD.
 
+use std::borrow::Cow;
+
 use encoding_rs::{Encoding, GB18030};
+use rayon::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TextEncoding {
@@ -73,20 +76,34 @@ pub(crate) fn detect(bytes: &[u8]) -> Detected {
     } else {
         (false, 0)
     };
+    // The lines vote in parallel, a stretch of whole lines per task; each stretch numbers its
+    // lines from 1 and is shifted by the lines before it.
+    let stretches: Vec<(Vec<u64>, Vec<u64>, u64)> = line_chunks(&bytes[skip..])
+        .par_iter()
+        .map(|chunk| {
+            let (mut utf8, mut gb, mut lines) = (Vec::new(), Vec::new(), 0);
+            let mut gb_text = String::new();
+            for (i, line) in split_lines(chunk).enumerate() {
+                lines = i as u64 + 1;
+                if line.is_ascii() {
+                    continue;
+                }
+                match vote(line, &mut gb_text) {
+                    Vote::Utf8 => utf8.push(lines),
+                    Vote::Gb18030 => gb.push(lines),
+                    Vote::None => {}
+                }
+            }
+            (utf8, gb, lines)
+        })
+        .collect();
     let mut utf8_lines = Vec::new();
     let mut gb_lines = Vec::new();
-    let mut gb_text = String::new();
-    for (i, line) in split_lines(&bytes[skip..]).enumerate() {
-        if line.is_ascii() {
-            continue;
-        }
-        let vote = vote(line, &mut gb_text);
-        let no = i as u64 + 1;
-        match vote {
-            Vote::Utf8 => utf8_lines.push(no),
-            Vote::Gb18030 => gb_lines.push(no),
-            Vote::None => {}
-        }
+    let mut before = 0;
+    for (utf8, gb, lines) in stretches {
+        utf8_lines.extend(utf8.into_iter().map(|l| l + before));
+        gb_lines.extend(gb.into_iter().map(|l| l + before));
+        before += lines;
     }
     let (encoding, chosen, other) = if bom {
         (TextEncoding::Utf8Bom, utf8_lines, gb_lines)
@@ -128,6 +145,43 @@ fn vote(line: &[u8], gb_text: &mut String) -> Vote {
         Err(_) if decode_gb18030_into(line, gb_text) => Vote::Gb18030,
         Err(_) => Vote::None,
     }
+}
+
+/// Stretches of whole lines of about a megabyte each, for work in parallel: each but the
+/// last ends just after a `\n`, so a `\r\n` is never split and every stretch's lines are the
+/// file's lines. (Neither GBK nor UTF-8 uses the byte `\n` inside a character.)
+fn line_chunks(bytes: &[u8]) -> Vec<&[u8]> {
+    const STRETCH: usize = 1 << 20;
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while rest.len() > STRETCH {
+        match rest[STRETCH..].iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                let (chunk, tail) = rest.split_at(STRETCH + i + 1);
+                out.push(chunk);
+                rest = tail;
+            }
+            None => break,
+        }
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// The whole of a GB18030 file as UTF-8, decoded in parallel by stretches of lines; `None`
+/// when some bytes do not decode (its cells are then decoded one by one, to say which).
+pub(crate) fn decode_gb18030_whole(bytes: &[u8]) -> Option<String> {
+    let parts: Vec<Cow<'_, str>> = line_chunks(bytes)
+        .par_iter()
+        .map(|chunk| GB18030.decode_without_bom_handling_and_without_replacement(chunk))
+        .collect::<Option<_>>()?;
+    let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in &parts {
+        text.push_str(part);
+    }
+    Some(text)
 }
 
 /// Decodes `bytes` as GB18030 into `out` (reused between lines); false when they do not
@@ -273,13 +327,13 @@ pub(crate) fn decode_lossy(bytes: &[u8], enc: TextEncoding) -> String {
 
 /// Decodes one field, or shows where it is broken: the text that decodes, with the bytes
 /// that do not as `\xNN` (`南\xFF\xFE村`), so the user can find the cell.
-pub(crate) fn decode_field(bytes: &[u8], enc: TextEncoding) -> Result<String, String> {
+pub(crate) fn decode_field(bytes: &[u8], enc: TextEncoding) -> Result<Cow<'_, str>, String> {
     let encoding: &'static Encoding = match enc {
         TextEncoding::Utf8 | TextEncoding::Utf8Bom | TextEncoding::Utf16 => encoding_rs::UTF_8,
         TextEncoding::Gb18030 => GB18030,
     };
     if let Some(s) = encoding.decode_without_bom_handling_and_without_replacement(bytes) {
-        return Ok(s.into_owned());
+        return Ok(s);
     }
     let mut decoder = encoding.new_decoder_without_bom_handling();
     let mut shown = String::with_capacity(bytes.len() * 2);

@@ -121,14 +121,6 @@ pub enum IngestError {
         /// The folder.
         path: PathBuf,
     },
-    /// Polars failed while cleaning a file's cells.
-    #[error("cleaning {file}: {message}")]
-    Clean {
-        /// The file.
-        file: String,
-        /// Polars' message.
-        message: String,
-    },
     /// Arrow failed while building a table's rows.
     #[error("building table {table}")]
     Arrow {

@@ -15,6 +15,7 @@ use arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
 use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
 use model::HeaderMap;
 use model::schema::{TABLES, TableDef};
+use rayon::prelude::*;
 use warehouse::{
     ISSUES_TABLE, LOAD_TABLES_TABLE, LOADS_TABLE, issues_schema, load_tables_schema, loads_schema,
 };
@@ -26,7 +27,8 @@ use crate::issue::{Issue, Severity};
 use crate::snapshot::{Removal, row_keys};
 use crate::source::{Skipped, read_sources};
 use crate::validate::{
-    Existing, Staged, reject_references_to_removed, stage, validate_fields, validate_relations,
+    Existing, FileRows, Staged, reject_references_to_removed, stage, validate_fields,
+    validate_relations,
 };
 
 /// How to load: how to read the files' headers, and which tables the load replaces whole.
@@ -129,10 +131,21 @@ pub async fn load(
     let (rules_version, _, rules) = tenant.rules()?;
 
     let sources = read_sources(paths, &options.headers)?;
+    // Each file's cells are typed and its rows checked on their own, files in parallel; the
+    // results are taken in file order, so issues and counts read as the files do.
+    let checked: Vec<(Vec<Issue>, FileRows)> = sources
+        .tables
+        .par_iter()
+        .map(|raw| {
+            let mut issues = raw.notes.clone();
+            let rows = validate_fields(raw, clean(raw), &rules, &mut issues)?;
+            Ok((issues, rows))
+        })
+        .collect::<Result<_, IngestError>>()?;
     let mut issues: Vec<Issue> = Vec::new();
     let mut files = Vec::new();
     let mut parts: HashMap<&'static str, Vec<_>> = HashMap::new();
-    for raw in &sources.tables {
+    for (raw, (file_issues, rows)) in sources.tables.iter().zip(checked) {
         progress.message(&format!(
             "read {} → {} ({} rows{})",
             raw.source,
@@ -148,9 +161,7 @@ pub async fn load(
             encoding: raw.encoding.map(|e| e.label()),
             rows: raw.len(),
         });
-        issues.extend(raw.notes.iter().cloned());
-        let cleaned = clean(raw)?;
-        let rows = validate_fields(raw, cleaned, &rules, &mut issues)?;
+        issues.extend(file_issues);
         parts.entry(raw.table.name).or_default().push(rows);
     }
     let mut staged: Vec<Staged> = Vec::new();

@@ -2,19 +2,23 @@
 //! from. Nothing is interpreted here beyond the text encoding and the header names; the
 //! cleaning and validation that follow decide what each cell means.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type, Float64Type};
 use calamine::{Data, DataType as _, Dimensions, Reader, SheetVisible, Sheets, StyleRange};
 use model::HeaderMap;
 use model::schema::{ColumnDef, ColumnType, TABLES, TableDef, table_for_name};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
 
-use crate::decode::{Detected, TextEncoding, decode_field, decode_lossy, detect, utf16_to_utf8};
+use crate::decode::{
+    Detected, TextEncoding, decode_field, decode_gb18030_whole, decode_lossy, detect, utf16_to_utf8,
+};
 use crate::error::IngestError;
 use crate::headers::map_headers;
 use crate::issue::{Issue, Severity};
@@ -30,9 +34,9 @@ pub(crate) struct RawTable {
     pub(crate) encoding: Option<TextEncoding>,
     /// The source line (CSV), sheet row (Excel) or row number (Parquet) of each row.
     pub(crate) lines: Vec<u64>,
-    /// One entry per column of the table definition: its cells, or `None` when the file has
-    /// no such column.
-    pub(crate) cells: Vec<Option<Vec<Option<String>>>>,
+    /// One entry per column of the table definition: its cells as read (null for an empty
+    /// one), or `None` when the file has no such column.
+    pub(crate) cells: Vec<Option<StringArray>>,
     /// Rows that could not be read faithfully (undecodable bytes, wrong field count, Excel
     /// error cells); they are rejected whatever their other cells say.
     pub(crate) unreadable: HashMap<usize, Vec<Issue>>,
@@ -45,8 +49,28 @@ impl RawTable {
         self.lines.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+    /// The text of column `c` in `row` as read; `None` when empty or not in the file.
+    pub(crate) fn cell(&self, c: usize, row: usize) -> Option<&str> {
+        let cells = self.cells[c].as_ref()?;
+        cells.is_valid(row).then(|| cells.value(row))
+    }
+
+    /// A table of no rows: the file had a header and nothing else, or nothing at all.
+    fn empty(
+        table: &'static TableDef,
+        source: String,
+        encoding: Option<TextEncoding>,
+        notes: Vec<Issue>,
+    ) -> Self {
+        RawTable {
+            table,
+            source,
+            encoding,
+            lines: Vec::new(),
+            cells: vec![None; table.columns.len()],
+            unreadable: HashMap::new(),
+            notes,
+        }
     }
 }
 
@@ -76,9 +100,11 @@ fn table_names() -> String {
         .join(", ")
 }
 
-/// Collects rows into a [`RawTable`], given the header and an iterator of rows.
+/// Collects rows into a [`RawTable`], given the header and an iterator of rows. Cells go
+/// straight into one Arrow text column per table column: no string of their own.
 struct RawBuilder {
     raw: RawTable,
+    columns: Vec<Option<StringBuilder>>,
     map: Vec<Option<usize>>,
     width: usize,
 }
@@ -93,17 +119,13 @@ impl RawBuilder {
         tenant: &HeaderMap,
     ) -> Result<Self, IngestError> {
         let (map, notes) = map_headers(table, headers, &source, header_line, tenant)?;
-        let cells = map.iter().map(|m| m.map(|_| Vec::new())).collect();
+        let columns = map
+            .iter()
+            .map(|m| m.map(|_| StringBuilder::new()))
+            .collect();
         Ok(RawBuilder {
-            raw: RawTable {
-                table,
-                source,
-                encoding,
-                lines: Vec::new(),
-                cells,
-                unreadable: HashMap::new(),
-                notes,
-            },
+            raw: RawTable::empty(table, source, encoding, notes),
+            columns,
             map,
             width: headers.len(),
         })
@@ -157,8 +179,8 @@ impl RawBuilder {
     fn push_rejected(&mut self, line: u64, reason: Reason) {
         let row = self.raw.lines.len();
         self.raw.lines.push(line);
-        for cells in self.raw.cells.iter_mut().flatten() {
-            cells.push(None);
+        for cells in self.columns.iter_mut().flatten() {
+            cells.append_null();
         }
         let issue = Issue {
             table: self.raw.table.name,
@@ -173,7 +195,7 @@ impl RawBuilder {
     }
 
     /// Reports the time of day of the row's dates, which is not stored.
-    fn check_times(&mut self, row: usize, line: u64) {
+    fn check_times<V: AsRef<str>>(&mut self, row: usize, line: u64, values: &[Option<V>]) {
         if self.raw.unreadable.contains_key(&row) {
             return;
         }
@@ -181,7 +203,11 @@ impl RawBuilder {
             if !matches!(def.ty, ColumnType::Date) {
                 continue;
             }
-            let Some(text) = self.raw.cells[c].as_ref().and_then(|v| v[row].as_deref()) else {
+            let Some(text) = self.map[c]
+                .and_then(|fc| values.get(fc))
+                .and_then(|v| v.as_ref())
+                .map(AsRef::as_ref)
+            else {
                 continue;
             };
             if let Some(time) = time_of_day(text) {
@@ -200,10 +226,10 @@ impl RawBuilder {
     }
 
     /// Adds a row; `problems` are cell-level read failures: (file column, shown value, reason).
-    fn push(
+    fn push<V: AsRef<str>>(
         &mut self,
         line: u64,
-        values: Vec<Option<String>>,
+        values: &[Option<V>],
         problems: Vec<(usize, String, Reason)>,
     ) {
         let row = self.raw.lines.len();
@@ -235,22 +261,32 @@ impl RawBuilder {
                 severity: Severity::Rejected,
             });
         }
-        for (c, target) in self.map.iter().enumerate() {
-            if let (Some(file_col), Some(cells)) = (target, self.raw.cells[c].as_mut()) {
-                cells.push(values.get(*file_col).cloned().flatten());
+        for (target, cells) in self.map.iter().zip(&mut self.columns) {
+            if let (Some(file_col), Some(cells)) = (target, cells) {
+                cells.append_option(values.get(*file_col).and_then(|v| v.as_ref()));
             }
         }
         if !issues.is_empty() {
             self.raw.unreadable.insert(row, issues);
         }
-        self.check_times(row, line);
+        self.check_times(row, line, values);
+    }
+
+    /// The table read, its columns finished.
+    fn finish(mut self) -> RawTable {
+        self.raw.cells = self
+            .columns
+            .into_iter()
+            .map(|b| b.map(|mut b| b.finish()))
+            .collect();
+        self.raw
     }
 }
 
-fn is_blank(values: &[Option<String>]) -> bool {
+fn is_blank<V: AsRef<str>>(values: &[Option<V>]) -> bool {
     values
         .iter()
-        .all(|v| v.as_deref().is_none_or(|s| s.trim().is_empty()))
+        .all(|v| v.as_ref().is_none_or(|s| s.as_ref().trim().is_empty()))
 }
 
 /// Line numbers of CSV records as an editor shows them. The csv crate's own line count runs
@@ -471,6 +507,16 @@ fn read_csv(
             severity: Severity::Warning,
         });
     }
+    // A GBK file whose every line is GBK is decoded as a whole, in parallel, and its cells are
+    // then slices of that UTF-8 text, read in place; otherwise each cell is decoded on its own,
+    // to say which ones do not decode. The two texts have the same lines and delimiters.
+    let decoded = (encoding == TextEncoding::Gb18030 && other_lines.is_empty())
+        .then(|| decode_gb18030_whole(body))
+        .flatten();
+    let (body, cells_in) = match &decoded {
+        Some(text) => (text.as_bytes(), TextEncoding::Utf8),
+        None => (body, encoding),
+    };
     let delimiter = sniff_delimiter(body);
     let mut builder: Option<RawBuilder> = None;
     let mut record = csv::ByteRecord::new();
@@ -505,7 +551,7 @@ fn read_csv(
             let mut values = Vec::with_capacity(record.len());
             let mut problems = Vec::new();
             for (i, field) in record.iter().enumerate() {
-                match decode_field(field, encoding) {
+                match decode_field(field, cells_in) {
                     Ok(s) => values.push(if s.is_empty() { None } else { Some(s) }),
                     Err(shown) => {
                         problems.push((
@@ -522,8 +568,12 @@ fn read_csv(
             // A record made of lines that read as Chinese only in the other encoding: a row
             // pasted from another file. Its bytes are shown as they are, never as either
             // reading of them; those that decode still spell some other script.
-            let last_line = line + count_breaks(body[start..end].trim_ascii_end());
-            if other_lines.range(line..=last_line).next().is_some() {
+            if !other_lines.is_empty()
+                && other_lines
+                    .range(line..=line + count_breaks(body[start..end].trim_ascii_end()))
+                    .next()
+                    .is_some()
+            {
                 for (i, field) in record.iter().enumerate() {
                     if field.is_ascii() {
                         continue;
@@ -551,13 +601,13 @@ fn read_csv(
                     .iter()
                     .rposition(|b| matches!(b, b'\r' | b'\n'))
                     .map_or(0, |i| i + 1);
-                let column = decode_lossy(&body[line_start..q], encoding).chars().count() + 1;
+                let column = decode_lossy(&body[line_start..q], cells_in).chars().count() + 1;
                 let field = record.len().saturating_sub(1);
                 let shown = record
                     .get(field)
                     .map(|f| {
                         let f = f.trim_ascii_end();
-                        decode_field(f, encoding).unwrap_or_else(|shown| shown)
+                        decode_field(f, cells_in).map_or_else(|shown| shown, Cow::into_owned)
                     })
                     .unwrap_or_default();
                 problems.retain(|(c, _, _)| *c != field);
@@ -585,8 +635,10 @@ fn read_csv(
                             encoding: encoding.label(),
                         });
                     }
-                    let headers: Vec<String> =
-                        values.into_iter().map(Option::unwrap_or_default).collect();
+                    let headers: Vec<String> = values
+                        .into_iter()
+                        .map(|v| v.map(Cow::into_owned).unwrap_or_default())
+                        .collect();
                     let mut b = RawBuilder::new(
                         table,
                         source.clone(),
@@ -613,23 +665,15 @@ fn read_csv(
                     }
                     ended_by_cr = (end > start && body[end - 1] == b'\r')
                         .then_some((b.raw.lines.len(), line));
-                    b.push(line, values, problems);
+                    b.push(line, &values, problems);
                 }
             }
         }
     }
-    match builder {
-        Some(b) => Ok(b.raw),
-        None => Ok(RawTable {
-            table,
-            source,
-            encoding: Some(encoding),
-            lines: Vec::new(),
-            cells: vec![None; table.columns.len()],
-            unreadable: HashMap::new(),
-            notes,
-        }),
-    }
+    Ok(match builder {
+        Some(b) => b.finish(),
+        None => RawTable::empty(table, source, Some(encoding), notes),
+    })
 }
 
 /// The text of an Excel cell as a person reads it: whole numbers without `.0`, dates as
@@ -888,10 +932,7 @@ impl SheetLayout {
 }
 
 /// Reads every visible sheet of a workbook that is named after a table.
-fn read_workbook(
-    path: &Path,
-    tenant: &HeaderMap,
-) -> Result<(Vec<RawTable>, Vec<Skipped>), IngestError> {
+fn read_workbook(path: &Path, tenant: &HeaderMap) -> Result<FileTables, IngestError> {
     let wb_err = |e: calamine::Error| IngestError::Workbook {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -983,7 +1024,7 @@ fn read_workbook(
                     }
                     // Short rows in a sheet are rows whose last cells are empty.
                     values.resize(values.len().max(b.width), None);
-                    b.push(line, values, problems);
+                    b.push(line, &values, problems);
                 }
             }
         }
@@ -1010,7 +1051,7 @@ fn read_workbook(
                 };
                 b.raw.notes.push(issue);
             }
-            tables.push(b.raw);
+            tables.push(b.finish());
         }
     }
     Ok((tables, skipped))
@@ -1092,20 +1133,12 @@ fn read_parquet(
                 b.push_rejected(row_no, Reason::EmptyRow);
                 continue;
             }
-            b.push(row_no, values, Vec::new());
+            b.push(row_no, &values, Vec::new());
         }
     }
     Ok(match builder {
-        Some(b) => b.raw,
-        None => RawTable {
-            table,
-            source,
-            encoding: None,
-            lines: Vec::new(),
-            cells: vec![None; table.columns.len()],
-            unreadable: HashMap::new(),
-            notes: Vec::new(),
-        },
+        Some(b) => b.finish(),
+        None => RawTable::empty(table, source, None, Vec::new()),
     })
 }
 
@@ -1240,23 +1273,40 @@ pub(crate) fn read_sources(paths: &[PathBuf], tenant: &HeaderMap) -> Result<Sour
             return Err(IngestError::NoInputs { path: p.clone() });
         }
     }
-    for file in files {
-        let kind = kind_of(&file).ok_or_else(|| IngestError::Unsupported { path: file.clone() })?;
+    // Files are read in parallel and taken in name order: the first error is the first
+    // file's, as if they had been read one by one.
+    let read: Vec<Result<FileTables, IngestError>> = files
+        .par_iter()
+        .map(|file| read_file(file, tenant))
+        .collect();
+    for (file, result) in files.iter().zip(read) {
+        let (tables, skipped) = result?;
         sources.files.push(file.display().to_string());
-        if let Kind::Workbook = kind {
-            let (tables, skipped) = read_workbook(&file, tenant)?;
-            sources.tables.extend(tables);
-            sources.skipped.extend(skipped);
-            continue;
-        }
-        let table = table_of(&file).ok_or_else(|| IngestError::UnknownTable {
-            path: file.clone(),
-            tables: table_names(),
-        })?;
-        sources.tables.push(match kind {
-            Kind::Csv => read_csv(&file, table, tenant)?,
-            _ => read_parquet(&file, table, tenant)?,
-        });
+        sources.tables.extend(tables);
+        sources.skipped.extend(skipped);
     }
     Ok(sources)
+}
+
+/// The tables one file holds (a workbook's sheets, or the one table of a CSV or Parquet file)
+/// and the sheets it skipped.
+type FileTables = (Vec<RawTable>, Vec<Skipped>);
+
+/// Reads one file by its kind.
+fn read_file(file: &Path, tenant: &HeaderMap) -> Result<FileTables, IngestError> {
+    let kind = kind_of(file).ok_or_else(|| IngestError::Unsupported {
+        path: file.to_path_buf(),
+    })?;
+    if let Kind::Workbook = kind {
+        return read_workbook(file, tenant);
+    }
+    let table = table_of(file).ok_or_else(|| IngestError::UnknownTable {
+        path: file.to_path_buf(),
+        tables: table_names(),
+    })?;
+    let raw = match kind {
+        Kind::Csv => read_csv(file, table, tenant)?,
+        _ => read_parquet(file, table, tenant)?,
+    };
+    Ok((vec![raw], Vec::new()))
 }

@@ -1,13 +1,127 @@
-//! Parsing of the value forms Polars has no parser for: two-place decimals, the time of day of
-//! a date, Excel serial days and float noise. Periods and months are [`model::Period`] and
-//! [`model::Month`]. Pure functions, tested on their own.
+//! Parsing of the value forms a county file writes: whole numbers, two-place decimals, dates
+//! (with their time of day), yes/no, Excel serial days and float noise. Periods and months are
+//! [`model::Period`] and [`model::Month`]. Pure functions, tested on their own, called once per
+//! cell: nothing here allocates for a value that parses.
 
 use std::fmt;
+use std::sync::LazyLock;
 
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use model::schema::DECIMAL_SCALE;
 
-use crate::clean::DATE_FORMATS;
+/// Date forms a county file uses. A bare number is none of them (`2024` is a year, not day
+/// 2024 of Excel's calendar): Excel serial days exist only in workbook number cells, and the
+/// workbook reader turns those into dates.
+pub(crate) const DATE_FORMATS: &[&str] =
+    &["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y.%m.%d", "%Y%m%d"];
+
+/// The same dates with a time of day, as spreadsheets and databases export them. The date is
+/// stored; the reader reports a time other than midnight as not stored.
+pub(crate) const DATE_TIME_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日 %H:%M:%S",
+];
+
+/// How yes/no columns are written (compared lower-cased).
+const BOOLEAN_SPELLINGS: &[(&str, bool)] = &[
+    ("是", true),
+    ("否", false),
+    ("y", true),
+    ("n", false),
+    ("yes", true),
+    ("no", false),
+    ("true", true),
+    ("false", false),
+    ("1", true),
+    ("0", false),
+];
+
+/// The formats, parsed once: chrono's `parse_from_str` would parse the format again for every
+/// cell, which was most of the time a county's date columns took.
+static DATE_ITEMS: LazyLock<Vec<Vec<Item<'static>>>> = LazyLock::new(|| compile(DATE_FORMATS));
+static DATE_TIME_ITEMS: LazyLock<Vec<Vec<Item<'static>>>> =
+    LazyLock::new(|| compile(DATE_TIME_FORMATS));
+
+fn compile(formats: &[&'static str]) -> Vec<Vec<Item<'static>>> {
+    formats
+        .iter()
+        .map(|f| StrftimeItems::new(f).collect())
+        .collect()
+}
+
+/// A whole number: `12`, `-3`, `+7`, or a float that is whole (`12.0`, `1e3`), as a
+/// spreadsheet writes numbers; `None` for anything else, `12.5` included.
+pub(crate) fn parse_whole_number(text: &str) -> Option<i64> {
+    if let Ok(v) = text.parse::<i64>() {
+        return Some(v);
+    }
+    let f: f64 = text.parse().ok()?;
+    // i64::MAX as f64 rounds up to 2^63, which is out of range: hence `<`.
+    (f.is_finite() && f.trunc() == f && f >= i64::MIN as f64 && f < i64::MAX as f64)
+        .then_some(f as i64)
+}
+
+/// A date in one of [`DATE_FORMATS`], or one of [`DATE_TIME_FORMATS`] (its date); the same
+/// reading as chrono's `NaiveDate::parse_from_str` with each format in turn.
+pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
+    if let Some(date) = iso_date(text) {
+        return Some(date);
+    }
+    for items in DATE_ITEMS.iter() {
+        let mut parsed = Parsed::new();
+        if chrono::format::parse(&mut parsed, text, items.iter()).is_ok()
+            && let Ok(date) = parsed.to_naive_date()
+        {
+            return Some(date);
+        }
+    }
+    for items in DATE_TIME_ITEMS.iter() {
+        let mut parsed = Parsed::new();
+        if chrono::format::parse(&mut parsed, text, items.iter()).is_ok()
+            && let Ok(at) = parsed.to_naive_datetime_with_offset(0)
+        {
+            return Some(at.date());
+        }
+    }
+    None
+}
+
+/// `YYYY-MM-DD` exactly, the form almost every date cell has, read without chrono's general
+/// parser (which reads it the same way).
+fn iso_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
+}
+
+/// Yes or no, from the spellings a county writes (`是`/`否`, `y`/`n`, `true`/`false`, `1`/`0`,
+/// in any case).
+pub(crate) fn parse_bool(text: &str) -> Option<bool> {
+    let find = |t: &str| {
+        BOOLEAN_SPELLINGS
+            .iter()
+            .find(|(s, _)| *s == t)
+            .map(|(_, v)| *v)
+    };
+    find(text).or_else(|| find(&text.to_lowercase()))
+}
 
 /// Why text is not a decimal with at most two places.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +276,50 @@ mod tests {
         assert_eq!(time_of_day("2024-05-05 00:00:00"), None);
         assert_eq!(time_of_day("2024-05-05"), None);
         assert_eq!(time_of_day("someday 08:30"), None);
+    }
+
+    #[test]
+    fn whole_numbers_as_spreadsheets_write_them() {
+        assert_eq!(parse_whole_number("12"), Some(12));
+        assert_eq!(parse_whole_number("+7"), Some(7));
+        assert_eq!(parse_whole_number("-3"), Some(-3));
+        assert_eq!(parse_whole_number("12.0"), Some(12));
+        assert_eq!(parse_whole_number("1e3"), Some(1000));
+        assert_eq!(parse_whole_number("12.5"), None);
+        assert_eq!(parse_whole_number("inf"), None);
+        assert_eq!(parse_whole_number("NaN"), None);
+        assert_eq!(parse_whole_number("1e19"), None);
+        assert_eq!(parse_whole_number("十二"), None);
+        assert_eq!(parse_whole_number(""), None);
+    }
+
+    #[test]
+    fn dates_in_every_form_and_never_a_bare_number() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day);
+        assert_eq!(parse_date("2024-05-01"), d(2024, 5, 1));
+        assert_eq!(parse_date("2024-5-1"), d(2024, 5, 1));
+        assert_eq!(parse_date("2024/5/1"), d(2024, 5, 1));
+        assert_eq!(parse_date("2024年5月1日"), d(2024, 5, 1));
+        assert_eq!(parse_date("2024.05.01"), d(2024, 5, 1));
+        assert_eq!(parse_date("20240501"), d(2024, 5, 1));
+        assert_eq!(parse_date("2024-05-01 08:30"), d(2024, 5, 1));
+        assert_eq!(parse_date("2024-05-01T08:30:15.25"), d(2024, 5, 1));
+        assert_eq!(parse_date("2024年5月1日 8:30"), d(2024, 5, 1));
+        assert_eq!(parse_date("2024-02-30"), None);
+        assert_eq!(parse_date("2024"), None);
+        assert_eq!(parse_date("45413"), None);
+        assert_eq!(parse_date("2024-05-01x"), None);
+        assert_eq!(parse_date("May 1, 2024"), None);
+    }
+
+    #[test]
+    fn yes_and_no_in_any_case() {
+        assert_eq!(parse_bool("是"), Some(true));
+        assert_eq!(parse_bool("否"), Some(false));
+        assert_eq!(parse_bool("YES"), Some(true));
+        assert_eq!(parse_bool("N"), Some(false));
+        assert_eq!(parse_bool("0"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
     }
 
     #[test]

@@ -3,15 +3,15 @@
 //! non-empty text into the values of the column's Arrow array. Free text is stored as
 //! written; ids are cleaned per character class, each change reported on its cell.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Date32Array, Date32Builder,
-    Decimal128Builder, Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder,
+    RecordBatch, StringArray, StringBuilder,
 };
-use arrow::datatypes::Int64Type;
 use arrow::error::ArrowError;
+use chrono::Datelike;
 use model::schema::{ColumnType, DECIMAL_PRECISION, DECIMAL_SCALE, EnumValue, id_check_char};
 use model::{Month, Period};
 
@@ -20,7 +20,7 @@ use crate::clean::{CleanColumn, clean_key};
 use crate::issue::Severity;
 use crate::reason::{Choices, Reason};
 use crate::source::RawTable;
-use crate::values::parse_cents;
+use crate::values::{parse_bool, parse_cents, parse_date, parse_whole_number};
 
 /// How one column type turns cleaned, non-empty text into the values of its Arrow column.
 trait CellParser {
@@ -52,15 +52,13 @@ pub(super) fn typed_column(
     clean: &CleanColumn,
 ) -> Result<ArrayRef, ArrowError> {
     let n = ri.raw.len();
-    let parsed = clean.parsed.as_ref();
     match &ri.raw.table.columns[c].ty {
         ColumnType::Text if ri.raw.table.is_key_column(ri.raw.table.columns[c].name) => {
             check_cells(ri, c, clean, KeyCells::new(n))
         }
-        ColumnType::Text => check_cells(ri, c, clean, TextCells(clean.text.clone())),
+        ColumnType::Text => check_cells(ri, c, clean, TextCells(Arc::new(clean.text.clone()))),
         ColumnType::Int { min, max } => {
             let parser = IntCells {
-                parsed: parsed.and_then(|p| p.as_primitive_opt::<Int64Type>().cloned()),
                 min: *min,
                 max: *max,
                 values: Int64Builder::with_capacity(n),
@@ -73,14 +71,12 @@ pub(super) fn typed_column(
         }
         ColumnType::Date => {
             let parser = DateCells {
-                parsed: parsed.and_then(|p| p.as_any().downcast_ref::<Date32Array>().cloned()),
                 values: Date32Builder::with_capacity(n),
             };
             check_cells(ri, c, clean, parser)
         }
         ColumnType::Bool { default } => {
             let parser = BoolCells {
-                parsed: parsed.and_then(|p| p.as_boolean_opt().cloned()),
                 default: *default,
                 values: BooleanBuilder::with_capacity(n),
             };
@@ -88,7 +84,7 @@ pub(super) fn typed_column(
         }
         ColumnType::Enum(values) => {
             let parser = EnumCells {
-                parsed: parsed.and_then(|p| p.as_string_opt::<i32>().cloned()),
+                spellings: spellings(values),
                 choices: values,
                 values: StringBuilder::with_capacity(n, n * 8),
             };
@@ -105,7 +101,7 @@ pub(super) fn typed_column(
 /// to one key are reported with both ([`Reason::KeyCollision`]).
 pub(super) fn written_keys(raw: &RawTable, batch: &RecordBatch) -> HashMap<usize, String> {
     let mut out = HashMap::new();
-    let parts: Vec<(&Vec<Option<String>>, &StringArray)> = raw
+    let parts: Vec<(&StringArray, &StringArray)> = raw
         .table
         .primary_key
         .iter()
@@ -123,12 +119,19 @@ pub(super) fn written_keys(raw: &RawTable, batch: &RecordBatch) -> HashMap<usize
     for row in 0..raw.len() {
         let differs = parts.iter().any(|(cells, stored)| {
             stored.is_valid(row)
-                && cells[row].as_deref().map(|w| w.trim_matches(' ')) != Some(stored.value(row))
+                && cells.is_valid(row)
+                && cells.value(row).trim_matches(' ') != stored.value(row)
         });
         if differs {
             let written: Vec<&str> = parts
                 .iter()
-                .map(|(cells, _)| cells[row].as_deref().unwrap_or(""))
+                .map(|(cells, _)| {
+                    if cells.is_valid(row) {
+                        cells.value(row)
+                    } else {
+                        ""
+                    }
+                })
                 .collect();
             out.insert(row, written.join(", "));
         }
@@ -146,7 +149,7 @@ fn check_cells<P: CellParser>(
     mut parser: P,
 ) -> Result<ArrayRef, ArrowError> {
     let def = &ri.raw.table.columns[c];
-    let text = clean.text.as_string::<i32>();
+    let text = &clean.text;
     for row in 0..ri.raw.len() {
         if text.is_null(row) {
             if def.required && !parser.has_default() {
@@ -236,17 +239,16 @@ impl CellParser for KeyCells {
     }
 }
 
-/// Whole numbers as Polars parsed them, within the column's range.
+/// Whole numbers (a whole float such as `12.0` included), within the column's range.
 struct IntCells {
-    parsed: Option<Int64Array>,
     min: i64,
     max: i64,
     values: Int64Builder,
 }
 
 impl CellParser for IntCells {
-    fn push(&mut self, row: usize, _text: &str) -> Result<(), Reason> {
-        let Some(v) = valid(&self.parsed, row).map(|p| p.value(row)) else {
+    fn push(&mut self, _row: usize, text: &str) -> Result<(), Reason> {
+        let Some(v) = parse_whole_number(text) else {
             return Err(Reason::NotAWholeNumber);
         };
         if !(self.min..=self.max).contains(&v) {
@@ -268,7 +270,7 @@ impl CellParser for IntCells {
     }
 }
 
-/// Exact decimals with at most two places, parsed here (Polars has no such parser).
+/// Exact decimals with at most two places.
 struct DecimalCells(Decimal128Builder);
 
 impl CellParser for DecimalCells {
@@ -291,20 +293,20 @@ impl CellParser for DecimalCells {
     }
 }
 
-/// Dates as Polars parsed them, from 1900 to 2100.
+/// Dates in any of the county forms, from 1900 to 2100.
 struct DateCells {
-    parsed: Option<Date32Array>,
     values: Date32Builder,
 }
 
 impl CellParser for DateCells {
-    fn push(&mut self, row: usize, _text: &str) -> Result<(), Reason> {
+    fn push(&mut self, _row: usize, text: &str) -> Result<(), Reason> {
         // 1900-01-01 and 2100-12-31 as days since 1970-01-01.
         const FIRST: i32 = -25_567;
         const LAST: i32 = 47_482;
-        let Some(days) = valid(&self.parsed, row).map(|p| p.value(row)) else {
+        let Some(date) = parse_date(text) else {
             return Err(Reason::NotADate);
         };
+        let days = date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE;
         if !(FIRST..=LAST).contains(&days) {
             return Err(Reason::DateOutOfRange);
         }
@@ -321,16 +323,15 @@ impl CellParser for DateCells {
     }
 }
 
-/// Yes/no values as Polars parsed them; empty and unreadable cells hold the default.
+/// Yes/no values; empty and unreadable cells hold the default.
 struct BoolCells {
-    parsed: Option<BooleanArray>,
     default: bool,
     values: BooleanBuilder,
 }
 
 impl CellParser for BoolCells {
-    fn push(&mut self, row: usize, _text: &str) -> Result<(), Reason> {
-        let Some(v) = valid(&self.parsed, row).map(|p| p.value(row)) else {
+    fn push(&mut self, _row: usize, text: &str) -> Result<(), Reason> {
+        let Some(v) = parse_bool(text) else {
             return Err(Reason::NotABool {
                 default: self.default,
             });
@@ -352,19 +353,26 @@ impl CellParser for BoolCells {
     }
 }
 
-/// Canonical values of an enumeration, as Polars mapped the spellings.
+/// Canonical values of an enumeration, from any of its spellings in any case.
 struct EnumCells {
-    parsed: Option<StringArray>,
+    /// Lower-cased spelling → canonical value.
+    spellings: HashMap<String, &'static str>,
     choices: &'static [EnumValue],
     values: StringBuilder,
 }
 
 impl CellParser for EnumCells {
-    fn push(&mut self, row: usize, _text: &str) -> Result<(), Reason> {
-        let Some(p) = valid(&self.parsed, row) else {
-            return Err(Reason::NotOneOf(Choices(self.choices)));
+    fn push(&mut self, _row: usize, text: &str) -> Result<(), Reason> {
+        // A spelling found as written is already lower-case (every key is); only a miss pays
+        // for lower-casing.
+        let canonical = match self.spellings.get(text) {
+            Some(c) => *c,
+            None => *self
+                .spellings
+                .get(&text.to_lowercase())
+                .ok_or(Reason::NotOneOf(Choices(self.choices)))?,
         };
-        self.values.append_value(p.value(row));
+        self.values.append_value(canonical);
         Ok(())
     }
 
@@ -407,9 +415,20 @@ impl CellParser for NormalizedCells {
     }
 }
 
-/// The parsed array when it holds a value at `row`; a cell Polars could not parse is null.
-fn valid<A: Array>(parsed: &Option<A>, row: usize) -> Option<&A> {
-    parsed.as_ref().filter(|p| p.is_valid(row))
+/// Days from 0001-01-01 (day 1) to 1970-01-01, for Arrow's Date32.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// The spellings of an enumeration, lower-cased, each with its canonical value; a spelling
+/// two values share keeps the first value's meaning.
+fn spellings(values: &'static [EnumValue]) -> HashMap<String, &'static str> {
+    let mut map = BTreeMap::new();
+    for v in values {
+        map.entry(v.canonical.to_lowercase()).or_insert(v.canonical);
+        for s in v.spellings {
+            map.entry(s.to_lowercase()).or_insert(v.canonical);
+        }
+    }
+    map.into_iter().collect()
 }
 
 fn period(s: &str) -> Result<String, Reason> {

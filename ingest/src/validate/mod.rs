@@ -117,7 +117,7 @@ impl RowIssues<'_> {
     }
 
     fn raw_value(&self, c: usize, row: usize) -> Option<String> {
-        self.raw.cells[c].as_ref().and_then(|v| v[row].clone())
+        self.raw.cell(c, row).map(str::to_string)
     }
 
     /// Reports the value of column `c` in `row` as read, with `reason`.
