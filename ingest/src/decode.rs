@@ -367,6 +367,35 @@ pub(crate) fn decode_field(bytes: &[u8], enc: TextEncoding) -> Result<Cow<'_, st
 mod tests {
     use super::*;
 
+    /// A file of several stretches, with `\r\n` and lone `\r` line ends, and one UTF-8 row
+    /// pasted far past the first stretch: its line number is the file's, not its stretch's.
+    #[test]
+    fn a_pasted_row_deep_in_a_big_file_keeps_its_line_number() {
+        let mut text = String::from("组织编码,组织名称\r\n");
+        for i in 0..90_000 {
+            let end = if i % 1000 == 7 { "\r" } else { "\r\n" };
+            text.push_str(&format!("B{i:05},古楼坪村第{i}党支部{end}"));
+        }
+        let (mut bytes, _, _) = GB18030.encode(&text);
+        let bytes = bytes.to_mut();
+        assert!(bytes.len() > 2 << 20, "more than two stretches");
+        let lines_before = split_lines(bytes).count() as u64;
+        bytes.extend_from_slice("B99999,南岗村党支部\n".as_bytes());
+        bytes.extend_from_slice(&GB18030.encode("B99998,北岗村党支部\n").0);
+        let detected = detect(bytes);
+        assert_eq!(detected.encoding, TextEncoding::Gb18030);
+        assert_eq!(detected.other_lines, vec![lines_before + 1]);
+        assert_eq!(detected.chosen_lines as u64, lines_before + 1);
+        // Decoded whole, in stretches, it is the file decoded in one piece.
+        let (whole, _, _) = GB18030.encode(&text);
+        assert_eq!(decode_gb18030_whole(&whole).as_deref(), Some(text.as_str()));
+        // A byte that does not decode anywhere in it: not decoded whole.
+        let mut broken = whole.to_vec();
+        let at = broken.len() - 3;
+        broken[at] = 0xFF;
+        assert_eq!(decode_gb18030_whole(&broken), None);
+    }
+
     #[test]
     fn gbk_bytes_are_detected_and_decoded() {
         let (bytes, _, _) = GB18030.encode("组织编码,组织名称\nB001,古楼坪村党支部\n");

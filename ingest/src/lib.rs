@@ -3,7 +3,7 @@
 //! The stages, in order:
 //! 1. `source` reads CSV (UTF-8, BOM, GBK/GB18030, UTF-16), Excel workbooks and Parquet into
 //!    raw text cells, each with its file and line (`decode` decides a CSV's encoding);
-//! 2. `clean` trims and normalizes the cells and parses types with Polars;
+//! 2. `clean` keeps free text as written and trims and folds the other cells;
 //! 3. `validate` checks cells, rows, keys, the grid and references;
 //! 4. [`load`] merges the accepted rows by primary key and commits them with the
 //!    reconciliation and every issue, atomically; [`LoadOptions`] can make the load a snapshot of
@@ -21,6 +21,7 @@ mod decode;
 mod error;
 mod headers;
 mod issue;
+mod keys;
 mod load;
 mod reason;
 mod snapshot;

@@ -3,7 +3,9 @@
 //! its files no longer list), and commit everything — data, reconciliation and issues — in
 //! one atomic step.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -24,7 +26,8 @@ use warehouse::{Manifest, Tenant};
 use crate::clean::clean;
 use crate::error::IngestError;
 use crate::issue::{Issue, Severity};
-use crate::snapshot::{Removal, row_keys};
+use crate::keys::{KeyColumns, RowKey};
+use crate::snapshot::Removal;
 use crate::source::{Skipped, read_sources};
 use crate::validate::{
     Existing, FileRows, Staged, reject_references_to_removed, stage, validate_fields,
@@ -378,17 +381,22 @@ fn merge_by_key(
         table: table.name,
         source,
     };
-    let new_keys = row_keys(table, new);
-    let by_key: HashMap<&str, usize> = new_keys
-        .iter()
-        .enumerate()
-        .filter_map(|(i, k)| Some((k.as_deref()?, i)))
+    // The first load of a table, and every load of a table a snapshot emptied.
+    if old.num_rows() == 0 {
+        return Ok(new.clone());
+    }
+    let (Some(new_keys), Some(old_keys)) = (KeyColumns::of(table, new), KeyColumns::of(table, old))
+    else {
+        return concat_batches(&table.arrow_schema(), [old, new]).map_err(arrow_err);
+    };
+    let by_key: HashMap<RowKey, usize> = (0..new.num_rows())
+        .filter_map(|i| Some((new_keys.at(i)?, i)))
         .collect();
     let base = old.num_rows();
     let mut replaced = vec![false; new.num_rows()];
     let mut take: Vec<u32> = Vec::with_capacity(base + new.num_rows());
-    for (i, key) in row_keys(table, old).iter().enumerate() {
-        match key.as_deref().and_then(|k| by_key.get(k)) {
+    for i in 0..base {
+        match old_keys.at(i).and_then(|k| by_key.get(&k)) {
             Some(&j) => {
                 replaced[j] = true;
                 take.push((base + j) as u32);

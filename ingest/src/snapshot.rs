@@ -14,7 +14,9 @@
 //! Every removed row is an [`Issue`] of severity [`Severity::Removed`] with its key, and every
 //! cleared reference a warning, so nothing leaves the warehouse without a line.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use model::schema::{TABLES, TableDef};
@@ -126,6 +128,10 @@ impl Removal {
         staged: &[Staged],
         committed: &HashMap<&'static str, RecordBatch>,
     ) -> Removal {
+        // A load that replaces nothing removes nothing: the committed keys are not even read.
+        if replace.is_empty() {
+            return Removal::default();
+        }
         let tables = committed_tables(committed);
         let mut files: Vec<&str> = Vec::new();
         let mut removal = Removal::default();

@@ -91,6 +91,12 @@ pub enum WarehouseError {
         path: PathBuf,
         error: Box<DeltaTableError>,
     },
+    /// The task writing a table stopped before it finished (it panicked or was cancelled).
+    #[error("writing {} stopped before it finished", .path.display())]
+    WriteStopped {
+        path: PathBuf,
+        source: tokio::task::JoinError,
+    },
     /// A stored table does not have the columns the warehouse promises.
     #[error("table {table}: stored data does not match the expected schema")]
     Schema {
@@ -382,6 +388,28 @@ fn table_url(path: &Path) -> Result<Url> {
         path: abs.clone(),
         source: std::io::Error::other("cannot be expressed as a file URL"),
     })
+}
+
+/// Writes one table's new contents as its next Delta version, on disk before it returns;
+/// returns that version.
+async fn write_table(path: PathBuf, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<u64> {
+    let mut batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+    if batches.is_empty() {
+        batches.push(RecordBatch::new_empty(schema));
+    }
+    // Overwrite from the committed state: versions a killed load left behind are replaced,
+    // never built upon. A table written under an older schema (the load log gained a column)
+    // takes the current one.
+    let table = open_delta(&path).await?;
+    let table = table
+        .write(batches)
+        .with_save_mode(SaveMode::Overwrite)
+        .with_schema_mode(SchemaMode::Overwrite)
+        .await
+        .map_err(|e| delta_err(&path, e))?;
+    // The manifest must never name data that is not on disk yet.
+    sync_version(&path, &table)?;
+    Ok(table.version().unwrap_or_default())
 }
 
 async fn open_delta(path: &Path) -> Result<DeltaTable> {
@@ -750,32 +778,24 @@ impl Tenant {
         last_load_id: u64,
         tables: Vec<(String, Vec<RecordBatch>)>,
     ) -> Result<Manifest> {
-        let mut next = base.clone();
+        // The tables are written at once, each on a task of its own (encoding Parquet is most
+        // of a load's commit); the manifest below is still the one step that makes them current.
+        let mut writes = Vec::new();
         for (name, batches) in tables {
             let path = self.table_path(&name);
             let schema = schema_of(&name).ok_or_else(|| WarehouseError::Schema {
                 table: name.clone(),
                 source: arrow::error::ArrowError::SchemaError("not a warehouse table".into()),
             })?;
-            let mut batches: Vec<RecordBatch> =
-                batches.into_iter().filter(|b| b.num_rows() > 0).collect();
-            if batches.is_empty() {
-                batches.push(RecordBatch::new_empty(schema));
-            }
-            // Overwrite from the committed state: versions a killed load left behind are
-            // replaced, never built upon. A table written under an older schema (the load
-            // log gained a column) takes the current one.
-            let table = open_delta(&path).await?;
-            let table = table
-                .write(batches)
-                .with_save_mode(SaveMode::Overwrite)
-                .with_schema_mode(SchemaMode::Overwrite)
+            let task = tokio::spawn(write_table(path.clone(), schema, batches));
+            writes.push((name, path, task));
+        }
+        let mut next = base.clone();
+        for (name, path, task) in writes {
+            let version = task
                 .await
-                .map_err(|e| delta_err(&path, e))?;
-            // The manifest must never name data that is not on disk yet.
-            sync_version(&path, &table)?;
-            next.tables
-                .insert(name, table.version().unwrap_or_default());
+                .map_err(|source| WarehouseError::WriteStopped { path, source })??;
+            next.tables.insert(name, version);
         }
         next.generation += 1;
         next.last_load_id = last_load_id;

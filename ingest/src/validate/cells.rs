@@ -3,7 +3,9 @@
 //! non-empty text into the values of the column's Arrow array. Free text is stored as
 //! written; ids are cleaned per character class, each change reported on its cell.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 use arrow::array::{

@@ -1,13 +1,15 @@
 //! The checks across rows and tables: repeated keys, the grid, references. A rejected row
 //! takes the rows that depend on it with it, and their reason says where and why it fell.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use arrow::array::{Array, AsArray, Int64Array, StringArray};
 use arrow::datatypes::Int64Type;
+use rayon::prelude::*;
 
 use super::{Existing, Staged};
 use crate::issue::{Issue, Severity};
+use crate::keys::{FirstRows, KeyColumns};
 use crate::reason::{Cause, Reason, Rejection};
 
 fn reject(
@@ -34,40 +36,9 @@ fn reject(
     });
 }
 
-/// The primary-key columns of a staged table, looked up once rather than per row.
-struct Keys {
-    cols: Vec<StringArray>,
-}
-
-impl Keys {
-    fn of(staged: &Staged) -> Keys {
-        Keys {
-            cols: staged
-                .table
-                .primary_key
-                .iter()
-                .filter_map(|k| staged.key_column(k).cloned())
-                .collect(),
-        }
-    }
-
-    /// The row's key (parts joined by U+001F), or `None` when a part is null.
-    fn at(&self, row: usize) -> Option<String> {
-        if let [col] = self.cols.as_slice() {
-            return col.is_valid(row).then(|| col.value(row).to_string());
-        }
-        let mut key = String::new();
-        for (i, col) in self.cols.iter().enumerate() {
-            if col.is_null(row) {
-                return None;
-            }
-            if i > 0 {
-                key.push('\u{1f}');
-            }
-            key.push_str(col.value(row));
-        }
-        Some(key)
-    }
+/// The primary-key columns of a staged table.
+fn key_columns(staged: &Staged) -> Option<KeyColumns> {
+    KeyColumns::of(staged.table, &staged.batch)
 }
 
 /// A repeated primary key inside the load: the first occurrence is kept, and the later row
@@ -75,8 +46,10 @@ impl Keys {
 /// one key only once cleaned. A key written otherwise than the committed key it cleans to
 /// merges, as SPEC says, with a warning.
 fn reject_duplicate_keys(staged: &mut Staged, existing: &Existing, issues: &mut Vec<Issue>) {
-    let mut first: HashMap<String, usize> = HashMap::new();
-    let keys = Keys::of(staged);
+    let Some(keys) = key_columns(staged) else {
+        return;
+    };
+    let mut first = FirstRows::new(&keys, staged.read());
     let committed = existing.keys.get(staged.table.name);
     let column = staged.table.primary_key.join(", ");
     for row in 0..staged.read() {
@@ -86,15 +59,15 @@ fn reject_duplicate_keys(staged: &mut Staged, existing: &Existing, issues: &mut 
         let Some(key) = keys.at(row) else {
             continue;
         };
-        let shown = key.replace('\u{1f}', ", ");
-        match first.get(&key) {
+        match first.first_or_insert(key, row) {
             None => {
-                if let (Some(written), Some(committed)) = (staged.written_keys.get(&row), committed)
-                    && committed.contains(&key)
+                if let (Some(written), Some(committed), Some(single)) =
+                    (staged.written_keys.get(&row), committed, key.single())
+                    && committed.contains(single)
                 {
                     let reason = Reason::KeyMergesWithCommitted {
                         written: written.clone(),
-                        key: shown,
+                        key: key.shown(),
                     };
                     issues.push(Issue {
                         table: staged.table.name,
@@ -106,9 +79,9 @@ fn reject_duplicate_keys(staged: &mut Staged, existing: &Existing, issues: &mut 
                         severity: Severity::Warning,
                     });
                 }
-                first.insert(key, row);
             }
-            Some(&kept) => {
+            Some(kept) => {
+                let shown = key.shown();
                 let written = staged.written_keys.get(&row).unwrap_or(&shown);
                 let first_written = staged.written_keys.get(&kept).unwrap_or(&shown);
                 let reason = if written == first_written {
@@ -137,13 +110,16 @@ fn reject_duplicate_keys(staged: &mut Staged, existing: &Existing, issues: &mut 
 /// Where a key was rejected in this load, to explain a cascading rejection.
 fn rejected_keys(staged: &Staged) -> HashMap<String, Rejection> {
     let mut out = HashMap::new();
-    let keys = Keys::of(staged);
+    let Some(keys) = key_columns(staged) else {
+        return out;
+    };
     for row in 0..staged.read() {
         if staged.alive[row] {
             continue;
         }
         if let Some(key) = keys.at(row) {
-            out.entry(key).or_insert_with(|| rejection(staged, row));
+            out.entry(key.shown())
+                .or_insert_with(|| rejection(staged, row));
         }
     }
     out
@@ -159,10 +135,12 @@ fn rejection(staged: &Staged, row: usize) -> Rejection {
 }
 
 fn alive_keys(staged: &Staged) -> HashSet<String> {
-    let keys = Keys::of(staged);
+    let Some(keys) = key_columns(staged) else {
+        return HashSet::default();
+    };
     (0..staged.read())
         .filter(|r| staged.alive[*r])
-        .filter_map(|r| keys.at(r))
+        .filter_map(|r| keys.at(r).map(|k| k.shown()))
         .collect()
 }
 
@@ -460,15 +438,19 @@ fn check_fk(
         return false;
     };
     let committed = existing.keys.get(target);
-    let mut changed = false;
-    for row in 0..staged.read() {
-        if !staged.alive[row] || values.is_null(row) {
-            continue;
-        }
+    // The lookups run in parallel; the rows that point nowhere are rejected in row order.
+    let dangling: Vec<usize> = (0..staged.read())
+        .into_par_iter()
+        .filter(|&row| {
+            staged.alive[row]
+                && values.is_valid(row)
+                && !alive.contains(values.value(row))
+                && !committed.is_some_and(|k| k.contains(values.value(row)))
+        })
+        .collect();
+    let changed = !dangling.is_empty();
+    for row in dangling {
         let v = values.value(row);
-        if alive.contains(v) || committed.is_some_and(|k| k.contains(v)) {
-            continue;
-        }
         let reason = match rejected.get(v) {
             Some(rejection) => Reason::ReferenceRejected {
                 table: target,
@@ -487,7 +469,6 @@ fn check_fk(
             },
         };
         reject(staged, row, column, Some(v.to_string()), reason, issues);
-        changed = true;
     }
     changed
 }
@@ -499,9 +480,17 @@ pub(crate) fn validate_relations(
     existing: &Existing,
     issues: &mut Vec<Issue>,
 ) {
-    for s in staged.iter_mut() {
-        reject_duplicate_keys(s, existing, issues);
-    }
+    // Each table's repeated keys are its own affair: the tables are checked in parallel, and
+    // their issues taken in table order.
+    let repeated: Vec<Vec<Issue>> = staged
+        .par_iter_mut()
+        .map(|s| {
+            let mut found = Vec::new();
+            reject_duplicate_keys(s, existing, &mut found);
+            found
+        })
+        .collect();
+    issues.extend(repeated.into_iter().flatten());
     if let Some(units) = staged.iter_mut().find(|s| s.table.name == "grid_units") {
         check_grid(units, existing, issues);
     }
