@@ -1112,7 +1112,7 @@ fn read_parquet(
                 builder.insert(b)
             }
         };
-        let texts: Vec<Vec<Option<String>>> = batch
+        let texts: Vec<StringArray> = batch
             .columns()
             .iter()
             .zip(batch.schema().fields())
@@ -1127,7 +1127,10 @@ fn read_parquet(
             .collect::<Result<_, _>>()?;
         for r in 0..batch.num_rows() {
             row_no += 1;
-            let values: Vec<Option<String>> = texts.iter().map(|c| c[r].clone()).collect();
+            let values: Vec<Option<&str>> = texts
+                .iter()
+                .map(|c| c.is_valid(r).then(|| c.value(r)))
+                .collect();
             // A Parquet row is a row the file has, even with no values: it is counted.
             if is_blank(&values) {
                 b.push_rejected(row_no, Reason::EmptyRow);
@@ -1147,7 +1150,7 @@ fn read_parquet(
 fn column_text(
     col: &ArrayRef,
     def: Option<&ColumnDef>,
-) -> Result<Vec<Option<String>>, arrow::error::ArrowError> {
+) -> Result<StringArray, arrow::error::ArrowError> {
     let floats: Option<Vec<Option<f64>>> = match col.data_type() {
         DataType::Float64 => Some(col.as_primitive::<Float64Type>().iter().collect()),
         DataType::Float32 => Some(
@@ -1165,16 +1168,16 @@ fn column_text(
         };
         return Ok(f.into_iter().map(|v| v.map(text)).collect());
     }
+    if let Some(strings) = col.as_string_opt::<i32>() {
+        return Ok(strings.clone());
+    }
     let as_text: ArrayRef = match col.data_type() {
         DataType::Timestamp(_, _) | DataType::Date64 => {
             cast(&cast(col, &DataType::Date32)?, &DataType::Utf8)?
         }
         _ => cast(col, &DataType::Utf8)?,
     };
-    let strings = as_text.as_string::<i32>();
-    Ok((0..strings.len())
-        .map(|i| strings.is_valid(i).then(|| strings.value(i).to_string()))
-        .collect())
+    Ok(as_text.as_string::<i32>().clone())
 }
 
 /// Which table a file holds: from its name, or for a file inside a partition folder
