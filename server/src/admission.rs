@@ -35,8 +35,13 @@ pub struct AdmissionLimits {
     /// address holds many users, and one of them mistyping must not lock the others out, while
     /// one client spraying passwords over many user names is still stopped.
     pub address_factor: u32,
-    /// How long a lockout lasts.
+    /// How long a lockout lasts; failures older than this, with no lockout running, are
+    /// forgotten.
     pub lockout: Duration,
+    /// Users and addresses whose failures are remembered at once. Past it, the oldest that is
+    /// not locked out is forgotten first: a flood of made-up user names (or IPv6 addresses)
+    /// cannot grow the server's memory, nor lift a running lockout.
+    pub max_tracked: usize,
 }
 
 impl Default for AdmissionLimits {
@@ -51,6 +56,7 @@ impl Default for AdmissionLimits {
             failures_before_lockout: 10,
             address_factor: 5,
             lockout: Duration::from_secs(15 * 60),
+            max_tracked: 100_000,
         }
     }
 }
@@ -114,6 +120,8 @@ impl Turned {
 struct Failures {
     count: u32,
     locked_until: Option<Instant>,
+    /// The latest failure.
+    last: Option<Instant>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -214,7 +222,7 @@ impl Admission {
         let failures = lock(&self.failures);
         let mut delay = Duration::ZERO;
         for who in [Who::User(user.to_string()), Who::Address(address)] {
-            let Some(f) = failures.get(&who) else {
+            let Some(f) = failures.get(&who).filter(|f| !self.forgotten(f, now)) else {
                 continue;
             };
             if let Some(until) = f.locked_until
@@ -228,6 +236,42 @@ impl Admission {
             delay = delay.max(self.backoff(&who, f.count));
         }
         Ok(delay)
+    }
+
+    /// Whether failures are past remembering: a lockout that ran out, or, with none, a last
+    /// failure longer ago than a lockout lasts.
+    fn forgotten(&self, f: &Failures, now: Instant) -> bool {
+        match f.locked_until {
+            Some(until) => until <= now,
+            None => f
+                .last
+                .is_none_or(|t| now.saturating_duration_since(t) >= self.limits.lockout),
+        }
+    }
+
+    /// Makes room for one more entry when the map is full: forgotten entries go; if that is
+    /// not a tenth of it, those not locked out whose last failure is oldest go too (locked ones
+    /// only when nearly every entry is locked), down to nine tenths. Clearing a tenth at a time
+    /// keeps a flood's cost per failed login small.
+    fn make_room(&self, failures: &mut HashMap<Who, Failures>, now: Instant) {
+        let cap = self.limits.max_tracked.max(1);
+        if failures.len() < cap {
+            return;
+        }
+        failures.retain(|_, f| !self.forgotten(f, now));
+        let keep = cap - cap.div_ceil(10);
+        if failures.len() <= keep {
+            return;
+        }
+        let mut by_age: Vec<((bool, Option<Instant>), Who)> = failures
+            .iter()
+            .map(|(who, f)| ((f.locked_until.is_some(), f.last), who.clone()))
+            .collect();
+        let cut = by_age.len() - keep;
+        by_age.select_nth_unstable_by_key(cut - 1, |(rank, _)| *rank);
+        for (_, who) in &by_age[..cut] {
+            failures.remove(who);
+        }
     }
 
     /// How many times the user thresholds apply to `who`.
@@ -269,12 +313,16 @@ impl Admission {
         let mut failures = lock(&self.failures);
         let mut locked = Vec::new();
         for who in [Who::User(user.to_string()), Who::Address(address)] {
+            if !failures.contains_key(&who) {
+                self.make_room(&mut failures, now);
+            }
             let f = failures.entry(who.clone()).or_default();
-            if f.locked_until.is_some_and(|until| until <= now) {
-                // A lockout that ran out starts the count again.
+            if self.forgotten(f, now) {
+                // A lockout that ran out, or failures long past, start the count again.
                 *f = Failures::default();
             }
             f.count += 1;
+            f.last = Some(now);
             if f.count >= self.limits.failures_before_lockout * self.factor(&who)
                 && f.locked_until.is_none()
             {
@@ -376,6 +424,40 @@ mod tests {
         assert!(err.to_string().contains("from 10.0.0.7"), "{err}");
         // Another user from another address is not affected.
         assert_eq!(a.before_login("other", AWAY), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn failures_long_past_are_forgotten() {
+        let a = Admission::new(AdmissionLimits {
+            lockout: Duration::from_millis(100),
+            ..AdmissionLimits::default()
+        });
+        for _ in 0..5 {
+            a.failed("qa", HOME);
+        }
+        assert_eq!(a.before_login("qa", HOME), Ok(Duration::from_secs(4)));
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(a.before_login("qa", HOME), Ok(Duration::ZERO));
+        assert!(a.failed("qa", HOME).is_empty(), "the count starts again");
+        assert_eq!(a.before_login("qa", HOME), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_flood_of_names_neither_grows_memory_nor_lifts_a_lockout() {
+        let a = Admission::new(AdmissionLimits {
+            max_tracked: 50,
+            ..AdmissionLimits::default()
+        });
+        for _ in 0..10 {
+            a.failed("qa", HOME);
+        }
+        assert!(a.before_login("qa", AWAY).is_err(), "locked");
+        for n in 0..5_000u32 {
+            let address = IpAddr::V6(std::net::Ipv6Addr::from(u128::from(n) + 1));
+            a.failed(&format!("made-up-{n}"), address);
+        }
+        assert!(lock(&a.failures).len() <= 50, "{}", lock(&a.failures).len());
+        assert!(a.before_login("qa", AWAY).is_err(), "still locked");
     }
 
     #[test]
