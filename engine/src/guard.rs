@@ -74,7 +74,9 @@ pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
             QueryError::refused(Refusal::Unreadable, format!("cannot read the query: {e}"))
         })?;
     let (mut operators, mut depth, mut deepest, mut set_ops) = (0usize, 0usize, 0usize, 0usize);
+    let mut relations = Relations::default();
     for t in &tokens {
+        relations.see(t);
         match t {
             Token::LParen | Token::LBrace => {
                 depth += 1;
@@ -121,7 +123,70 @@ pub fn check_sql(sql: &str, limits: &Limits) -> Result<(), QueryError> {
     if set_ops > limits.max_set_operations {
         return refuse("UNION/INTERSECT/EXCEPT", set_ops, limits.max_set_operations);
     }
+    if relations.count > limits.max_relations {
+        return refuse(
+            "tables, views and subqueries read",
+            relations.count,
+            limits.max_relations,
+        );
+    }
     Ok(())
+}
+
+/// Counts the relations a statement reads, from its tokens: one for each FROM and JOIN, and
+/// one for each comma of a FROM list (at the FROM's own depth of parentheses, until the clause
+/// after it). It never counts fewer than the planner will join; it may count a few more
+/// (`EXTRACT(YEAR FROM d)`, `IS DISTINCT FROM`), which only matters far below the limit.
+#[derive(Debug, Default)]
+struct Relations {
+    count: usize,
+    /// Per depth of parentheses, whether a FROM list is open there.
+    in_from: Vec<bool>,
+}
+
+impl Relations {
+    fn see(&mut self, token: &Token) {
+        if self.in_from.is_empty() {
+            self.in_from.push(false);
+        }
+        let open = self
+            .in_from
+            .last_mut()
+            .expect("the outermost level is always there");
+        match token {
+            Token::LParen => self.in_from.push(false),
+            Token::RParen => {
+                if self.in_from.len() > 1 {
+                    self.in_from.pop();
+                }
+            }
+            Token::Comma if *open => self.count += 1,
+            Token::SemiColon => *open = false,
+            Token::Word(w) => match w.keyword {
+                Keyword::FROM => {
+                    self.count += 1;
+                    *open = true;
+                }
+                Keyword::JOIN => self.count += 1,
+                Keyword::WHERE
+                | Keyword::GROUP
+                | Keyword::HAVING
+                | Keyword::ORDER
+                | Keyword::LIMIT
+                | Keyword::OFFSET
+                | Keyword::FETCH
+                | Keyword::WINDOW
+                | Keyword::QUALIFY
+                | Keyword::UNION
+                | Keyword::INTERSECT
+                | Keyword::EXCEPT
+                | Keyword::SELECT
+                | Keyword::FOR => *open = false,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
 }
 
 /// Tokens that are leaves of a statement's tree: names, literals and separators. Keywords,
@@ -407,6 +472,54 @@ mod tests {
                 .to_string()
                 .contains("UNION")
         );
+    }
+
+    /// A join of hundreds of tables fits the size and operator limits but plans for seconds
+    /// before the time limit can stop it: refused by counting what it reads, however written.
+    #[test]
+    fn joins_of_hundreds_of_relations_are_refused() {
+        let l = Limits::default();
+        let comma = format!("SELECT 1 FROM {}", vec!["branches"; 1_500].join(", "));
+        let joined = format!(
+            "SELECT 1 FROM branches b0 {}",
+            (1..300)
+                .map(|i| format!("JOIN branches b{i} ON true"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let ctes = format!(
+            "WITH c0 AS (SELECT 1 AS x), {} SELECT * FROM c299",
+            (1..300)
+                .map(|i| format!("c{i} AS (SELECT x FROM c{})", i - 1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let nested = format!(
+            "SELECT 1 FROM branches WHERE branch_id IN ({})",
+            vec!["SELECT branch_id FROM members, meetings"; 60].join(" UNION ALL ")
+        );
+        for sql in [comma, joined, ctes, nested] {
+            let err = check_sql(&sql, &l).expect_err(&sql[..40]);
+            assert!(
+                err.to_string().contains("tables, views and subqueries"),
+                "{err}"
+            );
+        }
+        // What a county office writes is far from it: commas of a select list, of function
+        // arguments and of IN lists are not relations.
+        let honest = "WITH t AS (SELECT unit_id, count(*) AS n FROM branches GROUP BY unit_id) \
+                      SELECT b.name, coalesce(t.n, 0), substring(b.name FROM 1 FOR 2) \
+                      FROM branches b LEFT JOIN t ON t.unit_id = b.unit_id, grid_units g \
+                      WHERE g.unit_id = b.unit_id AND b.kind IN ('a', 'b', 'c') \
+                      ORDER BY 1, 2 LIMIT 5";
+        let mut counted = Relations::default();
+        let tokens = Tokenizer::new(&PostgreSqlDialect {}, honest)
+            .tokenize()
+            .expect("tokens");
+        tokens.iter().for_each(|t| counted.see(t));
+        // branches (in t), FROM of substring, branches b, JOIN t, grid_units.
+        assert_eq!(counted.count, 5);
+        check_sql(honest, &l).expect("an honest query");
     }
 
     /// Every operator that builds one tree level per use, in a chain that fits the size

@@ -22,6 +22,10 @@ pub struct Limits {
     pub max_nesting: usize,
     /// The most UNION / INTERSECT / EXCEPT in one statement.
     pub max_set_operations: usize,
+    /// The most tables, views and subqueries one statement reads (each FROM, JOIN and comma in
+    /// a FROM list): planning a join of hundreds of relations takes seconds before any limit on
+    /// running can stop it.
+    pub max_relations: usize,
 }
 
 impl Default for Limits {
@@ -34,6 +38,7 @@ impl Default for Limits {
             max_operators: 2_000,
             max_nesting: 64,
             max_set_operations: 200,
+            max_relations: 100,
         }
     }
 }
@@ -59,6 +64,7 @@ impl Limits {
             max_operators: self.max_operators.min(other.max_operators),
             max_nesting: self.max_nesting.min(other.max_nesting),
             max_set_operations: self.max_set_operations.min(other.max_set_operations),
+            max_relations: self.max_relations.min(other.max_relations),
         }
     }
 
