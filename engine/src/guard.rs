@@ -149,16 +149,15 @@ impl Relations {
         if self.in_from.is_empty() {
             self.in_from.push(false);
         }
+        let depth = self.in_from.len();
         let open = self
             .in_from
             .last_mut()
             .expect("the outermost level is always there");
         match token {
             Token::LParen => self.in_from.push(false),
-            Token::RParen => {
-                if self.in_from.len() > 1 {
-                    self.in_from.pop();
-                }
+            Token::RParen if depth > 1 => {
+                self.in_from.pop();
             }
             Token::Comma if *open => self.count += 1,
             Token::SemiColon => *open = false,
