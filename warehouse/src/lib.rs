@@ -790,12 +790,25 @@ impl Tenant {
             let task = tokio::spawn(write_table(path.clone(), schema, batches));
             writes.push((name, path, task));
         }
+        // Every write is waited for, failed or not: none may still be writing once the caller
+        // lets go of the tenant's lock.
         let mut next = base.clone();
+        let mut failed = None;
         for (name, path, task) in writes {
-            let version = task
-                .await
-                .map_err(|source| WarehouseError::WriteStopped { path, source })??;
-            next.tables.insert(name, version);
+            match task.await {
+                Ok(Ok(version)) => {
+                    next.tables.insert(name, version);
+                }
+                Ok(Err(e)) => {
+                    failed.get_or_insert(e);
+                }
+                Err(source) => {
+                    failed.get_or_insert(WarehouseError::WriteStopped { path, source });
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         next.generation += 1;
         next.last_load_id = last_load_id;
