@@ -28,17 +28,17 @@ pub(crate) struct CleanColumn {
 /// Text as written; null when the cell is nothing but white space. Shares the raw column's
 /// buffers.
 fn as_written(raw: &StringArray) -> StringArray {
-    let blank: Vec<bool> = raw
+    let kept: Vec<bool> = raw
         .iter()
         .map(|v| v.is_some_and(|s| !s.trim().is_empty()))
         .collect();
-    if raw.null_count() == blank.iter().filter(|keep| !**keep).count() {
+    if raw.null_count() == kept.iter().filter(|keep| !**keep).count() {
         return raw.clone();
     }
     StringArray::new(
         raw.offsets().clone(),
         raw.values().clone(),
-        Some(NullBuffer::from(blank)),
+        Some(NullBuffer::from(kept)),
     )
 }
 

@@ -144,53 +144,56 @@ impl RawBuilder {
             .map(|c| &table.columns[c])
     }
 
-    /// A value of file column `file_col` in the row at `line` that is read as empty, with why.
-    fn warn(&mut self, line: u64, file_col: usize, value: String, reason: Reason) {
-        let column = self
-            .header_name(file_col)
-            .or(Some(format!("#{}", file_col + 1)));
-        self.raw.notes.push(Issue {
+    /// An issue of this file at `line`.
+    fn issue(
+        &self,
+        line: u64,
+        column: Option<String>,
+        value: Option<String>,
+        reason: Reason,
+        severity: Severity,
+    ) -> Issue {
+        Issue {
             table: self.raw.table.name,
             file: self.raw.source.clone(),
             line: Some(line),
             column,
-            value: Some(value),
-            reason: Reason::KeptWithoutValue(Box::new(reason)),
-            severity: Severity::Warning,
-        });
+            value,
+            reason,
+            severity,
+        }
     }
 
-    /// Adds a row that is rejected as a whole, such as a row with no values.
+    /// The name of file column `file_col` in an issue: its table column, or `#N`.
+    fn shown_column(&self, file_col: usize) -> Option<String> {
+        self.header_name(file_col)
+            .or(Some(format!("#{}", file_col + 1)))
+    }
+
+    /// A value of file column `file_col` in the row at `line` that is read as empty, with why.
+    fn warn(&mut self, line: u64, file_col: usize, value: String, reason: Reason) {
+        let reason = Reason::KeptWithoutValue(Box::new(reason));
+        let column = self.shown_column(file_col);
+        let issue = self.issue(line, column, Some(value), reason, Severity::Warning);
+        self.raw.notes.push(issue);
+    }
+
     /// Rejects the row already pushed at `row` (read from `line`): a lone CR inside one of its
     /// cells ended it early, so its last cell holds only part of what the file says.
     fn reject_split(&mut self, row: usize, line: u64, next_line: u64) {
-        let issue = Issue {
-            table: self.raw.table.name,
-            file: self.raw.source.clone(),
-            line: Some(line),
-            column: None,
-            value: None,
-            reason: Reason::SplitByCarriageReturn { next_line },
-            severity: Severity::Rejected,
-        };
+        let reason = Reason::SplitByCarriageReturn { next_line };
+        let issue = self.issue(line, None, None, reason, Severity::Rejected);
         self.raw.unreadable.entry(row).or_default().push(issue);
     }
 
+    /// Adds a row that is rejected as a whole, such as a row with no values.
     fn push_rejected(&mut self, line: u64, reason: Reason) {
         let row = self.raw.lines.len();
         self.raw.lines.push(line);
         for cells in self.columns.iter_mut().flatten() {
             cells.append_null();
         }
-        let issue = Issue {
-            table: self.raw.table.name,
-            file: self.raw.source.clone(),
-            line: Some(line),
-            column: None,
-            value: None,
-            reason,
-            severity: Severity::Rejected,
-        };
+        let issue = self.issue(line, None, None, reason, Severity::Rejected);
         self.raw.unreadable.insert(row, vec![issue]);
     }
 
@@ -211,15 +214,13 @@ impl RawBuilder {
                 continue;
             };
             if let Some(time) = time_of_day(text) {
-                let issue = Issue {
-                    table: self.raw.table.name,
-                    file: self.raw.source.clone(),
-                    line: Some(line),
-                    column: Some(def.name.to_string()),
-                    value: Some(text.to_string()),
-                    reason: Reason::TimeOfDay { time },
-                    severity: Severity::Warning,
-                };
+                let issue = self.issue(
+                    line,
+                    Some(def.name.to_string()),
+                    Some(text.to_string()),
+                    Reason::TimeOfDay { time },
+                    Severity::Warning,
+                );
                 self.raw.notes.push(issue);
             }
         }
@@ -236,30 +237,18 @@ impl RawBuilder {
         self.raw.lines.push(line);
         let mut issues: Vec<Issue> = problems
             .into_iter()
-            .map(|(c, value, reason)| Issue {
-                table: self.raw.table.name,
-                file: self.raw.source.clone(),
-                line: Some(line),
-                column: self.header_name(c).or(Some(format!("#{}", c + 1))),
-                value: Some(value),
-                reason,
-                severity: Severity::Rejected,
+            .map(|(c, value, reason)| {
+                let column = self.shown_column(c);
+                self.issue(line, column, Some(value), reason, Severity::Rejected)
             })
             .collect();
         let extra = values.iter().skip(self.width).any(Option::is_some);
         if values.len() < self.width || extra {
-            issues.push(Issue {
-                table: self.raw.table.name,
-                file: self.raw.source.clone(),
-                line: Some(line),
-                column: None,
-                value: None,
-                reason: Reason::FieldCount {
-                    fields: values.len(),
-                    header: self.width,
-                },
-                severity: Severity::Rejected,
-            });
+            let reason = Reason::FieldCount {
+                fields: values.len(),
+                header: self.width,
+            };
+            issues.push(self.issue(line, None, None, reason, Severity::Rejected));
         }
         for (target, cells) in self.map.iter().zip(&mut self.columns) {
             if let (Some(file_col), Some(cells)) = (target, cells) {
