@@ -62,13 +62,25 @@ pub async fn demo(out: &Path) -> Result<()> {
         std::fs::remove_dir_all(&wh).with_context(|| format!("cannot remove {}", wh.display()))?;
     }
     let (tenant, name) = datasets::sample_identity();
+    // The sample's files as the county hands them over, written by the generator (the same
+    // bytes as `datasets/sample/`): the demo of an installed or copied binary needs no source
+    // tree, and the user sees the files the load reads.
+    let sample = out.join("sample");
+    datasets::generate(
+        &GenerateOptions::new(Scale::Sample, sample.clone()),
+        &|_| {},
+    )
+    .with_context(|| format!("cannot write the sample county to {}", sample.display()))?;
     let warehouse = Warehouse::init(&wh)?;
     warehouse.add_tenant(tenant, name).await?;
-    println!("== 1. 导入示例县数据 (load the sample county {name}) ==");
+    println!(
+        "== 1. 导入示例县数据 (load the sample county {name}, files in {}) ==",
+        sample.display()
+    );
     loads::ingest(
         &wh,
         tenant,
-        &[datasets::sample_dir()],
+        &[sample],
         &ingest::LoadOptions::default(),
         Format::Table,
     )

@@ -48,6 +48,23 @@ fn demo_runs_into_a_temp_dir() {
         assert!(len > 1000, "{} is missing or empty", path.display());
     }
     assert!(stdout.contains("考核报告"), "{stdout}");
+    // The files it loads are written beside the results, the same bytes as the committed
+    // sample: an installed binary needs no source tree to run its demo.
+    let sample = out_dir.join("sample");
+    for entry in std::fs::read_dir(datasets::sample_dir()).expect("the committed sample") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name");
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        let written = std::fs::read(sample.join(name))
+            .unwrap_or_else(|e| panic!("{} in {}: {e}", path.display(), sample.display()));
+        assert!(
+            written == std::fs::read(&path).expect("committed"),
+            "{} differs from the committed sample",
+            name.display()
+        );
+    }
     let ranking = std::fs::read_to_string(out_dir.join("ranking.csv")).expect("ranking");
     assert!(ranking.starts_with("period,group_id,group_name,rank,branch_id,branch_name,total"));
 
