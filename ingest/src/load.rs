@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use foldhash::{HashMap, HashMapExt};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray,
@@ -130,10 +131,13 @@ pub async fn load(
     let lock = tenant.lock()?;
     // A load killed before its manifest left table versions no manifest names; other Delta
     // readers would read them, so they are rolled back before anything else.
+    let mut stages = Stages::start();
     let manifest = tenant.roll_back_orphans(&lock).await?;
     let (rules_version, _, rules) = tenant.rules()?;
+    stages.done("opened");
 
     let sources = read_sources(paths, &options.headers)?;
+    stages.done("read (decoded and split into cells)");
     // Each file's cells are typed and its rows checked on their own, files in parallel; the
     // results are taken in file order, so issues and counts read as the files do.
     let checked: Vec<(Vec<Issue>, FileRows)> = sources
@@ -145,6 +149,7 @@ pub async fn load(
             Ok((issues, rows))
         })
         .collect::<Result<_, IngestError>>()?;
+    stages.done("cells typed and rows checked");
     let mut issues: Vec<Issue> = Vec::new();
     let mut files = Vec::new();
     let mut parts: HashMap<&'static str, Vec<_>> = HashMap::new();
@@ -173,6 +178,7 @@ pub async fn load(
             staged.push(stage(table, p)?);
         }
     }
+    stages.done("staged (duplicate keys)");
     if let Some(missing) = replace
         .iter()
         .find(|t| !staged.iter().any(|s| s.table.name == t.name))
@@ -194,6 +200,7 @@ pub async fn load(
         })?;
         committed.insert(table.name, batch);
     }
+    stages.done("committed tables read");
     let mut removal = Removal::plan(&replace, &staged, &committed);
     let existing = existing_keys(&committed, &removal);
     validate_relations(&mut staged, &existing, &mut issues);
@@ -214,6 +221,7 @@ pub async fn load(
         });
     }
     issues.extend(removal.issues(&committed));
+    stages.done("references checked");
 
     let load_id = manifest.last_load_id + 1;
     let mut writes: Vec<(String, Vec<RecordBatch>)> = Vec::new();
@@ -257,6 +265,7 @@ pub async fn load(
             writes.push((table.name.to_string(), vec![merged]));
         }
     }
+    stages.done("merged by key");
     // Issues are sorted so that the stored list reads like the files: file, then line.
     issues.sort_by(|a, b| {
         (
@@ -285,6 +294,7 @@ pub async fn load(
     writes.extend(log);
     progress.message(&format!("committing load {load_id}"));
     tenant.commit(&lock, &manifest, load_id, writes).await?;
+    stages.done("committed (issues, log and tables written)");
 
     Ok(LoadReport {
         load_id,
@@ -295,6 +305,30 @@ pub async fn load(
         issues,
         changed_tables,
     })
+}
+
+/// The time of each stage of a load, logged at debug level (`GRIDASSESS_LOG=ingest=debug`) so
+/// that a slow load shows which stage it spends its time in.
+struct Stages {
+    last: Instant,
+}
+
+impl Stages {
+    fn start() -> Self {
+        Stages {
+            last: Instant::now(),
+        }
+    }
+
+    fn done(&mut self, stage: &str) {
+        let now = Instant::now();
+        tracing::debug!(
+            target: "ingest",
+            "{stage}: {:.3} s",
+            (now - self.last).as_secs_f64()
+        );
+        self.last = now;
+    }
 }
 
 /// The tables `names` (English or Chinese) name, in table order.
