@@ -268,7 +268,8 @@ enum TenantCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Show, or change, a tenant's query limits (memory, time, result rows).
+    /// Show, or change, a tenant's query limits (memory, time, result rows and bytes; the rest in
+    /// its limits.toml).
     Limits {
         id: String,
         /// Memory all of the tenant's running queries may hold together, in MiB.
@@ -280,6 +281,12 @@ enum TenantCommand {
         /// A result with more rows is refused.
         #[arg(long)]
         max_rows: Option<u64>,
+        /// A result holding more MiB is refused, however few its rows.
+        #[arg(long)]
+        max_result_mb: Option<u64>,
+        /// The most MiB one call of repeat, lpad, replace, range, … may build for a batch.
+        #[arg(long)]
+        max_function_output_mb: Option<u64>,
     },
 }
 

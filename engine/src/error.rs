@@ -31,6 +31,14 @@ pub enum QueryError {
         /// The limit it ran into.
         max_rows: u64,
     },
+    /// The result holds more bytes than the tenant's `max_result_mb`, however few its rows.
+    #[error(
+        "the result holds more than {max_result_mb} MiB (this tenant's limit); select fewer columns or rows"
+    )]
+    ResultTooLarge {
+        /// The limit it ran into, in MiB.
+        max_result_mb: u64,
+    },
     /// Refused before it ran (see [`Refusal`]).
     #[error("{message}")]
     Refused {
@@ -132,7 +140,7 @@ impl QueryError {
             QueryError::Execution(_) => "XX000",
             QueryError::ResourcesExhausted(_) => "53200",
             QueryError::Timeout { .. } => "57014",
-            QueryError::RowLimit { .. } => "54000",
+            QueryError::RowLimit { .. } | QueryError::ResultTooLarge { .. } => "54000",
             QueryError::Refused { kind, .. } => kind.sqlstate(),
             QueryError::Internal { .. } => "XX000",
             QueryError::Warehouse(_) => "58000",

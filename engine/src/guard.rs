@@ -379,18 +379,23 @@ pub async fn execute(
     plan: impl std::future::Future<Output = Result<DataFrame, QueryError>> + Send + 'static,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
     let max_rows = limits.max_rows;
+    let max_result_mb = limits.max_result_mb;
     let work = async move {
         let df = plan.await?;
         let mut stream = df.execute_stream().await.map_err(QueryError::running)?;
         // The physical schema: what the batches carry (view types, nullability).
         let schema = stream.schema();
         let mut batches = Vec::new();
-        let mut rows = 0u64;
+        let (mut rows, mut bytes) = (0u64, 0u64);
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(QueryError::running)?;
             rows += batch.num_rows() as u64;
             if rows > max_rows {
                 return Err(QueryError::RowLimit { max_rows });
+            }
+            bytes += result_bytes(&batch);
+            if bytes > max_result_mb.saturating_mul(1024 * 1024) {
+                return Err(QueryError::ResultTooLarge { max_result_mb });
             }
             batches.push(batch);
         }
@@ -423,6 +428,44 @@ pub async fn execute(
         }
         Ok(Ok(result)) => result,
     }
+}
+
+/// The bytes a result batch carries to its client: its values and offsets, not the buffers
+/// its arrays share with others (a string view's data pages, a slice's parent), which
+/// `get_array_memory_size` would count once per batch.
+fn result_bytes(batch: &RecordBatch) -> u64 {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::DataType;
+    batch
+        .columns()
+        .iter()
+        .map(|a| {
+            let len = a.len() as u64;
+            match a.data_type() {
+                DataType::Utf8 => {
+                    let offsets = a.as_string::<i32>().value_offsets();
+                    (offsets[offsets.len() - 1] - offsets[0]) as u64 + 4 * len
+                }
+                DataType::LargeUtf8 => {
+                    let offsets = a.as_string::<i64>().value_offsets();
+                    (offsets[offsets.len() - 1] - offsets[0]) as u64 + 8 * len
+                }
+                DataType::Utf8View => {
+                    let views = a.as_string_view();
+                    views.lengths().map(u64::from).sum::<u64>() + 4 * len
+                }
+                DataType::Binary => {
+                    let offsets = a.as_binary::<i32>().value_offsets();
+                    (offsets[offsets.len() - 1] - offsets[0]) as u64 + 4 * len
+                }
+                t => match t.primitive_width() {
+                    Some(width) => width as u64 * len,
+                    // Lists, structs, dictionaries: what they hold, shared or not.
+                    None => a.get_array_memory_size() as u64,
+                },
+            }
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -619,6 +662,33 @@ mod tests {
         let ctx = SessionContext::new();
         let (_, batches) = run(&ctx, "select 1 as x", &limits).await.unwrap();
         assert_eq!(batches[0].num_rows(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_result_of_few_rows_but_many_bytes_is_refused() {
+        let limits = Limits {
+            max_result_mb: 1,
+            ..Limits::default()
+        };
+        let ctx = SessionContext::new();
+        // 100 rows of 20 kB: far under the row limit, 2 MB of text.
+        let wide = "select repeat('x', 20000) as w from generate_series(1, 100)";
+        let err = run(&ctx, wide, &limits).await.unwrap_err();
+        assert_eq!(err.sqlstate(), "54000", "{err}");
+        assert!(err.to_string().contains("1 MiB"), "{err}");
+        // Half of it passes, and so do many short rows that share their string buffers.
+        let half = "select repeat('x', 20000) as w from generate_series(1, 40)";
+        assert_eq!(run(&ctx, half, &limits).await.unwrap().1.len(), 1);
+        let narrow =
+            "select arrow_cast(v::text, 'Utf8View') as s from generate_series(1, 50000) as t(v)";
+        let rows: usize = run(&ctx, narrow, &limits)
+            .await
+            .unwrap()
+            .1
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
+        assert_eq!(rows, 50_000);
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+mod bounded_functions;
 pub mod error;
 pub mod guard;
 pub mod metrics;

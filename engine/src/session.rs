@@ -23,6 +23,7 @@ use model::schema::TABLES;
 use warehouse::{Manifest, Tenant, Warehouse, WarehouseError};
 
 use crate::access::{Access, Role, column};
+use crate::bounded_functions::bound_functions;
 use crate::error::QueryError;
 use crate::guard;
 
@@ -112,9 +113,11 @@ async fn open_context(
         for (name, provider) in providers.iter() {
             session.register_table(*name, provider.clone())?;
         }
+        bound_functions(&session, &limits)?;
         return Ok((session, limits));
     }
     let (session, names) = build_session(warehouse, access, config, runtime).await?;
+    bound_functions(&session, &limits)?;
     let mut providers = Vec::with_capacity(names.len());
     for name in names {
         providers.push((name, session.table_provider(name).await?));

@@ -26,6 +26,13 @@ pub struct Limits {
     /// a FROM list): planning a join of hundreds of relations takes seconds before any limit on
     /// running can stop it.
     pub max_relations: usize,
+    /// The most bytes one call of a function that builds more than it reads may build for a
+    /// batch (`repeat`, `lpad`, `rpad`, `replace`, `regexp_replace`, `range`, `array_repeat`,
+    /// …), in MiB: such values are built outside the memory pool, so `repeat('x', 800000000)`
+    /// would otherwise take gigabytes before any limit sees it.
+    pub max_function_output_mb: u64,
+    /// A result holding more bytes than this (in MiB) is refused, however few its rows.
+    pub max_result_mb: u64,
 }
 
 impl Default for Limits {
@@ -39,6 +46,8 @@ impl Default for Limits {
             max_nesting: 64,
             max_set_operations: 200,
             max_relations: 100,
+            max_function_output_mb: 64,
+            max_result_mb: 256,
         }
     }
 }
@@ -65,6 +74,10 @@ impl Limits {
             max_nesting: self.max_nesting.min(other.max_nesting),
             max_set_operations: self.max_set_operations.min(other.max_set_operations),
             max_relations: self.max_relations.min(other.max_relations),
+            max_function_output_mb: self
+                .max_function_output_mb
+                .min(other.max_function_output_mb),
+            max_result_mb: self.max_result_mb.min(other.max_result_mb),
         }
     }
 

@@ -38,10 +38,16 @@ pub async fn run(wh: &Path, cmd: TenantCommand) -> Result<()> {
             memory_mb,
             timeout_seconds,
             max_rows,
+            max_result_mb,
+            max_function_output_mb,
         } => {
             let tenant = warehouse.tenant(&id)?;
             let mut limits = tenant.limits()?;
-            let changed = memory_mb.is_some() || timeout_seconds.is_some() || max_rows.is_some();
+            let changed = memory_mb.is_some()
+                || timeout_seconds.is_some()
+                || max_rows.is_some()
+                || max_result_mb.is_some()
+                || max_function_output_mb.is_some();
             if let Some(v) = memory_mb {
                 limits.memory_mb = v;
             }
@@ -51,6 +57,12 @@ pub async fn run(wh: &Path, cmd: TenantCommand) -> Result<()> {
             }
             if let Some(v) = max_rows {
                 limits.max_rows = v;
+            }
+            if let Some(v) = max_result_mb {
+                limits.max_result_mb = v;
+            }
+            if let Some(v) = max_function_output_mb {
+                limits.max_function_output_mb = v;
             }
             if changed {
                 tenant.set_limits(&limits)?;
