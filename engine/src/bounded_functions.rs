@@ -512,13 +512,15 @@ mod tests {
     }
 
     async fn refused(ctx: &SessionContext, limits: &Limits, sql: &str) -> String {
-        let err = run(ctx, sql, limits).await.expect_err(sql);
+        let gate = crate::guard::Gate::of(&["bounded-tests".to_string()], limits).unwrap();
+        let err = run(ctx, sql, limits, &gate).await.expect_err(sql);
         assert_eq!(err.sqlstate(), "53200", "{sql}: {err}");
         err.to_string()
     }
 
     async fn answer(ctx: &SessionContext, limits: &Limits, sql: &str) -> String {
-        let (_, batches) = run(ctx, sql, limits)
+        let gate = crate::guard::Gate::of(&["bounded-tests".to_string()], limits).unwrap();
+        let (_, batches) = run(ctx, sql, limits, &gate)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         arrow::util::pretty::pretty_format_batches(&batches)

@@ -31,6 +31,16 @@ pub enum QueryError {
         /// The limit it ran into.
         max_rows: u64,
     },
+    /// The tenant's other queries held every place for the whole time limit.
+    #[error(
+        "this county already runs {running} queries at once (its limit, max_concurrent_queries) and none ended within the time limit ({seconds} s); try again when they end"
+    )]
+    Busy {
+        /// How many of the tenant's queries may run at once.
+        running: usize,
+        /// How long it waited.
+        seconds: f64,
+    },
     /// The result holds more bytes than the tenant's `max_result_mb`, however few its rows.
     #[error(
         "the result holds more than {max_result_mb} MiB (this tenant's limit); select fewer columns or rows"
@@ -140,6 +150,7 @@ impl QueryError {
             QueryError::Execution(_) => "XX000",
             QueryError::ResourcesExhausted(_) => "53200",
             QueryError::Timeout { .. } => "57014",
+            QueryError::Busy { .. } => "53000",
             QueryError::RowLimit { .. } | QueryError::ResultTooLarge { .. } => "54000",
             QueryError::Refused { kind, .. } => kind.sqlstate(),
             QueryError::Internal { .. } => "XX000",
@@ -171,6 +182,18 @@ mod tests {
         assert_eq!(exec.sqlstate(), "XX000");
         assert_eq!(QueryError::Timeout { seconds: 1.0 }.sqlstate(), "57014");
         assert_eq!(QueryError::RowLimit { max_rows: 1 }.sqlstate(), "54000");
+        assert_eq!(
+            QueryError::ResultTooLarge { max_result_mb: 1 }.sqlstate(),
+            "54000"
+        );
+        assert_eq!(
+            QueryError::Busy {
+                running: 2,
+                seconds: 1.0
+            }
+            .sqlstate(),
+            "53000"
+        );
         assert_eq!(
             QueryError::refused(Refusal::ReadOnly, "no").sqlstate(),
             "25006"

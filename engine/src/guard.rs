@@ -30,9 +30,7 @@ pub fn runtime_for(tenants: &[String], limits: &Limits) -> Result<Arc<RuntimeEnv
     /// (pool size in bytes, runtime) per sorted tenant list.
     type Pools = Mutex<HashMap<String, (u64, Arc<RuntimeEnv>)>>;
     static RUNTIMES: OnceLock<Pools> = OnceLock::new();
-    let mut key: Vec<&str> = tenants.iter().map(String::as_str).collect();
-    key.sort_unstable();
-    let key = key.join(",");
+    let key = tenant_key(tenants);
     let bytes = limits.memory_mb.saturating_mul(1024 * 1024);
     let map = RUNTIMES.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = map
@@ -51,6 +49,42 @@ pub fn runtime_for(tenants: &[String], limits: &Limits) -> Result<Arc<RuntimeEnv
         .build_arc()?;
     map.insert(key, (bytes, rt.clone()));
     Ok(rt)
+}
+
+/// The line a set of tenants' queries wait in: at most `max_concurrent_queries` of them run at
+/// once, so that one county's heavy queries leave cores for the others. Every session over the
+/// same tenants shares it, as it shares their memory pool.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    permits: Arc<tokio::sync::Semaphore>,
+    allowed: usize,
+}
+
+impl Gate {
+    /// The gate of `tenants` (one per sorted tenant list and allowance).
+    pub fn of(tenants: &[String], limits: &Limits) -> Result<Gate, QueryError> {
+        static GATES: OnceLock<Mutex<HashMap<(String, usize), Gate>>> = OnceLock::new();
+        let allowed = limits.max_concurrent_queries.max(1);
+        let key = (tenant_key(tenants), allowed);
+        let mut gates = GATES
+            .get_or_init(|| Mutex::new(HashMap::new()))
+            .lock()
+            .map_err(|_| QueryError::internal("the query gates are unavailable"))?;
+        Ok(gates
+            .entry(key)
+            .or_insert_with(|| Gate {
+                permits: Arc::new(tokio::sync::Semaphore::new(allowed)),
+                allowed,
+            })
+            .clone())
+    }
+}
+
+/// The tenants as one key: sorted, joined by commas.
+fn tenant_key(tenants: &[String]) -> String {
+    let mut key: Vec<&str> = tenants.iter().map(String::as_str).collect();
+    key.sort_unstable();
+    key.join(",")
 }
 
 /// Refuses SQL that is too big or too deeply built to plan safely, before it is parsed: the
@@ -342,10 +376,11 @@ pub async fn run(
     ctx: &SessionContext,
     sql: &str,
     limits: &Limits,
+    gate: &Gate,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
     check_sql(sql, limits)?;
     let (ctx, sql) = (ctx.clone(), sql.to_string());
-    execute(limits, async move {
+    execute(limits, gate, async move {
         Ok(ctx.sql_with_options(&sql, read_only()).await?)
     })
     .await
@@ -371,13 +406,26 @@ fn query_runtime() -> Result<&'static tokio::runtime::Runtime, QueryError> {
         .ok_or_else(|| QueryError::internal("cannot start the query runtime"))
 }
 
-/// Plans (`plan`) and executes a query on the query runtime with a time limit (on expiry the
-/// task is aborted, which drops the plan and cancels its tasks), stopped past `max_rows`; a
-/// panic anywhere inside becomes an error for this query only.
+/// Plans (`plan`) and executes a query on the query runtime once `gate` lets it in (waiting at
+/// most the time limit), with a time limit (on expiry the task is aborted, which drops the plan
+/// and cancels its tasks), stopped past `max_rows` or `max_result_mb`; a panic anywhere inside
+/// becomes an error for this query only.
 pub async fn execute(
     limits: &Limits,
+    gate: &Gate,
     plan: impl std::future::Future<Output = Result<DataFrame, QueryError>> + Send + 'static,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
+    let _permit =
+        match tokio::time::timeout(limits.timeout(), gate.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(QueryError::internal("the query gate is closed")),
+            Err(_) => {
+                return Err(QueryError::Busy {
+                    running: gate.allowed,
+                    seconds: limits.timeout_seconds,
+                });
+            }
+        };
     let max_rows = limits.max_rows;
     let max_result_mb = limits.max_result_mb;
     let work = async move {
@@ -473,6 +521,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    fn gate(limits: &Limits) -> Gate {
+        Gate::of(&["guard-tests".to_string()], limits).unwrap()
+    }
 
     fn chain(op: &str, n: usize) -> String {
         format!("SELECT {}", vec!["1"; n].join(op))
@@ -614,7 +666,7 @@ mod tests {
             format!("SELECT make_array(1){}", "[1]".repeat(n)),
         ] {
             check_sql(&sql, &l).expect("within the limit");
-            let _answer_or_clean_error = run(&ctx, &sql, &l).await;
+            let _answer_or_clean_error = run(&ctx, &sql, &l, &gate(&l)).await;
         }
     }
 
@@ -654,13 +706,17 @@ mod tests {
     #[tokio::test]
     async fn a_panic_in_a_query_is_that_query_s_error_and_the_next_one_runs() {
         let limits = Limits::default();
-        let err = execute(&limits, async { panic!("boom inside an operator") })
-            .await
-            .unwrap_err();
+        let err = execute(&limits, &gate(&limits), async {
+            panic!("boom inside an operator")
+        })
+        .await
+        .unwrap_err();
         assert_eq!(err.sqlstate(), "XX000");
         assert!(err.to_string().contains("internal error"), "{err}");
         let ctx = SessionContext::new();
-        let (_, batches) = run(&ctx, "select 1 as x", &limits).await.unwrap();
+        let (_, batches) = run(&ctx, "select 1 as x", &limits, &gate(&limits))
+            .await
+            .unwrap();
         assert_eq!(batches[0].num_rows(), 1);
     }
 
@@ -673,15 +729,22 @@ mod tests {
         let ctx = SessionContext::new();
         // 100 rows of 20 kB: far under the row limit, 2 MB of text.
         let wide = "select repeat('x', 20000) as w from generate_series(1, 100)";
-        let err = run(&ctx, wide, &limits).await.unwrap_err();
+        let err = run(&ctx, wide, &limits, &gate(&limits)).await.unwrap_err();
         assert_eq!(err.sqlstate(), "54000", "{err}");
         assert!(err.to_string().contains("1 MiB"), "{err}");
         // Half of it passes, and so do many short rows that share their string buffers.
         let half = "select repeat('x', 20000) as w from generate_series(1, 40)";
-        assert_eq!(run(&ctx, half, &limits).await.unwrap().1.len(), 1);
+        assert_eq!(
+            run(&ctx, half, &limits, &gate(&limits))
+                .await
+                .unwrap()
+                .1
+                .len(),
+            1
+        );
         let narrow =
             "select arrow_cast(v::text, 'Utf8View') as s from generate_series(1, 50000) as t(v)";
-        let rows: usize = run(&ctx, narrow, &limits)
+        let rows: usize = run(&ctx, narrow, &limits, &gate(&limits))
             .await
             .unwrap()
             .1
@@ -691,6 +754,43 @@ mod tests {
         assert_eq!(rows, 50_000);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_county_s_queries_wait_in_line_and_another_county_s_do_not() {
+        let limits = Limits {
+            max_concurrent_queries: 1,
+            timeout_seconds: 0.5,
+            ..Limits::default()
+        };
+        let long = Limits {
+            timeout_seconds: 30.0,
+            ..limits.clone()
+        };
+        let a = Gate::of(&["fair-a".to_string()], &limits).unwrap();
+        let b = Gate::of(&["fair-b".to_string()], &limits).unwrap();
+        let quick = || async { Ok(SessionContext::new().read_empty()?) };
+        // County a's first query holds its one place for 3 s (standing in for a heavy scan).
+        let heavy = {
+            let a = a.clone();
+            tokio::spawn(async move {
+                execute(&long, &a, async {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    Ok(SessionContext::new().read_empty()?)
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // County b's query does not wait for it (it would be told "busy" after 0.5 s) ...
+        execute(&limits, &b, quick()).await.unwrap();
+        // ... county a's second one does, and is told why when its time limit passes first.
+        let err = execute(&limits, &a, quick()).await.unwrap_err();
+        assert_eq!(err.sqlstate(), "53000", "{err}");
+        assert!(err.to_string().contains("runs 1 queries at once"), "{err}");
+        heavy.await.unwrap().unwrap();
+        // Once the heavy one has ended, county a runs again.
+        execute(&limits, &a, quick()).await.unwrap();
+    }
+
     #[tokio::test]
     async fn a_slow_query_is_cancelled_at_its_time_limit() {
         let limits = Limits {
@@ -698,7 +798,7 @@ mod tests {
             ..Limits::default()
         };
         let started = std::time::Instant::now();
-        let err = execute(&limits, async {
+        let err = execute(&limits, &gate(&limits), async {
             tokio::time::sleep(Duration::from_secs(30)).await;
             Ok(SessionContext::new().read_empty()?)
         })

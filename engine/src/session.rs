@@ -32,6 +32,7 @@ use crate::guard;
 pub struct Session {
     ctx: SessionContext,
     limits: Limits,
+    gate: guard::Gate,
     access: Access,
 }
 
@@ -50,6 +51,7 @@ impl Session {
     pub async fn open(warehouse: &Warehouse, access: &Access) -> Result<Session, QueryError> {
         let (ctx, limits) = open_context(warehouse, access).await?;
         Ok(Session {
+            gate: guard::Gate::of(&access.tenants, &limits)?,
             ctx,
             limits,
             access: access.clone(),
@@ -64,6 +66,11 @@ impl Session {
     /// The limits every ad-hoc query of this session runs under.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The line this session's tenants' queries wait in (see [`guard::Gate`]).
+    pub fn gate(&self) -> &guard::Gate {
+        &self.gate
     }
 
     /// Whose session it is.
@@ -86,7 +93,7 @@ impl Session {
     /// Runs one ad-hoc read-only query through the guard (size check, time, memory and row
     /// limits).
     pub async fn sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
-        guard::run(&self.ctx, sql, &self.limits).await
+        guard::run(&self.ctx, sql, &self.limits, &self.gate).await
     }
 }
 

@@ -33,6 +33,9 @@ pub struct Limits {
     pub max_function_output_mb: u64,
     /// A result holding more bytes than this (in MiB) is refused, however few its rows.
     pub max_result_mb: u64,
+    /// The most queries of the tenant that run at once; more wait in line (up to the time
+    /// limit), so one county's heavy queries cannot take every core from the others.
+    pub max_concurrent_queries: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +51,7 @@ impl Default for Limits {
             max_relations: 100,
             max_function_output_mb: 64,
             max_result_mb: 256,
+            max_concurrent_queries: 2,
         }
     }
 }
@@ -78,6 +82,9 @@ impl Limits {
                 .max_function_output_mb
                 .min(other.max_function_output_mb),
             max_result_mb: self.max_result_mb.min(other.max_result_mb),
+            max_concurrent_queries: self
+                .max_concurrent_queries
+                .min(other.max_concurrent_queries),
         }
     }
 
