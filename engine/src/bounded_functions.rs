@@ -512,15 +512,15 @@ mod tests {
     }
 
     async fn refused(ctx: &SessionContext, limits: &Limits, sql: &str) -> String {
-        let gate = crate::guard::Gate::of(&["bounded-tests".to_string()], limits).unwrap();
-        let err = run(ctx, sql, limits, &gate).await.expect_err(sql);
+        let queue = crate::guard::Queue::of(&["bounded-tests".to_string()], limits).unwrap();
+        let err = run(ctx, sql, limits, &queue).await.expect_err(sql);
         assert_eq!(err.sqlstate(), "53200", "{sql}: {err}");
         err.to_string()
     }
 
     async fn answer(ctx: &SessionContext, limits: &Limits, sql: &str) -> String {
-        let gate = crate::guard::Gate::of(&["bounded-tests".to_string()], limits).unwrap();
-        let (_, batches) = run(ctx, sql, limits, &gate)
+        let queue = crate::guard::Queue::of(&["bounded-tests".to_string()], limits).unwrap();
+        let (_, batches) = run(ctx, sql, limits, &queue)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         arrow::util::pretty::pretty_format_batches(&batches)

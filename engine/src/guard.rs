@@ -55,24 +55,24 @@ pub fn runtime_for(tenants: &[String], limits: &Limits) -> Result<Arc<RuntimeEnv
 /// once, so that one county's heavy queries leave cores for the others. Every session over the
 /// same tenants shares it, as it shares their memory pool.
 #[derive(Debug, Clone)]
-pub struct Gate {
+pub struct Queue {
     permits: Arc<tokio::sync::Semaphore>,
     allowed: usize,
 }
 
-impl Gate {
-    /// The gate of `tenants` (one per sorted tenant list and allowance).
-    pub fn of(tenants: &[String], limits: &Limits) -> Result<Gate, QueryError> {
-        static GATES: OnceLock<Mutex<HashMap<(String, usize), Gate>>> = OnceLock::new();
+impl Queue {
+    /// The queue of `tenants` (one per sorted tenant list and allowance).
+    pub fn of(tenants: &[String], limits: &Limits) -> Result<Queue, QueryError> {
+        static QUEUES: OnceLock<Mutex<HashMap<(String, usize), Queue>>> = OnceLock::new();
         let allowed = limits.max_concurrent_queries.max(1);
         let key = (tenant_key(tenants), allowed);
-        let mut gates = GATES
+        let mut gates = QUEUES
             .get_or_init(|| Mutex::new(HashMap::new()))
             .lock()
-            .map_err(|_| QueryError::internal("the query gates are unavailable"))?;
+            .map_err(|_| QueryError::internal("the query queues are unavailable"))?;
         Ok(gates
             .entry(key)
-            .or_insert_with(|| Gate {
+            .or_insert_with(|| Queue {
                 permits: Arc::new(tokio::sync::Semaphore::new(allowed)),
                 allowed,
             })
@@ -376,11 +376,11 @@ pub async fn run(
     ctx: &SessionContext,
     sql: &str,
     limits: &Limits,
-    gate: &Gate,
+    queue: &Queue,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
     check_sql(sql, limits)?;
     let (ctx, sql) = (ctx.clone(), sql.to_string());
-    execute(limits, gate, async move {
+    execute(limits, queue, async move {
         Ok(ctx.sql_with_options(&sql, read_only()).await?)
     })
     .await
@@ -406,22 +406,22 @@ fn query_runtime() -> Result<&'static tokio::runtime::Runtime, QueryError> {
         .ok_or_else(|| QueryError::internal("cannot start the query runtime"))
 }
 
-/// Plans (`plan`) and executes a query on the query runtime once `gate` lets it in (waiting at
-/// most the time limit), with a time limit (on expiry the task is aborted, which drops the plan
+/// Plans (`plan`) and executes a query on the query runtime once its turn comes in `queue`
+/// (waiting at most the time limit), with a time limit (on expiry the task is aborted, which drops the plan
 /// and cancels its tasks), stopped past `max_rows` or `max_result_mb`; a panic anywhere inside
 /// becomes an error for this query only.
 pub async fn execute(
     limits: &Limits,
-    gate: &Gate,
+    queue: &Queue,
     plan: impl std::future::Future<Output = Result<DataFrame, QueryError>> + Send + 'static,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
     let _permit =
-        match tokio::time::timeout(limits.timeout(), gate.permits.clone().acquire_owned()).await {
+        match tokio::time::timeout(limits.timeout(), queue.permits.clone().acquire_owned()).await {
             Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return Err(QueryError::internal("the query gate is closed")),
+            Ok(Err(_)) => return Err(QueryError::internal("the query queue is closed")),
             Err(_) => {
                 return Err(QueryError::Busy {
-                    running: gate.allowed,
+                    running: queue.allowed,
                     seconds: limits.timeout_seconds,
                 });
             }
@@ -522,8 +522,8 @@ mod tests {
 
     use super::*;
 
-    fn gate(limits: &Limits) -> Gate {
-        Gate::of(&["guard-tests".to_string()], limits).unwrap()
+    fn queue(limits: &Limits) -> Queue {
+        Queue::of(&["guard-tests".to_string()], limits).unwrap()
     }
 
     fn chain(op: &str, n: usize) -> String {
@@ -666,7 +666,7 @@ mod tests {
             format!("SELECT make_array(1){}", "[1]".repeat(n)),
         ] {
             check_sql(&sql, &l).expect("within the limit");
-            let _answer_or_clean_error = run(&ctx, &sql, &l, &gate(&l)).await;
+            let _answer_or_clean_error = run(&ctx, &sql, &l, &queue(&l)).await;
         }
     }
 
@@ -706,7 +706,7 @@ mod tests {
     #[tokio::test]
     async fn a_panic_in_a_query_is_that_query_s_error_and_the_next_one_runs() {
         let limits = Limits::default();
-        let err = execute(&limits, &gate(&limits), async {
+        let err = execute(&limits, &queue(&limits), async {
             panic!("boom inside an operator")
         })
         .await
@@ -714,7 +714,7 @@ mod tests {
         assert_eq!(err.sqlstate(), "XX000");
         assert!(err.to_string().contains("internal error"), "{err}");
         let ctx = SessionContext::new();
-        let (_, batches) = run(&ctx, "select 1 as x", &limits, &gate(&limits))
+        let (_, batches) = run(&ctx, "select 1 as x", &limits, &queue(&limits))
             .await
             .unwrap();
         assert_eq!(batches[0].num_rows(), 1);
@@ -729,13 +729,13 @@ mod tests {
         let ctx = SessionContext::new();
         // 100 rows of 20 kB: far under the row limit, 2 MB of text.
         let wide = "select repeat('x', 20000) as w from generate_series(1, 100)";
-        let err = run(&ctx, wide, &limits, &gate(&limits)).await.unwrap_err();
+        let err = run(&ctx, wide, &limits, &queue(&limits)).await.unwrap_err();
         assert_eq!(err.sqlstate(), "54000", "{err}");
         assert!(err.to_string().contains("1 MiB"), "{err}");
         // Half of it passes, and so do many short rows that share their string buffers.
         let half = "select repeat('x', 20000) as w from generate_series(1, 40)";
         assert_eq!(
-            run(&ctx, half, &limits, &gate(&limits))
+            run(&ctx, half, &limits, &queue(&limits))
                 .await
                 .unwrap()
                 .1
@@ -744,7 +744,7 @@ mod tests {
         );
         let narrow =
             "select arrow_cast(v::text, 'Utf8View') as s from generate_series(1, 50000) as t(v)";
-        let rows: usize = run(&ctx, narrow, &limits, &gate(&limits))
+        let rows: usize = run(&ctx, narrow, &limits, &queue(&limits))
             .await
             .unwrap()
             .1
@@ -765,8 +765,8 @@ mod tests {
             timeout_seconds: 30.0,
             ..limits.clone()
         };
-        let a = Gate::of(&["fair-a".to_string()], &limits).unwrap();
-        let b = Gate::of(&["fair-b".to_string()], &limits).unwrap();
+        let a = Queue::of(&["fair-a".to_string()], &limits).unwrap();
+        let b = Queue::of(&["fair-b".to_string()], &limits).unwrap();
         let quick = || async { Ok(SessionContext::new().read_empty()?) };
         // County a's first query holds its one place for 3 s (standing in for a heavy scan).
         let heavy = {
@@ -798,7 +798,7 @@ mod tests {
             ..Limits::default()
         };
         let started = std::time::Instant::now();
-        let err = execute(&limits, &gate(&limits), async {
+        let err = execute(&limits, &queue(&limits), async {
             tokio::time::sleep(Duration::from_secs(30)).await;
             Ok(SessionContext::new().read_empty()?)
         })

@@ -32,7 +32,7 @@ use crate::guard;
 pub struct Session {
     ctx: SessionContext,
     limits: Limits,
-    gate: guard::Gate,
+    queue: guard::Queue,
     access: Access,
 }
 
@@ -51,7 +51,7 @@ impl Session {
     pub async fn open(warehouse: &Warehouse, access: &Access) -> Result<Session, QueryError> {
         let (ctx, limits) = open_context(warehouse, access).await?;
         Ok(Session {
-            gate: guard::Gate::of(&access.tenants, &limits)?,
+            queue: guard::Queue::of(&access.tenants, &limits)?,
             ctx,
             limits,
             access: access.clone(),
@@ -68,9 +68,9 @@ impl Session {
         &self.limits
     }
 
-    /// The line this session's tenants' queries wait in (see [`guard::Gate`]).
-    pub fn gate(&self) -> &guard::Gate {
-        &self.gate
+    /// The line this session's tenants' queries wait in (see [`guard::Queue`]).
+    pub fn queue(&self) -> &guard::Queue {
+        &self.queue
     }
 
     /// Whose session it is.
@@ -93,7 +93,7 @@ impl Session {
     /// Runs one ad-hoc read-only query through the guard (size check, time, memory and row
     /// limits).
     pub async fn sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
-        guard::run(&self.ctx, sql, &self.limits, &self.gate).await
+        guard::run(&self.ctx, sql, &self.limits, &self.queue).await
     }
 }
 

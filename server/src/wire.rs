@@ -328,7 +328,7 @@ impl Connection {
             .await
             .map_err(query_error)?;
         let (ctx, limits) = (session.context().clone(), session.limits().clone());
-        let gate = session.gate().clone();
+        let queue = session.queue().clone();
         datafusion_postgres::datafusion_pg_catalog::setup_pg_catalog(
             &ctx,
             "datafusion",
@@ -340,7 +340,7 @@ impl Connection {
             logged_in_as: found.clone(),
             tenants: tenants.join(","),
             limits: limits.clone(),
-            gate,
+            queue,
             shared: self.shared.clone(),
         });
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
@@ -472,7 +472,7 @@ struct Guard {
     tenants: String,
     limits: Limits,
     /// The line the tenants' queries wait in, shared with their other sessions.
-    gate: guard::Gate,
+    queue: guard::Queue,
     shared: Arc<Shared>,
 }
 
@@ -619,7 +619,7 @@ impl Guard {
         client: &(dyn ClientInfo + Send + Sync),
     ) -> PgWireResult<Response> {
         let started = Instant::now();
-        let result = guard::execute(&self.limits, &self.gate, plan).await;
+        let result = guard::execute(&self.limits, &self.queue, plan).await;
         let rows = result
             .as_ref()
             .map(|(_, b)| b.iter().map(|b| b.num_rows() as u64).sum())
