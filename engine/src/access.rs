@@ -138,16 +138,24 @@ impl Access {
 
     /// The table and view names a session for this access holds.
     pub fn names(&self) -> Vec<&'static str> {
-        match self.role {
+        let mut names: Vec<&'static str> = match self.role {
             Role::Viewer => viewer_views(),
             _ => model::schema::TABLES
                 .iter()
                 .map(|t| t.name)
                 .chain(VIEW_NAMES.iter().copied())
                 .collect(),
+        };
+        if self.role == Role::Admin {
+            names.push(AUDIT_LOADS);
         }
+        names
     }
 }
+
+/// The loads of the county as its admin reads them: one row per load and table, with the
+/// reconciliation (`read = loaded + rejected`, `removed`), the files and the rules version.
+pub const AUDIT_LOADS: &str = "audit_loads";
 
 /// The provider of `table` as an analyst sees it: the stored table under a projection that
 /// masks its personal columns. The stored table itself gets no name in the session.

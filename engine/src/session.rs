@@ -240,6 +240,9 @@ async fn build_session(
             let ctx = SessionContext::new_with_config_rt(config, runtime);
             let mask = access.role == Role::Analyst;
             register_tables(&ctx, &tenant, &manifest, mask).await?;
+            if access.role == Role::Admin {
+                register_audit_loads(&ctx, &tenant, &manifest).await?;
+            }
             let (version, _, rules) = match access.rules_version {
                 Some(v) => tenant.rules_version(v)?,
                 None => tenant.rules()?,
@@ -328,6 +331,54 @@ pub(crate) async fn register_tables(
         };
         ctx.register_table(table.name, provider)?;
     }
+    Ok(())
+}
+
+/// Registers [`crate::access::AUDIT_LOADS`]: the tenant's load log (`_loads`) with each load's
+/// reconciliation (`_load_tables`), as of `manifest`.
+async fn register_audit_loads(
+    ctx: &SessionContext,
+    tenant: &Tenant,
+    manifest: &Manifest,
+) -> Result<(), QueryError> {
+    let read = async |table: &str| -> Result<DataFrame, QueryError> {
+        let delta = tenant.delta_at(table, manifest).await?;
+        delta
+            .update_datafusion_session(&ctx.state())
+            .map_err(|e| delta_err(&tenant.table_path(table), e))?;
+        Ok(ctx.read_table(delta.table_provider().await?)?)
+    };
+    let loads = read(warehouse::LOADS_TABLE).await?;
+    let tables = read(warehouse::LOAD_TABLES_TABLE).await?.select(vec![
+        column("load_id").alias("t_load_id"),
+        column("table"),
+        column("read"),
+        column("loaded"),
+        column("rejected"),
+        column("warnings"),
+        column("removed"),
+    ])?;
+    let joined = loads
+        .join(
+            tables,
+            datafusion::common::JoinType::Inner,
+            &["load_id"],
+            &["t_load_id"],
+            None,
+        )?
+        .select(vec![
+            column("load_id"),
+            column("loaded_at"),
+            column("table"),
+            column("read"),
+            column("loaded"),
+            column("rejected"),
+            column("warnings"),
+            column("removed"),
+            column("rules_version"),
+            column("files"),
+        ])?;
+    ctx.register_table(crate::access::AUDIT_LOADS, joined.into_view())?;
     Ok(())
 }
 

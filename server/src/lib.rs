@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+mod audit;
 pub mod users;
 pub mod wire;
 

@@ -43,16 +43,17 @@ use pgwire::api::{
     PgWireServerHandlers,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::extendedquery::Parse;
+use pgwire::messages::extendedquery::{Bind, Close, Parse, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::tokio_rustls::rustls;
 use pgwire::types::format::FormatOptions;
 
 use crate::admission::{Admission, AdmissionLimits, SessionSlot, Turned};
+use crate::audit::{AUDIT_QUERIES, AuditQueries};
 use crate::users::{User, Users};
 use engine::QueryError;
-use engine::access::Access;
+use engine::access::{Access, Role};
 use engine::guard;
 use engine::guard::StatementKind;
 use engine::guard::read_only;
@@ -166,13 +167,55 @@ struct Shared {
     warehouse: Warehouse,
     admission: Admission,
     audit: Option<Mutex<std::fs::File>>,
+    /// Where the audit log is, for `audit_queries` in an admin's session.
+    audit_path: Option<PathBuf>,
     require_tls: bool,
+}
+
+/// The most prepared statements, and the most named portals, one connection keeps. Each holds
+/// a parsed plan; a client that prepares without ever closing (by bug or on purpose) would grow
+/// the server's memory with every statement.
+const MAX_NAMED_PER_CONNECTION: usize = 1_000;
+
+/// The names of the statements and portals a connection keeps (pgwire's store cannot count).
+#[derive(Default)]
+struct Named {
+    statements: std::collections::HashSet<String>,
+    portals: std::collections::HashSet<String>,
+}
+
+impl Named {
+    /// Takes a place for `name` among `kind`'s; the unnamed one replaces itself and is free.
+    fn admit(
+        set: &mut std::collections::HashSet<String>,
+        name: Option<&str>,
+        kind: &str,
+    ) -> PgWireResult<()> {
+        match name {
+            Some(name) if !name.is_empty() && !set.contains(name) => {
+                if set.len() >= MAX_NAMED_PER_CONNECTION {
+                    return Err(user_error(
+                        "54000",
+                        format!(
+                            "this connection already keeps {MAX_NAMED_PER_CONNECTION} {kind} (the most \
+                             one may); close some (Close, DEALLOCATE) or use the unnamed one"
+                        ),
+                    ));
+                }
+                set.insert(name.to_string());
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A connection after it has authenticated.
 struct Authed {
     service: Arc<DfSessionService>,
     limits: Limits,
+    /// The statements and portals it keeps by name, capped.
+    named: Mutex<Named>,
     /// The session's place in its user's and tenants' connection caps, until it ends.
     _slot: SessionSlot,
 }
@@ -188,6 +231,16 @@ struct Connection {
     /// Set when the server was full as the connection arrived: its startup is answered with
     /// this and the connection closed.
     turned_away: Option<Turned>,
+}
+
+impl Authed {
+    fn admit_named(&self, f: impl FnOnce(&mut Named) -> PgWireResult<()>) -> PgWireResult<()> {
+        let mut named = self
+            .named
+            .lock()
+            .map_err(|_| user_error("XX000", "the connection's statement list is unavailable"))?;
+        f(&mut named)
+    }
 }
 
 impl Connection {
@@ -335,6 +388,15 @@ impl Connection {
             datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider,
         )
         .map_err(internal)?;
+        if found.role == Role::Admin
+            && let Some(path) = &self.shared.audit_path
+        {
+            ctx.register_table(
+                AUDIT_QUERIES,
+                Arc::new(AuditQueries::new(path.clone(), &tenants)),
+            )
+            .map_err(internal)?;
+        }
         let guard = Arc::new(Guard {
             user: user.to_string(),
             logged_in_as: found.clone(),
@@ -352,6 +414,7 @@ impl Connection {
         Ok(Authed {
             service: Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), hooks)),
             limits,
+            named: Mutex::new(Named::default()),
             _slot: slot,
         })
     }
@@ -396,7 +459,52 @@ impl ExtendedQueryHandler for Connection {
     {
         let authed = self.authed()?;
         guard::check_sql(&message.query, &authed.limits).map_err(query_error)?;
+        authed.admit_named(|n| {
+            Named::admit(
+                &mut n.statements,
+                message.name.as_deref(),
+                "prepared statements",
+            )
+        })?;
         <DfSessionService as ExtendedQueryHandler>::on_parse(&authed.service, client, message).await
+    }
+
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let authed = self.authed()?;
+        authed.admit_named(|n| {
+            Named::admit(
+                &mut n.portals,
+                message.portal_name.as_deref(),
+                "named portals",
+            )
+        })?;
+        <DfSessionService as ExtendedQueryHandler>::on_bind(&authed.service, client, message).await
+    }
+
+    async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let authed = self.authed()?;
+        if let Some(name) = message.name.as_deref() {
+            authed.admit_named(|n| {
+                match message.target_type {
+                    TARGET_TYPE_BYTE_STATEMENT => n.statements.remove(name),
+                    _ => n.portals.remove(name),
+                };
+                Ok(())
+            })?;
+        }
+        <DfSessionService as ExtendedQueryHandler>::on_close(&authed.service, client, message).await
     }
 
     async fn do_query<C>(
@@ -662,6 +770,7 @@ pub async fn serve(
         warehouse,
         admission: Admission::new(options.admission.clone()),
         audit,
+        audit_path: options.audit_log.clone(),
         require_tls: tls.is_some(),
     });
     let placeholder = Arc::new(DfSessionService::new(Arc::new(SessionContext::new())));

@@ -270,6 +270,64 @@ fn psql_connects_lists_tables_and_is_refused_a_wrong_password() {
             && l.contains("\"ms\"")),
         "{audit}"
     );
+    // The county's admin reads it as a table: its own county's lines, every line valid JSON
+    // whatever the SQL held (quotes, a newline, Chinese).
+    let tricky = "select '引号\"和\n换行' as x";
+    let out = psql(s.port, "qa_admin", "pw-qa_admin", "a", &["-c", tricky]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = psql(
+        s.port,
+        "qa_admin",
+        "pw-qa_admin",
+        "a",
+        &[
+            "-c",
+            "select count(*) filter (where sql like '%引号%换行%'), count(*) filter (where tenants <> 'a') from audit_queries",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1|0",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = psql(
+        s.port,
+        "qa_analyst",
+        "pw-qa_analyst",
+        "a",
+        &["-c", "select count(*) from audit_queries"],
+    );
+    assert!(!out.status.success(), "an analyst read the audit log");
+    // And the county's loads with their reconciliation.
+    let out = psql(
+        s.port,
+        "qa_admin",
+        "pw-qa_admin",
+        "a",
+        &[
+            "-c",
+            "select count(distinct load_id) > 0, bool_and(read = loaded + rejected), count(distinct \"table\") > 1 from audit_loads",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "t|t|t",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = psql(
+        s.port,
+        "qa_analyst",
+        "pw-qa_analyst",
+        "a",
+        &["-c", "select count(*) from audit_loads"],
+    );
+    assert!(!out.status.success(), "an analyst read the load log");
 }
 
 #[test]

@@ -238,6 +238,26 @@ explicit = rows(fuzz, "select count(*) from members where name in (" + ",".join(
 check(f"{ran} random queries over tenant a never returned tenant b's canaries", ran >= 300 and not seen and explicit[0][0] == 0, f"canaries {len(CANARIES)}, hits {seen[:3]}")
 print(json.dumps({"fuzz_queries": ran}), flush=True)
 
+# --- statements a connection keeps -----------------------------------------------------------
+# Each prepared statement holds a plan: a client that prepares without ever closing is stopped
+# at 1,000 named statements, and its connection and the server carry on.
+hoarder = connect("qa_analyst", "a")
+hoarder.prepared_max = 100_000
+stopped = None
+for i in range(1_100):
+    try:
+        with hoarder.cursor() as cur:
+            cur.execute(f"select {i} as n", prepare=True)
+            cur.fetchall()
+    except psycopg.Error as e:
+        stopped = (i, e)
+        break
+check("a connection keeps at most 1,000 prepared statements",
+      stopped is not None and stopped[0] == 1000 and stopped[1].sqlstate == "54000",
+      stopped and (stopped[0], stopped[1].sqlstate, str(stopped[1]).strip()[:100]))
+check("and still answers", rows(hoarder, "select 7")[0][0] == 7)
+hoarder.close()
+
 # --- 20 concurrent clients ---------------------------------------------------------------
 DASHBOARD = "select unit_name, kind, orgs, covered, coverage_rate from coverage where level = 2 order by unit_id, kind"
 expected = rows(admin, DASHBOARD)
