@@ -8,6 +8,7 @@ mod cli_errors;
 mod demo;
 mod differential;
 mod fixtures;
+mod fuzz;
 mod headers_cli;
 mod history;
 mod metrics_cli;
