@@ -9,6 +9,7 @@
 
 pub mod access;
 mod bounded_functions;
+mod constant_filters;
 pub mod error;
 pub mod guard;
 pub mod metrics;

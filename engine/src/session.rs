@@ -24,6 +24,7 @@ use warehouse::{Manifest, Tenant, Warehouse, WarehouseError};
 
 use crate::access::{Access, Role, column};
 use crate::bounded_functions::bound_functions;
+use crate::constant_filters::ConstantFiltersAbove;
 use crate::error::QueryError;
 use crate::guard;
 
@@ -323,7 +324,8 @@ pub(crate) async fn register_tables(
         delta
             .update_datafusion_session(&ctx.state())
             .map_err(|e| delta_err(&tenant.table_path(table.name), e))?;
-        let provider = delta.table_provider().await?;
+        let provider: Arc<dyn TableProvider> =
+            Arc::new(ConstantFiltersAbove(delta.table_provider().await?));
         let provider = if mask && table.columns.iter().any(|c| c.mask.is_some()) {
             crate::access::masked(ctx, table, provider)?
         } else {
@@ -346,7 +348,9 @@ async fn register_audit_loads(
         delta
             .update_datafusion_session(&ctx.state())
             .map_err(|e| delta_err(&tenant.table_path(table), e))?;
-        Ok(ctx.read_table(delta.table_provider().await?)?)
+        Ok(ctx.read_table(Arc::new(ConstantFiltersAbove(
+            delta.table_provider().await?,
+        )))?)
     };
     let loads = read(warehouse::LOADS_TABLE).await?;
     let tables = read(warehouse::LOAD_TABLES_TABLE).await?.select(vec![
