@@ -13,5 +13,7 @@ fn main() {
         std::env::var("TARGET").is_ok_and(|target| target == "x86_64-unknown-linux-gnu");
     if release && lld_by_default {
         println!("cargo:rustc-link-arg-bins=-Wl,--icf=all");
+        // And merges identical strings and constants across sections (lld's -O2).
+        println!("cargo:rustc-link-arg-bins=-Wl,-O2");
     }
 }
