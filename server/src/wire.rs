@@ -184,28 +184,51 @@ struct Named {
     portals: std::collections::HashSet<String>,
 }
 
+/// Which of a connection's named things.
+#[derive(Debug, Clone, Copy)]
+enum NamedKind {
+    Statement,
+    Portal,
+}
+
 impl Named {
-    /// Takes a place for `name` among `kind`'s; the unnamed one replaces itself and is free.
-    fn admit(
-        set: &mut std::collections::HashSet<String>,
-        name: Option<&str>,
-        kind: &str,
-    ) -> PgWireResult<()> {
+    fn of(&mut self, kind: NamedKind) -> &mut std::collections::HashSet<String> {
+        match kind {
+            NamedKind::Statement => &mut self.statements,
+            NamedKind::Portal => &mut self.portals,
+        }
+    }
+
+    /// Refuses a new `name` when the connection already keeps the most it may; the unnamed
+    /// one replaces itself and is free. Nothing is counted until it is kept ([`Named::keep`]).
+    fn room_for(&mut self, kind: NamedKind, name: Option<&str>) -> PgWireResult<()> {
+        let set = self.of(kind);
         match name {
-            Some(name) if !name.is_empty() && !set.contains(name) => {
-                if set.len() >= MAX_NAMED_PER_CONNECTION {
-                    return Err(user_error(
-                        "54000",
-                        format!(
-                            "this connection already keeps {MAX_NAMED_PER_CONNECTION} {kind} (the most \
-                             one may); close some (Close, DEALLOCATE) or use the unnamed one"
-                        ),
-                    ));
-                }
-                set.insert(name.to_string());
-                Ok(())
+            Some(name)
+                if !name.is_empty()
+                    && !set.contains(name)
+                    && set.len() >= MAX_NAMED_PER_CONNECTION =>
+            {
+                let what = match kind {
+                    NamedKind::Statement => "prepared statements",
+                    NamedKind::Portal => "named portals",
+                };
+                Err(user_error(
+                    "54000",
+                    format!(
+                        "this connection already keeps {MAX_NAMED_PER_CONNECTION} {what} (the most \
+                         one may); close some (Close, DEALLOCATE) or use the unnamed one"
+                    ),
+                ))
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Counts `name` once pgwire has stored it (a Parse or Bind that failed stores nothing).
+    fn keep(&mut self, kind: NamedKind, name: Option<&str>) {
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
+            self.of(kind).insert(name.to_string());
         }
     }
 }
@@ -234,12 +257,10 @@ struct Connection {
 }
 
 impl Authed {
-    fn admit_named(&self, f: impl FnOnce(&mut Named) -> PgWireResult<()>) -> PgWireResult<()> {
-        let mut named = self
-            .named
+    fn named(&self) -> PgWireResult<std::sync::MutexGuard<'_, Named>> {
+        self.named
             .lock()
-            .map_err(|_| user_error("XX000", "the connection's statement list is unavailable"))?;
-        f(&mut named)
+            .map_err(|_| user_error("XX000", "the connection's statement list is unavailable"))
     }
 }
 
@@ -459,14 +480,14 @@ impl ExtendedQueryHandler for Connection {
     {
         let authed = self.authed()?;
         guard::check_sql(&message.query, &authed.limits).map_err(query_error)?;
-        authed.admit_named(|n| {
-            Named::admit(
-                &mut n.statements,
-                message.name.as_deref(),
-                "prepared statements",
-            )
-        })?;
-        <DfSessionService as ExtendedQueryHandler>::on_parse(&authed.service, client, message).await
+        let name = message.name.clone();
+        authed
+            .named()?
+            .room_for(NamedKind::Statement, name.as_deref())?;
+        <DfSessionService as ExtendedQueryHandler>::on_parse(&authed.service, client, message)
+            .await?;
+        authed.named()?.keep(NamedKind::Statement, name.as_deref());
+        Ok(())
     }
 
     async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
@@ -477,14 +498,14 @@ impl ExtendedQueryHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let authed = self.authed()?;
-        authed.admit_named(|n| {
-            Named::admit(
-                &mut n.portals,
-                message.portal_name.as_deref(),
-                "named portals",
-            )
-        })?;
-        <DfSessionService as ExtendedQueryHandler>::on_bind(&authed.service, client, message).await
+        let name = message.portal_name.clone();
+        authed
+            .named()?
+            .room_for(NamedKind::Portal, name.as_deref())?;
+        <DfSessionService as ExtendedQueryHandler>::on_bind(&authed.service, client, message)
+            .await?;
+        authed.named()?.keep(NamedKind::Portal, name.as_deref());
+        Ok(())
     }
 
     async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
@@ -496,13 +517,11 @@ impl ExtendedQueryHandler for Connection {
     {
         let authed = self.authed()?;
         if let Some(name) = message.name.as_deref() {
-            authed.admit_named(|n| {
-                match message.target_type {
-                    TARGET_TYPE_BYTE_STATEMENT => n.statements.remove(name),
-                    _ => n.portals.remove(name),
-                };
-                Ok(())
-            })?;
+            let kind = match message.target_type {
+                TARGET_TYPE_BYTE_STATEMENT => NamedKind::Statement,
+                _ => NamedKind::Portal,
+            };
+            authed.named()?.of(kind).remove(name);
         }
         <DfSessionService as ExtendedQueryHandler>::on_close(&authed.service, client, message).await
     }

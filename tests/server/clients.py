@@ -239,6 +239,26 @@ check(f"{ran} random queries over tenant a never returned tenant b's canaries", 
 print(json.dumps({"fuzz_queries": ran}), flush=True)
 
 # --- statements a connection keeps -----------------------------------------------------------
+# A Parse the server refuses keeps nothing, so it takes no place: 1,100 failed prepares leave
+# room for the next good one.
+failing = connect("qa_analyst", "a")
+failing.prepared_max = 100_000
+for i in range(1_100):
+    e = None
+    try:
+        with failing.cursor() as cur:
+            cur.execute(f"select * from no_such_table_{i}", prepare=True)
+    except psycopg.Error as err:
+        e = err
+    if e is None or e.sqlstate == "54000":
+        break
+check("failed prepares take no place", rows(failing, "select 8")[0][0] == 8 and e is not None and e.sqlstate != "54000",
+      e and (i, e.sqlstate, str(e).strip()[:100]))
+with failing.cursor() as cur:
+    cur.execute("select 9 as n", prepare=True)
+    check("and a good one still prepares after them", cur.fetchall()[0][0] == 9)
+failing.close()
+
 # Each prepared statement holds a plan: a client that prepares without ever closing is stopped
 # at 1,000 named statements, and its connection and the server carry on.
 hoarder = connect("qa_analyst", "a")
