@@ -357,9 +357,9 @@ fn replace_bound(args: &[ColumnarValue], rows: usize) -> Result<u128> {
         .sum())
 }
 
-/// `regexp_replace(text, pattern, replacement [, flags])`: at most one match per character
-/// and one at the end (`g`) or a single match otherwise, each replaced by the replacement, in
-/// which every `$n` or `\n` may stand for the whole text.
+/// `regexp_replace(text, pattern, replacement [, flags])`: the text, plus the replacement once
+/// for every match — at most one per character and one at the end with `g`, one without — plus,
+/// for every `$n` or `\n` in it, the matched text, which over all matches is at most the text.
 fn regexp_replace_bound(args: &[ColumnarValue], rows: usize) -> Result<u128> {
     let [text, _, replacement, flags] = [0, 1, 2, 3].map(|i| arg(args, i).map(Values::of));
     let (Some(text), Some(replacement)) = (text, replacement) else {
@@ -376,7 +376,7 @@ fn regexp_replace_bound(args: &[ColumnarValue], rows: usize) -> Result<u128> {
             let matches = if global { len + 1 } else { 1 };
             let repl = replacement.text(r).unwrap_or("");
             let references = repl.matches(['$', '\\']).count() as u128;
-            len + matches * (repl.len() as u128 + references * len)
+            len + matches * repl.len() as u128 + references * len
         })
         .sum())
 }
@@ -568,6 +568,8 @@ mod tests {
             "select repeat('ab', 3), lpad('7', 6, '0'), rpad('党', 3, '员'), lpad('x', 3)",
             "select replace('主题党日:走访', ':', '：'), replace('aaa', '', '-')",
             "select regexp_replace('a1b22c', '[0-9]+', '#', 'g'), regexp_replace('ab', '(a)', '$1$1')",
+            // A reference in the replacement stands for the match, not the whole text each time.
+            "select length(regexp_replace(repeat('a', 2000), '(a)', '$1-', 'g'))",
             "select range(5), range(2, 11, 3), generate_series(3, 1, -1), range(1, 1)",
             "select range(date '2024-01-01', date '2024-03-01', interval '1 month')",
             "select generate_series(timestamp '2024-01-01', timestamp '2024-01-01T03:00:00', interval '1 hour')",
