@@ -321,11 +321,7 @@ pub(crate) async fn register_tables(
     )
     .await?;
     for (table, delta) in TABLES.iter().zip(opened) {
-        delta
-            .update_datafusion_session(&ctx.state())
-            .map_err(|e| delta_err(&tenant.table_path(table.name), e))?;
-        let provider: Arc<dyn TableProvider> =
-            Arc::new(ConstantFiltersAbove(delta.table_provider().await?));
+        let provider = delta_provider(ctx, tenant, table.name, delta).await?;
         let provider = if mask && table.columns.iter().any(|c| c.mask.is_some()) {
             crate::access::masked(ctx, table, provider)?
         } else {
@@ -345,12 +341,7 @@ async fn register_audit_loads(
 ) -> Result<(), QueryError> {
     let read = async |table: &str| -> Result<DataFrame, QueryError> {
         let delta = tenant.delta_at(table, manifest).await?;
-        delta
-            .update_datafusion_session(&ctx.state())
-            .map_err(|e| delta_err(&tenant.table_path(table), e))?;
-        Ok(ctx.read_table(Arc::new(ConstantFiltersAbove(
-            delta.table_provider().await?,
-        )))?)
+        Ok(ctx.read_table(delta_provider(ctx, tenant, table, delta).await?)?)
     };
     let loads = read(warehouse::LOADS_TABLE).await?;
     let tables = read(warehouse::LOAD_TABLES_TABLE).await?.select(vec![
@@ -384,6 +375,22 @@ async fn register_audit_loads(
         ])?;
     ctx.register_table(crate::access::AUDIT_LOADS, joined.into_view())?;
     Ok(())
+}
+
+/// The provider a session reads a tenant's Delta `table` through: its files reachable from the
+/// session, and filters without a column kept above the scan ([`ConstantFiltersAbove`]).
+async fn delta_provider(
+    ctx: &SessionContext,
+    tenant: &Tenant,
+    table: &str,
+    delta: deltalake::DeltaTable,
+) -> Result<Arc<dyn TableProvider>, QueryError> {
+    delta
+        .update_datafusion_session(&ctx.state())
+        .map_err(|e| delta_err(&tenant.table_path(table), e))?;
+    Ok(Arc::new(ConstantFiltersAbove(
+        delta.table_provider().await?,
+    )))
 }
 
 fn delta_err(path: &Path, e: deltalake::DeltaTableError) -> QueryError {
