@@ -70,6 +70,30 @@ impl Warehouse {
     }
 }
 
+/// A warehouse at `wh` with two counties: `a` (甲县) holding the sample county, and `b` (乙县)
+/// holding the English UTF-8 fixture, whose values stand as canaries that `a` must never see.
+pub fn two_counties(wh: &Path) {
+    let run = |args: &[&str]| {
+        let out = bin()
+            .env("GRIDASSESS_WAREHOUSE", wh)
+            .args(args)
+            .output()
+            .expect("run gridassess");
+        assert!(
+            out.status.success(),
+            "gridassess {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["init"]);
+    run(&["tenant", "add", "a", "--name", "甲县"]);
+    run(&["tenant", "add", "b", "--name", "乙县"]);
+    let sample = datasets::sample_dir();
+    run(&["ingest", "--tenant", "a", sample.to_str().expect("path")]);
+    let fixture = fixtures().join("valid/utf8_english/input");
+    run(&["ingest", "--tenant", "b", fixture.to_str().expect("path")]);
+}
+
 /// Every SPEC table of tenant `t` in `warehouse`, as committed, with rows in key order.
 pub fn tables_of(warehouse: &Path) -> Vec<(String, RecordBatch)> {
     let rt = tokio::runtime::Runtime::new().expect("runtime");

@@ -21,7 +21,7 @@ use arrow::datatypes::DataType;
 use engine::access::{Access, Role};
 use engine::{QueryError, Session};
 
-use crate::common::{bin, fixtures};
+use crate::common::{bin, two_counties};
 
 const TIME_LIMIT: f64 = 2.0;
 
@@ -434,19 +434,7 @@ fn run(wh: &std::path::Path, args: &[&str]) {
 async fn random_queries_never_panic_leak_or_contradict_themselves() {
     let dir = tempfile::tempdir().expect("dir");
     let wh = dir.path().join("wh");
-    run(&wh, &["init"]);
-    run(&wh, &["tenant", "add", "a", "--name", "甲县"]);
-    run(&wh, &["tenant", "add", "b", "--name", "乙县"]);
-    let sample = datasets::sample_dir();
-    run(
-        &wh,
-        &["ingest", "--tenant", "a", sample.to_str().expect("path")],
-    );
-    let fixture = fixtures().join("valid/utf8_english/input");
-    run(
-        &wh,
-        &["ingest", "--tenant", "b", fixture.to_str().expect("path")],
-    );
+    two_counties(&wh);
     for t in ["a", "b"] {
         run(
             &wh,

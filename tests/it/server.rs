@@ -58,25 +58,7 @@ fn start() -> Server {
 fn start_with(serve_args: &[&str]) -> Server {
     let dir = tempfile::tempdir().expect("dir");
     let wh = dir.path().join("wh");
-    gridassess(&wh, &["init"], None);
-    gridassess(&wh, &["tenant", "add", "a", "--name", "甲县"], None);
-    gridassess(&wh, &["tenant", "add", "b", "--name", "乙县"], None);
-    gridassess(
-        &wh,
-        &[
-            "ingest",
-            "--tenant",
-            "a",
-            datasets::sample_dir().to_str().expect("path"),
-        ],
-        None,
-    );
-    let fixture = crate::common::fixtures().join("valid/utf8_english/input");
-    gridassess(
-        &wh,
-        &["ingest", "--tenant", "b", fixture.to_str().expect("path")],
-        None,
-    );
+    crate::common::two_counties(&wh);
     for (user, role) in [
         ("qa_admin", "admin"),
         ("qa_analyst", "analyst"),
