@@ -11,6 +11,8 @@ use arrow::datatypes::SchemaRef;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::sql::sqlparser::ast::{Query, SetExpr, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -21,6 +23,7 @@ use futures::StreamExt;
 use model::Limits;
 
 use crate::error::{QueryError, Refusal};
+use crate::stoppable::{StopFlag, stoppable};
 
 /// The runtime (and with it the memory pool) of a set of tenants: every session over the same
 /// tenants shares it, so one tenant's queries together stay within its memory limit, and no
@@ -407,30 +410,27 @@ fn query_runtime() -> Result<&'static tokio::runtime::Runtime, QueryError> {
 }
 
 /// Plans (`plan`) and executes a query on the query runtime once its turn comes in `queue`
-/// (waiting at most the time limit), with a time limit (on expiry the task is aborted, which drops the plan
-/// and cancels its tasks), stopped past `max_rows` or `max_result_mb`; a panic anywhere inside
-/// becomes an error for this query only.
+/// (waiting at most the time limit), with a time limit (on expiry the task is aborted, which
+/// drops the plan and cancels its tasks), stopped past `max_rows` or `max_result_mb`; a panic
+/// anywhere inside becomes an error for this query only.
 pub async fn execute(
     limits: &Limits,
     queue: &Queue,
     plan: impl std::future::Future<Output = Result<DataFrame, QueryError>> + Send + 'static,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), QueryError> {
-    let _permit =
-        match tokio::time::timeout(limits.timeout(), queue.permits.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return Err(QueryError::internal("the query queue is closed")),
-            Err(_) => {
-                return Err(QueryError::Busy {
-                    running: queue.allowed,
-                    seconds: limits.timeout_seconds,
-                });
-            }
-        };
     let max_rows = limits.max_rows;
     let max_result_mb = limits.max_result_mb;
-    let work = async move {
+    let stop = StopFlag::default();
+    let stop_inside = stop.clone();
+    within_limits(limits, queue, stop, async move {
         let df = plan.await?;
-        let mut stream = df.execute_stream().await.map_err(QueryError::running)?;
+        let task = Arc::new(df.task_ctx());
+        let physical = df
+            .create_physical_plan()
+            .await
+            .map_err(QueryError::running)?;
+        let physical = stoppable(physical, &stop_inside).map_err(QueryError::running)?;
+        let mut stream = execute_stream(physical, task).map_err(QueryError::running)?;
         // The physical schema: what the batches carry (view types, nullability).
         let schema = stream.schema();
         let mut batches = Vec::new();
@@ -448,11 +448,46 @@ pub async fn execute(
             batches.push(batch);
         }
         Ok((schema, batches))
-    };
+    })
+    .await
+}
+
+/// Plans a query (`plan`) under the same line, time limit and panic containment as
+/// [`execute`], without running it: what a client's Parse does in the extended protocol,
+/// where planning would otherwise run with no timer.
+pub async fn plan(
+    limits: &Limits,
+    queue: &Queue,
+    plan: impl std::future::Future<Output = Result<LogicalPlan, QueryError>> + Send + 'static,
+) -> Result<LogicalPlan, QueryError> {
+    within_limits(limits, queue, StopFlag::default(), plan).await
+}
+
+/// Runs `work` on the query runtime once its turn comes in `queue` (waiting at most the time
+/// limit); at the time limit `stop` is raised and the task aborted ([`crate::stoppable`]); a
+/// panic inside it turned into this query's error.
+async fn within_limits<T: Send + 'static>(
+    limits: &Limits,
+    queue: &Queue,
+    stop: StopFlag,
+    work: impl std::future::Future<Output = Result<T, QueryError>> + Send + 'static,
+) -> Result<T, QueryError> {
+    let _permit =
+        match tokio::time::timeout(limits.timeout(), queue.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(QueryError::internal("the query queue is closed")),
+            Err(_) => {
+                return Err(QueryError::Busy {
+                    running: queue.allowed,
+                    seconds: limits.timeout_seconds,
+                });
+            }
+        };
     let task = query_runtime()?.spawn(work);
     let abort = task.abort_handle();
     match tokio::time::timeout(limits.timeout(), task).await {
         Err(_) => {
+            stop.raise();
             abort.abort();
             Err(QueryError::Timeout {
                 seconds: limits.timeout_seconds,
@@ -806,5 +841,30 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.sqlstate(), "57014");
         assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    /// Planning that does not yield (a join of many relations plans in one go) is still
+    /// answered at the time limit: it runs on the query runtime, and the caller's timer is not
+    /// held up by it.
+    #[tokio::test]
+    async fn planning_is_answered_at_the_time_limit() {
+        let limits = Limits {
+            timeout_seconds: 0.2,
+            ..Limits::default()
+        };
+        let started = std::time::Instant::now();
+        let err = plan(&limits, &queue(&limits), async {
+            // Blocks its thread, as a planner's recursion would.
+            std::thread::sleep(Duration::from_secs(3));
+            Ok(SessionContext::new().read_empty()?.logical_plan().clone())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.sqlstate(), "57014", "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

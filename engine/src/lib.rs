@@ -14,6 +14,7 @@ pub mod error;
 pub mod guard;
 pub mod metrics;
 pub mod session;
+mod stoppable;
 pub mod views;
 
 pub use error::{QueryError, Refusal};

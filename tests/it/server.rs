@@ -188,6 +188,65 @@ fn peak_rss_mb(pid: u32) -> u64 {
         .map_or(0, |kb| kb / 1024)
 }
 
+/// CPU seconds the process has used (user + system), from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the name; the kernel
+    // counts them in USER_HZ, 100 per second on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A query stopped at its time limit must stop using the cores too, not only answer: a join
+/// whose output dwarfs its inputs (every row matching every row) never went back to the
+/// scheduler, so the aborted task kept a core busy for minutes after its error.
+#[test]
+fn a_query_stopped_at_its_time_limit_stops_using_the_cores() {
+    let s = start();
+    let rows = "select 1 as k, v from unnest(range(200000)) as t(v)";
+    for (what, sql) in [
+        (
+            "a hash join of one key",
+            format!("select count(*) from ({rows}) a join ({rows}) b on a.k = b.k"),
+        ),
+        (
+            "a cross join",
+            format!("select count(*) from ({rows}) a, ({rows}) b where a.v + b.v < 0"),
+        ),
+        (
+            "a join on a condition that is not an equality",
+            format!("select count(*) from ({rows}) a join ({rows}) b on a.v <> b.v"),
+        ),
+    ] {
+        let out = psql(s.port, "qa_analyst", "pw-qa_analyst", "a", &["-c", &sql]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("time limit"),
+            "{what}: {stderr}"
+        );
+        // What is left of the query may take a moment to wind down; then the server idles.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let before = cpu_seconds(s.child.id());
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let used = cpu_seconds(s.child.id()) - before;
+        assert!(
+            used < 0.5,
+            "{what}: the server used {used:.2} s of CPU in the 3 s after the query's error"
+        );
+    }
+}
+
 #[test]
 fn psql_connects_lists_tables_and_is_refused_a_wrong_password() {
     let s = start();
