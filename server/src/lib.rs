@@ -6,6 +6,7 @@
 
 pub mod admission;
 mod audit;
+mod message_limit;
 pub mod users;
 pub mod wire;
 

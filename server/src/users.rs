@@ -171,6 +171,17 @@ impl Users {
         }))
     }
 
+    /// The counties granted to `name`, or none for an unknown user: what a failed login to
+    /// that name is filed under in the audit log, so those counties' admins see it.
+    pub fn tenants_of(&self, name: &str) -> Result<Vec<String>, UserError> {
+        Ok(self
+            .load()?
+            .users
+            .get(name)
+            .map(|u| u.tenants.clone())
+            .unwrap_or_default())
+    }
+
     /// The user, when `password` is theirs. A wrong password and an unknown user look the
     /// same to the caller, and both cost one hash verification, so neither can be told apart
     /// by the answer or its timing.

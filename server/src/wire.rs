@@ -40,7 +40,6 @@ use pgwire::api::stmt::StoredStatement;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
     ClientInfo, ClientPortalStore, METADATA_DATABASE, METADATA_USER, PgWireConnectionState,
-    PgWireServerHandlers,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::extendedquery::{Bind, Close, Parse, TARGET_TYPE_BYTE_STATEMENT};
@@ -50,7 +49,8 @@ use pgwire::tokio::tokio_rustls::rustls;
 use pgwire::types::format::FormatOptions;
 
 use crate::admission::{Admission, AdmissionLimits, SessionSlot, Turned};
-use crate::audit::{AUDIT_QUERIES, AuditQueries};
+use crate::audit::{AUDIT_LOGINS, AUDIT_QUERIES, AuditLog, Kind, QUERY};
+use crate::message_limit::{self, Limited};
 use crate::users::{User, Users};
 use engine::QueryError;
 use engine::access::{Access, Role};
@@ -161,6 +161,8 @@ fn internal(e: impl std::error::Error + 'static) -> PgWireError {
 const INVALID_AUTHORIZATION: &str = "28000";
 /// SQLSTATE of a database name that is not one of the user's tenants.
 const INVALID_CATALOG: &str = "3D000";
+/// SQLSTATE of a message the protocol does not allow (here: over the size limit).
+const PROTOCOL_VIOLATION: &str = "08P01";
 
 /// Everything the connections share.
 struct Shared {
@@ -170,6 +172,46 @@ struct Shared {
     /// Where the audit log is, for `audit_queries` in an admin's session.
     audit_path: Option<PathBuf>,
     require_tls: bool,
+}
+
+impl Shared {
+    /// Appends one line to the audit log (when there is one). serde_json escapes whatever the
+    /// fields hold, so a line stays one valid JSON object.
+    fn audit_line(&self, line: serde_json::Value) {
+        if let Some(file) = &self.audit {
+            use std::io::Write;
+            if let Ok(mut f) = file.lock() {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    }
+
+    /// A line for what happened at the door: `event` is `login`, `login failed`, `login
+    /// refused`, `locked out`, `session ended` or `message refused`. It is filed under the
+    /// counties of `user` (none for an unknown name), so their admins read it in
+    /// `audit_logins`.
+    fn audit_door(&self, event: &str, user: &str, address: IpAddr, reason: Option<&str>) {
+        if event == "login" {
+            tracing::info!(target: "audit", event, user, %address, "login");
+        } else {
+            tracing::warn!(target: "audit", event, user, %address, reason, "login");
+        }
+        if self.audit.is_none() {
+            return;
+        }
+        let tenants = Users::of(&self.warehouse)
+            .tenants_of(user)
+            .unwrap_or_default()
+            .join(",");
+        self.audit_line(serde_json::json!({
+            "at": chrono::Utc::now().to_rfc3339(),
+            "event": event,
+            "user": user,
+            "tenants": tenants,
+            "address": address.to_string(),
+            "reason": reason,
+        }));
+    }
 }
 
 /// The most prepared statements, and the most named portals, one connection keeps. Each holds
@@ -272,18 +314,6 @@ impl Connection {
     }
 }
 
-impl PgWireServerHandlers for Connection {
-    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        Arc::new(self.clone())
-    }
-    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        Arc::new(self.clone())
-    }
-    fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        Arc::new(self.clone())
-    }
-}
-
 #[async_trait]
 impl StartupHandler for Connection {
     async fn on_startup<C>(
@@ -370,10 +400,19 @@ impl Connection {
             })?
             .map_err(internal)?
             .map_err(internal)?;
+        // Refusals that cost a client nothing (a lockout, a full line) go to the server's log
+        // only, so a flood of them cannot grow the audit log; from here on each line cost a
+        // password check.
+        let door = |event: &str, reason: Option<&str>| {
+            self.shared.audit_door(event, user, address, reason);
+        };
         let Some(found) = found else {
-            tracing::warn!(target: "audit", user, %address, database, "password authentication failed");
+            door(
+                "login failed",
+                Some(&format!("wrong password (database {database})")),
+            );
             for lock in admission.failed(user, address) {
-                tracing::warn!(target: "audit", user, %address, %lock, "locked out");
+                door("locked out", Some(&lock.to_string()));
             }
             return Err(PgWireError::InvalidPassword(user.to_string()));
         };
@@ -384,6 +423,10 @@ impl Connection {
             vec![database.to_string()]
         } else {
             // The same answer whether the tenant exists or not.
+            door(
+                "login refused",
+                Some(&format!("database {database} is not theirs")),
+            );
             return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                 "FATAL".into(),
                 INVALID_CATALOG.into(),
@@ -394,7 +437,7 @@ impl Connection {
             ))));
         };
         let slot = admission.open_session(user, &tenants).map_err(|t| {
-            tracing::warn!(target: "audit", user, %address, reason = %t, "connection refused");
+            door("login refused", Some(&t.to_string()));
             turned(t)
         })?;
         let access = Access::new(tenants.clone(), found.role);
@@ -414,12 +457,18 @@ impl Connection {
         {
             ctx.register_table(
                 AUDIT_QUERIES,
-                Arc::new(AuditQueries::new(path.clone(), &tenants)),
+                Arc::new(AuditLog::new(path.clone(), &tenants, Kind::Queries)),
+            )
+            .map_err(internal)?;
+            ctx.register_table(
+                AUDIT_LOGINS,
+                Arc::new(AuditLog::new(path.clone(), &tenants, Kind::Logins)),
             )
             .map_err(internal)?;
         }
         let guard = Arc::new(Guard {
             user: user.to_string(),
+            address,
             logged_in_as: found.clone(),
             tenants: tenants.join(","),
             limits: limits.clone(),
@@ -431,7 +480,7 @@ impl Connection {
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
         ];
-        tracing::info!(target: "audit", user, tenants = %tenants.join(","), role = %found.role, "connected");
+        door("login", None);
         Ok(Authed {
             service: Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), hooks)),
             limits,
@@ -593,6 +642,8 @@ impl ExtendedQueryHandler for Connection {
 /// writes the audit line; refuses everything else.
 struct Guard {
     user: String,
+    /// Where the user connected from, for the audit log.
+    address: IpAddr,
     /// The user as they logged in: a statement after their removal, or a change of their
     /// password, tenants or role, ends the session instead of running.
     logged_in_as: User,
@@ -609,7 +660,12 @@ impl Guard {
         match Users::of(&self.shared.warehouse).still_stands(&self.logged_in_as) {
             Ok(true) => Ok(()),
             Ok(false) => {
-                tracing::warn!(target: "audit", user = %self.user, "session ended: the user was removed or changed");
+                self.shared.audit_door(
+                    "session ended",
+                    &self.user,
+                    self.address,
+                    Some("the user was removed or changed"),
+                );
                 Err(fatal(
                     INVALID_AUTHORIZATION,
                     format!(
@@ -632,21 +688,16 @@ impl Guard {
                 tracing::info!(target: "audit", user = %self.user, tenants = %self.tenants, ms = format!("{ms:.1}"), error = %e, sql)
             }
         }
-        if let Some(file) = &self.shared.audit {
-            use std::io::Write;
-            let line = serde_json::json!({
-                "at": chrono::Utc::now().to_rfc3339(),
-                "user": self.user,
-                "tenants": self.tenants,
-                "ms": (ms * 10.0).round() / 10.0,
-                "rows": result.as_ref().ok(),
-                "error": result.as_ref().err(),
-                "sql": sql,
-            });
-            if let Ok(mut f) = file.lock() {
-                let _ = writeln!(f, "{line}");
-            }
-        }
+        self.shared.audit_line(serde_json::json!({
+            "at": chrono::Utc::now().to_rfc3339(),
+            "event": QUERY,
+            "user": self.user,
+            "tenants": self.tenants,
+            "ms": (ms * 10.0).round() / 10.0,
+            "rows": result.as_ref().ok(),
+            "error": result.as_ref().err(),
+            "sql": sql,
+        }));
     }
 }
 
@@ -690,7 +741,7 @@ impl QueryHook for Guard {
     async fn handle_extended_parse_query(
         &self,
         statement: &Statement,
-        _ctx: &SessionContext,
+        ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
         if let Err(ended) = self.still_admitted() {
@@ -705,7 +756,26 @@ impl QueryHook for Guard {
                 );
                 Some(Err(query_error(refused)))
             }
-            Ok(_) => None,
+            Ok(StatementKind::Session) => None,
+            // Planned here rather than by datafusion-postgres, so that planning runs under the
+            // time limit and the tenants' line like execution does.
+            Ok(StatementKind::Read) => {
+                let (sql, started) = (statement.to_string(), Instant::now());
+                let (ctx, statement) = (ctx.clone(), statement.clone());
+                let planned = guard::plan(&self.limits, &self.queue, async move {
+                    let plan = ctx
+                        .state()
+                        .statement_to_plan(DfStatement::Statement(Box::new(statement)))
+                        .await?;
+                    read_only().verify_plan(&plan)?;
+                    Ok(plan)
+                })
+                .await;
+                if let Err(e) = &planned {
+                    self.audit(&sql, started, &Err(e.to_string()));
+                }
+                Some(planned.map_err(query_error))
+            }
         }
     }
 
@@ -838,7 +908,7 @@ pub async fn serve(
                 connections.spawn(async move {
                     // Held until the connection ends.
                     let _slot = slot;
-                    if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
+                    if let Err(e) = process_connection(socket, tls, handlers, peer).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                 });
@@ -857,6 +927,115 @@ pub async fn serve(
         tokio::select! {
             _ = &mut grace => { connections.abort_all(); break; }
             next = connections.join_next() => if next.is_none() { break },
+        }
+    }
+    Ok(())
+}
+
+/// How long a client may take to log in (pgwire's own limit).
+const LOGIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// pgwire's `process_socket`, with the size of every message the client sends checked at its
+/// header ([`message_limit`]) after TLS: pgwire alone would buffer up to 1 GiB of one message,
+/// before login too.
+async fn process_connection(
+    socket: tokio::net::TcpStream,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
+    handlers: Connection,
+    peer: SocketAddr,
+) -> std::io::Result<()> {
+    use futures::{SinkExt, StreamExt};
+    use pgwire::api::ErrorHandler;
+    use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
+    use tokio_util::codec::{Framed, FramedParts};
+
+    let login_within = tokio::time::sleep(LOGIN_WITHIN);
+    tokio::pin!(login_within);
+    let negotiated = tokio::select! {
+        _ = &mut login_within => return Ok(()),
+        negotiated = negotiate_tls::<Stmt>(socket, tls) => negotiated?,
+    };
+    // A direct TLS connection to a server without a certificate.
+    let Some(negotiated) = negotiated else {
+        return Ok(());
+    };
+    let old = negotiated.into_parts();
+    let mut parts = FramedParts::new(Limited::new(old.io, &old.read_buf)?, old.codec);
+    parts.read_buf = old.read_buf;
+    parts.write_buf = old.write_buf;
+    let mut socket = Framed::from_parts(parts);
+
+    // The connection handles startup, simple and extended queries; COPY is refused by the
+    // guard before it starts; cancel requests and errors take pgwire's defaults.
+    let handler = Arc::new(handlers);
+    let noop = Arc::new(pgwire::api::NoopHandler);
+    loop {
+        let logging_in = matches!(
+            socket.state(),
+            PgWireConnectionState::AwaitingStartup
+                | PgWireConnectionState::AuthenticationInProgress
+        );
+        socket.get_mut().set_logged_in(!logging_in);
+        let next = if logging_in {
+            tokio::select! {
+                _ = &mut login_within => None,
+                next = socket.next() => next,
+            }
+        } else {
+            socket.next().await
+        };
+        let message = match next {
+            Some(Ok(message)) => message,
+            Some(Err(PgWireError::IoError(e))) => {
+                if let Some(why) = message_limit::refusal(&e) {
+                    let user = socket.metadata().get(METADATA_USER).cloned();
+                    let reason = why.to_string();
+                    match (&user, logging_in) {
+                        // A logged-in user's refusal is theirs to account for; before login
+                        // it costs nothing, so it goes to the server's log only.
+                        (Some(user), false) => handler.shared.audit_door(
+                            "message refused",
+                            user,
+                            peer.ip(),
+                            Some(&reason),
+                        ),
+                        _ => {
+                            tracing::warn!(target: "audit", %peer, ?user, %reason, "message refused")
+                        }
+                    }
+                    let told = ErrorInfo::new("FATAL".into(), PROTOCOL_VIOLATION.into(), reason);
+                    // The client may be busy sending the rest: tell it, but do not wait on it.
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_secs(1),
+                        socket.send(PgWireBackendMessage::ErrorResponse(told.into())),
+                    )
+                    .await;
+                }
+                break;
+            }
+            Some(Err(_)) | None => break,
+        };
+        // A Terminate means the client is leaving: close rather than wait for more.
+        if matches!(message, PgWireFrontendMessage::Terminate(_)) {
+            break;
+        }
+        let extended_query = match socket.state() {
+            PgWireConnectionState::CopyInProgress(extended) => extended,
+            _ => message.is_extended_query(),
+        };
+        if let Err(mut e) = process_message(
+            message,
+            &mut socket,
+            handler.clone(),
+            handler.clone(),
+            handler.clone(),
+            noop.clone(),
+            noop.clone(),
+        )
+        .await
+        {
+            noop.on_error(&socket, &mut e);
+            process_error(&mut socket, e, extended_query).await?;
         }
     }
     Ok(())

@@ -7,6 +7,8 @@ check (`ok NAME detail` or `FAIL NAME detail`); exits 1 if any failed.
 
 import concurrent.futures
 import os
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -71,6 +73,69 @@ check("removed_user_session_ended", err is not None and "removed or changed" in 
 err = refused(lambda: one(session, "select 5"))
 check("removed_user_connection_closed", err is not None, err)
 
+# A message that claims hundreds of megabytes is refused at its header, not buffered: before
+# login (where the server knew no limit but pgwire's 1 GiB) and after it.
+def startup_message(user, db):
+    params = b"".join(k.encode() + b"\0" + v.encode() + b"\0"
+                      for k, v in (("user", user), ("database", db))) + b"\0"
+    body = struct.pack("!i", 196608) + params
+    return struct.pack("!i", len(body) + 4) + body
+
+
+def read_message(sock):
+    """One backend message: (type byte, body)."""
+    head = b""
+    while len(head) < 5:
+        chunk = sock.recv(5 - len(head))
+        if not chunk:
+            raise ConnectionError("closed")
+        head += chunk
+    length = struct.unpack("!i", head[1:5])[0] - 4
+    body = b""
+    while len(body) < length:
+        chunk = sock.recv(length - len(body))
+        if not chunk:
+            raise ConnectionError("closed")
+        body += chunk
+    return head[:1], body
+
+
+def bytes_sent_before_close(login):
+    """Sends a Query message that claims 300 MB and streams its body; returns how many bytes of
+    it the server took before it closed the connection (or all 64 MB if it never did)."""
+    sock = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+    sock.sendall(startup_message("qa_analyst", "a"))
+    kind, _ = read_message(sock)
+    assert kind == b"R", kind  # asked for the password
+    if login:
+        password = b"pw-qa_analyst\0"
+        sock.sendall(b"p" + struct.pack("!i", len(password) + 4) + password)
+        while read_message(sock)[0] != b"Z":  # until ReadyForQuery
+            pass
+    sock.sendall(b"Q" + struct.pack("!i", 300 * 1024 * 1024))
+    chunk = b"x" * (1024 * 1024)
+    sent = 0
+    try:
+        while sent < 64 * 1024 * 1024:
+            sock.sendall(chunk)
+            sent += len(chunk)
+    except OSError:
+        pass
+    sock.close()
+    return sent
+
+
+with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+    taken = list(pool.map(lambda _: bytes_sent_before_close(False), range(3)))
+check("huge_message_before_login_refused_at_its_header",
+      all(t < 16 * 1024 * 1024 for t in taken), [t // (1024 * 1024) for t in taken])
+taken = bytes_sent_before_close(True)
+check("huge_message_after_login_refused_at_its_header", taken < 16 * 1024 * 1024,
+      taken // (1024 * 1024))
+check("the_server_still_answers_after_huge_messages",
+      one(connect("qa_analyst"), "select 6") == 6)
+
+
 # Lockout: three wrong passwords lock the user out; the right one is then refused too.
 for i in range(3):
     err = refused(lambda: connect("qa_viewer", password="wrong"))
@@ -89,5 +154,6 @@ with concurrent.futures.ThreadPoolExecutor(max_workers=24) as pool:
     answers = list(pool.map(wrong_login, range(24)))
 check("parallel_wrong_logins_all_refused", all(a is not None for a in answers),
       sum(a is None for a in answers))
+
 
 sys.exit(1 if failures else 0)
