@@ -369,6 +369,26 @@ fn psql_connects_lists_tables_and_is_refused_a_wrong_password() {
         &["-c", "select count(*) from audit_loads"],
     );
     assert!(!out.status.success(), "an analyst read the load log");
+    // And who came in: the wrong password above, the logins, from where; lines of county b's
+    // users (none here) would not be there.
+    let out = psql(
+        s.port,
+        "qa_admin",
+        "pw-qa_admin",
+        "a",
+        &[
+            "-c",
+            "select count(*) filter (where event = 'login failed' and \"user\" = 'qa_admin'), \
+             count(*) filter (where event = 'login') > 3, bool_and(address = '127.0.0.1'), \
+             count(*) filter (where tenants not like '%a%') from audit_logins",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1|t|t|0",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
