@@ -73,18 +73,7 @@ impl Warehouse {
 /// A warehouse at `wh` with two counties: `a` (甲县) holding the sample county, and `b` (乙县)
 /// holding the English UTF-8 fixture, whose values stand as canaries that `a` must never see.
 pub fn two_counties(wh: &Path) {
-    let run = |args: &[&str]| {
-        let out = bin()
-            .env("GRIDASSESS_WAREHOUSE", wh)
-            .args(args)
-            .output()
-            .expect("run gridassess");
-        assert!(
-            out.status.success(),
-            "gridassess {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| run_in(wh, args);
     run(&["init"]);
     run(&["tenant", "add", "a", "--name", "甲县"]);
     run(&["tenant", "add", "b", "--name", "乙县"]);
@@ -127,4 +116,18 @@ pub fn tables_of(warehouse: &Path) -> Vec<(String, RecordBatch)> {
         }
         out
     })
+}
+
+/// Runs `gridassess ARGS` on the warehouse `wh`; fails the test with its stderr if it fails.
+pub fn run_in(wh: &Path, args: &[&str]) {
+    let out = bin()
+        .env("GRIDASSESS_WAREHOUSE", wh)
+        .args(args)
+        .output()
+        .expect("run gridassess");
+    assert!(
+        out.status.success(),
+        "gridassess {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -21,7 +21,7 @@ use arrow::datatypes::DataType;
 use engine::access::{Access, Role};
 use engine::{QueryError, Session};
 
-use crate::common::{bin, two_counties};
+use crate::common::{run_in, two_counties};
 
 const TIME_LIMIT: f64 = 2.0;
 
@@ -417,26 +417,13 @@ async fn relations(session: &Session) -> Vec<Relation> {
     out
 }
 
-fn run(wh: &std::path::Path, args: &[&str]) {
-    let out = bin()
-        .env("GRIDASSESS_WAREHOUSE", wh)
-        .args(args)
-        .output()
-        .expect("run gridassess");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_queries_never_panic_leak_or_contradict_themselves() {
     let dir = tempfile::tempdir().expect("dir");
     let wh = dir.path().join("wh");
     two_counties(&wh);
     for t in ["a", "b"] {
-        run(
+        run_in(
             &wh,
             &[
                 "tenant",
