@@ -191,6 +191,22 @@ fn run_client_script(script: &str, args: &[String], min_checks: usize) {
     );
 }
 
+/// An honest viewer logs in and is answered: whatever a test did to the server, it still serves.
+fn assert_still_answers(port: u16) {
+    let out = psql(
+        port,
+        "qa_viewer",
+        "pw-qa_viewer",
+        "a",
+        &["-c", "select 40 + 2"],
+    );
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("42"),
+        "the server still answers: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn peak_rss_mb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -292,18 +308,7 @@ fn a_server_out_of_file_descriptors_neither_spins_nor_stays_shut() {
     );
     drop(hold);
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let out = psql(
-        s.port,
-        "qa_viewer",
-        "pw-qa_viewer",
-        "a",
-        &["-c", "select 40 + 2"],
-    );
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("42"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_still_answers(s.port);
 }
 
 /// A query stopped at its time limit must stop using the cores too, not only answer: a join
@@ -726,18 +731,7 @@ fn a_viewer_can_neither_abort_the_server_nor_cursor_around_the_limits() {
             &sql[..30]
         );
     }
-    let out = psql(
-        s.port,
-        "qa_viewer",
-        "pw-qa_viewer",
-        "a",
-        &["-c", "select 41 + 1"],
-    );
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("42"),
-        "the server still answers: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_still_answers(s.port);
 }
 
 /// The admission rules against real psycopg clients: a cap per user, a removed user's session
