@@ -1,6 +1,7 @@
 //! `gridassess`: the command line. It parses flags and calls the library crates; the work is
 //! done in `ingest` (loads), `engine` (metrics and SQL), `server` (users, serve) and `reports`.
 
+mod allocator;
 mod commands;
 mod output;
 
@@ -326,6 +327,7 @@ enum RulesCommand {
 }
 
 fn main() -> ExitCode {
+    allocator::cap_arenas();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -138,6 +138,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 listen,
                 tls: tls_cert.zip(tls_key),
             };
+            crate::allocator::trim_every(crate::allocator::TRIM_EVERY);
             server::wire::serve(options, shutdown_signal()).await?;
             eprintln!("stopped");
             Ok(())
