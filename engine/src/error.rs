@@ -14,8 +14,12 @@ pub enum QueryError {
     /// It was planned and failed while running.
     #[error("{0}")]
     Execution(DataFusionError),
-    /// It needed more memory than the tenant's pool holds.
-    #[error("{0}")]
+    /// It needed more memory than the tenant's pool holds. The pool is shared by the county's
+    /// queries running at once, so the same query may fit when the others have ended.
+    /// (DataFusion's own text, quoted last, suggests settings a user cannot change.)
+    #[error(
+        "the query needs more memory than this county's limit (memory_mb, shared by its queries running at once); narrow it, or try again when the county's other queries end ({0})"
+    )]
     ResourcesExhausted(DataFusionError),
     /// It ran past the tenant's time limit and was cancelled.
     #[error("the query ran longer than {seconds} s (this tenant's time limit) and was cancelled")]
