@@ -18,9 +18,10 @@ county office would set (3 s, 256 MB, 100,000 rows), adds users, starts the serv
 
 Every 30 s it records the server's RSS and CPU, and the honest queries' p50/p95 per county.
 At the end it prints a Markdown table and a verdict: RSS flat (the last third's mean within 15 %
-of the middle third's), c2's p95 stable (no window past 3x the median window), 0 crashes, no
-wrong answer, no error but "busy" or "out of time", and none of those either in c2, the county
-without a hungry user. A crash is counted, and the server restarted. Needs psycopg 3
+of the middle third's), c2's p95 stable (no window after the first, the warm-up in which the
+metric views are computed, past 3x the median window), 0 crashes, no wrong answer, no error
+but "busy", "out of time" or "out of the county's memory", and none of those either in c2,
+the county without a hungry user. A crash is counted, and the server restarted. Needs psycopg 3
 (`tests/run.sh` installs it into the test environment).
 """
 
@@ -130,8 +131,11 @@ def prepare(args, binary):
 
 
 class Server:
-    def __init__(self, binary, env, port):
-        self.binary, self.env, self.port = binary, env, port
+    def __init__(self, binary, env, port, log_path):
+        # The server's own log: warnings, and each time the allocator hands memory back.
+        self.binary, self.port = binary, port
+        self.env = dict(env, GRIDASSESS_LOG=env.get("GRIDASSESS_LOG", "warn,allocator=debug"))
+        self.log = open(log_path, "a")
         self.proc = None
         self.crashes = 0
         self.start()
@@ -139,7 +143,7 @@ class Server:
     def start(self):
         self.proc = subprocess.Popen(
             [self.binary, "serve", "--listen", f"127.0.0.1:{self.port}"], env=self.env,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         if "listening" not in line:
             raise SystemExit(f"the server did not start: {line!r}")
@@ -194,11 +198,14 @@ def connect(port, user, db, password=None):
 
 
 def refused(tally, w, tenant, user, e):
-    """An honest query refused: told to wait (its county's line was full, or it ran out of
-    time behind the hungry ones) is counted per county; anything else is a failure."""
+    """An honest query refused: told to wait (its county's line was full, it ran out of time
+    behind the hungry ones, or their memory filled the county's pool) is counted per county;
+    in c2, which has no hungry user, and for anything else, it is a failure."""
     text = str(e).strip()
-    if "queries at once" in text or "time limit" in text:
-        tally.add(w, f"honest {tenant} refused: busy or out of time")
+    # The three ways a county's own hungry colleague can crowd an honest query out: both
+    # places in line held, the time limit spent waiting, the county's shared memory pool full.
+    if "queries at once" in text or "time limit" in text or "county's limit (memory_mb" in text:
+        tally.add(w, f"honest {tenant} refused: busy, out of time or memory")
         if tenant == "c2":
             tally.wrong.append(f"{user} (county without a hungry user): {text[:160]}")
     else:
@@ -336,7 +343,8 @@ def main():
     if not os.path.exists(binary):
         raise SystemExit(f"{binary} is missing: cargo build --release, or pass --binary")
     wh, env = prepare(args, binary)
-    server = Server(binary, env, args.port)
+    server = Server(binary, env, args.port, os.path.join(args.work, "server.log"))
+    log(f"the server's log: {os.path.join(args.work, 'server.log')}")
     tally = Tally()
     stop = threading.Event()
     began = time.monotonic()
@@ -414,7 +422,10 @@ def main():
     middle = statistics.mean(s["rss_mb"] for s in samples[third:2 * third] or samples)
     last = statistics.mean(s["rss_mb"] for s in samples[-third:])
     growth = (last - middle) / middle if middle else 0
-    valid = [p for p in p95s if p == p]
+    # The first window is the warm-up: each county's metric views are computed on their first
+    # read. Stability is judged after it; its p95 is printed apart, not hidden.
+    first_p95 = p95s[0] if p95s else float("nan")
+    valid = [p for p in p95s[1:] if p == p]
     median_p95 = statistics.median(valid) if valid else float("nan")
     worst = max(valid) if valid else float("nan")
     verdict = {
@@ -425,7 +436,8 @@ def main():
         "huge_messages_taken": totals.get("huge message taken (bad)", 0),
     }
     print(f"\nRSS: middle third {middle:.0f} MB, last third {last:.0f} MB ({growth:+.1%}); "
-          f"c2's p95 per window: median {median_p95:.0f} ms, worst {worst:.0f} ms; "
+          f"c2's p95 per window after the first ({first_p95:.0f} ms, warm-up): "
+          f"median {median_p95:.0f} ms, worst {worst:.0f} ms; "
           f"crashes {server.crashes}; failures: {len(tally.wrong)}")
     for w in tally.wrong[:10]:
         print("  ", w)
