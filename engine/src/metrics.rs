@@ -760,3 +760,56 @@ mod tests {
         assert!(table.select(&["c"]).is_err());
     }
 }
+
+/// One metric table as a command or a URL asks for it (SPEC §6): the CLI's metric commands
+/// and the console's API both go through [`Metrics::table`], so `--format csv` and
+/// `format=csv` are the same table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Metric {
+    /// `assess --period P`: the red-flag ranking of one period.
+    Ranking { period: Period },
+    /// `assess --year Y`: the year's summary per branch.
+    RankingYear { year: i32 },
+    /// `coverage --level L`: the two coverage rates per unit at a level.
+    Coverage { level: u8 },
+    /// `coverage --findings`: the organizations and branches to act on.
+    Findings,
+    /// `attendance [--level L] [--year Y]`: monthly attendance per branch, or per unit at L.
+    Attendance { level: Option<u8>, year: Option<i32> },
+    /// `attendance --compliance`: 三会一课 per branch per quarter.
+    Compliance { year: Option<i32> },
+    /// `attendance --alerts`: members to admonish or discipline.
+    Alerts { year: Option<i32> },
+    /// `points --year Y`: members' points and grades.
+    Points { year: i32 },
+    /// `grid --level L`: grid visits and issue resolution per unit.
+    Grid { level: u8 },
+}
+
+impl Metric {
+    /// Whether its rows are members (a viewer sees none of them).
+    pub fn is_member_level(&self) -> bool {
+        matches!(self, Metric::Alerts { .. } | Metric::Points { .. })
+    }
+}
+
+impl Metrics {
+    /// The table of `metric`, with SPEC's columns in SPEC's order.
+    pub async fn table(&self, metric: &Metric) -> Result<Table> {
+        match metric {
+            Metric::Ranking { period } => self.ranking(*period).await,
+            Metric::RankingYear { year } => self.year(*year).await,
+            Metric::Coverage { level } => self.coverage(*level).await,
+            Metric::Findings => self.coverage_findings().await,
+            Metric::Attendance { level: None, year } => self.attendance_by_branch(*year).await,
+            Metric::Attendance {
+                level: Some(level),
+                year,
+            } => self.attendance_by_unit(*level, *year).await,
+            Metric::Compliance { year } => self.compliance(*year).await,
+            Metric::Alerts { year } => self.alerts(*year).await,
+            Metric::Points { year } => self.points(*year).await,
+            Metric::Grid { level } => self.grid_visits(*level).await,
+        }
+    }
+}

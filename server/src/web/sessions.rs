@@ -1,0 +1,162 @@
+//! The console's logins: a random token in an HttpOnly, SameSite=Strict cookie, a CSRF token
+//! the pages send back in `X-CSRF-Token`, and the user as they logged in (a removal or a change
+//! of password, counties or role ends the session at its next request, as on pg-wire).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::users::User;
+
+/// A session unused this long ends.
+pub(crate) const IDLE: Duration = Duration::from_secs(30 * 60);
+/// A session ends this long after its login, used or not.
+pub(crate) const LONGEST: Duration = Duration::from_secs(8 * 60 * 60);
+/// The most sessions kept; past it, the least recently used one ends. Logins are capped by the
+/// shared back-off and password line, so this bounds memory, not honest use.
+const MOST: usize = 10_000;
+
+/// The cookie that carries the session token.
+pub(crate) const COOKIE: &str = "gridassess_session";
+
+/// One logged-in browser (or script).
+#[derive(Debug, Clone)]
+pub(crate) struct WebSession {
+    pub(crate) user: User,
+    pub(crate) csrf: String,
+    started: Instant,
+    last_seen: Instant,
+}
+
+/// The open sessions by token.
+#[derive(Debug, Default)]
+pub(crate) struct Sessions {
+    open: Mutex<HashMap<String, WebSession>>,
+}
+
+impl Sessions {
+    /// Opens a session for `user`; its token and CSRF token.
+    pub(crate) fn open(&self, user: User) -> std::io::Result<(String, String)> {
+        let (token, csrf) = (random_token()?, random_token()?);
+        let now = Instant::now();
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|_, s| s.alive(now));
+        if open.len() >= MOST
+            && let Some(oldest) = open
+                .iter()
+                .min_by_key(|(_, s)| s.last_seen)
+                .map(|(t, _)| t.clone())
+        {
+            open.remove(&oldest);
+        }
+        open.insert(
+            token.clone(),
+            WebSession {
+                user,
+                csrf: csrf.clone(),
+                started: now,
+                last_seen: now,
+            },
+        );
+        Ok((token, csrf))
+    }
+
+    /// The session of `token`, when it is still open (and marks it used).
+    pub(crate) fn get(&self, token: &str) -> Option<WebSession> {
+        let now = Instant::now();
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        match open.get_mut(token) {
+            Some(s) if s.alive(now) => {
+                s.last_seen = now;
+                Some(s.clone())
+            }
+            Some(_) => {
+                open.remove(token);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Ends the session of `token` (logout, or its user no longer stands).
+    pub(crate) fn end(&self, token: &str) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.remove(token);
+    }
+
+    #[cfg(test)]
+    fn age(&self, token: &str, by: Duration) {
+        let mut open = self.open.lock().unwrap();
+        if let Some(s) = open.get_mut(token) {
+            s.started -= by;
+            s.last_seen -= by;
+        }
+    }
+}
+
+impl WebSession {
+    fn alive(&self, now: Instant) -> bool {
+        now.duration_since(self.last_seen) < IDLE && now.duration_since(self.started) < LONGEST
+    }
+}
+
+/// 32 random bytes from the operating system, as hex.
+fn random_token() -> std::io::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom_std::getrandom(&mut bytes).map_err(std::io::Error::other)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether two secrets are equal, in time that does not depend on where they differ.
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a
+            .bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::access::Role;
+
+    fn user() -> User {
+        User {
+            name: "wang".into(),
+            tenants: vec!["a".into()],
+            role: Role::Analyst,
+            password_hash: "x".into(),
+        }
+    }
+
+    #[test]
+    fn a_session_is_found_by_its_token_until_it_ends() {
+        let sessions = Sessions::default();
+        let (token, csrf) = sessions.open(user()).unwrap();
+        assert_eq!(token.len(), 64);
+        assert_ne!(token, csrf);
+        assert_eq!(sessions.get(&token).unwrap().csrf, csrf);
+        assert!(sessions.get("not-a-token").is_none());
+        sessions.end(&token);
+        assert!(sessions.get(&token).is_none());
+    }
+
+    #[test]
+    fn an_idle_or_old_session_expires() {
+        let sessions = Sessions::default();
+        let (idle, _) = sessions.open(user()).unwrap();
+        sessions.age(&idle, IDLE + Duration::from_secs(1));
+        assert!(sessions.get(&idle).is_none());
+        let (used, _) = sessions.open(user()).unwrap();
+        assert!(sessions.get(&used).is_some());
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+    }
+}
