@@ -1,0 +1,241 @@
+//! The web console (`gridassess serve --http ADDR`): pages for the county office, rendered on
+//! the server (minijinja), and the JSON API they and a county's own scripts use. The same
+//! users, roles, counties, limits, login back-off and audit log as the pg-wire server.
+//!
+//! Safe by construction: every response carries a Content-Security-Policy with no remote
+//! origin; every POST but the login carries the session's CSRF token; output is escaped by the
+//! templates; no client-supplied name reaches the file system.
+
+mod api;
+mod pages;
+pub(crate) mod sessions;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use minijinja::Environment;
+
+use crate::wire::Shared;
+use sessions::{COOKIE, Sessions, WebSession, same_secret};
+
+/// What every request handler shares.
+pub(crate) struct Web {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) sessions: Sessions,
+    pub(crate) templates: Environment<'static>,
+    /// Served over TLS: the cookie is `Secure`.
+    pub(crate) secure: bool,
+}
+
+/// No script, style, image or font from anywhere but this server; no framing.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+impl Web {
+    pub(crate) fn new(shared: Arc<Shared>, secure: bool) -> Result<Web, minijinja::Error> {
+        let mut templates = Environment::new();
+        for (name, text) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("login.html", include_str!("templates/login.html")),
+            ("home.html", include_str!("templates/home.html")),
+            ("metric.html", include_str!("templates/metric.html")),
+        ] {
+            templates.add_template(name, text)?;
+        }
+        Ok(Web {
+            shared,
+            sessions: Sessions::default(),
+            templates,
+            secure,
+        })
+    }
+
+    /// The session of the request's cookie, when it is open and its user still stands as
+    /// they logged in (a removed or changed user's session ends here).
+    pub(crate) fn session(&self, headers: &HeaderMap) -> Option<(String, WebSession)> {
+        let token = cookie(headers, COOKIE)?;
+        let session = self.sessions.get(&token)?;
+        match crate::users::Users::of(&self.shared.warehouse).still_stands(&session.user) {
+            Ok(true) => Some((token, session)),
+            _ => {
+                self.sessions.end(&token);
+                None
+            }
+        }
+    }
+
+    /// The `Set-Cookie` value that carries `token` (or, with `None`, removes it).
+    pub(crate) fn cookie(&self, token: Option<&str>) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        let value = match token {
+            Some(t) => format!(
+                "{COOKIE}={t}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+                sessions::LONGEST.as_secs()
+            ),
+            None => format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"),
+        };
+        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+}
+
+/// Whether `headers` carry the session's CSRF token (`X-CSRF-Token`, or `form_token` from a
+/// page's form).
+pub(crate) fn csrf_ok(headers: &HeaderMap, session: &WebSession, form_token: Option<&str>) -> bool {
+    let sent = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .or(form_token);
+    sent.is_some_and(|t| same_secret(t, &session.csrf))
+}
+
+/// The value of cookie `name` in the request.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The console's routes.
+pub(crate) fn router(web: Arc<Web>) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/t/{tenant}/{metric}", get(pages::metric))
+        .route("/assets/console.css", get(stylesheet))
+        .route(
+            "/api/v1/session",
+            post(api::open_session).delete(api::close_session),
+        )
+        .route("/api/v1/tenants/{tenant}/{metric}", get(api::metric))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(web)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("assets/console.css"),
+    )
+        .into_response()
+}
+
+/// Every response: the CSP, no sniffing, no referrer, no framing, no caching of pages that
+/// show a county's data.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// An answer with a status and a short text (JSON for the API, a page for people).
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+}
+
+impl Refused {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Refused {
+        Refused {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The county is not one of the user's: the same answer whether or not it exists.
+    pub(crate) fn no_county(tenant: &str) -> Refused {
+        Refused::new(
+            StatusCode::NOT_FOUND,
+            format!("no county {tenant} among yours"),
+        )
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
+    }
+}
+
+/// Serves the console on `addr` until `shutdown`; with `tls`, over TLS only.
+pub(crate) async fn serve(
+    web: Arc<Web>,
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt;
+
+    let app = router(web);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (socket, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot accept a console connection; pausing 100 ms");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let app = app.clone().map_request(move |mut r: Request| {
+                    r.extensions_mut().insert(axum::extract::ConnectInfo::<SocketAddr>(peer));
+                    r
+                });
+                let tls = tls.clone();
+                connections.spawn(async move {
+                    let service = TowerToHyperService::new(app);
+                    let served = match tls {
+                        Some(tls) => match tls.accept(socket).await {
+                            Ok(stream) => Builder::new(TokioExecutor::new())
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await,
+                            Err(e) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                        },
+                        None => Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(socket), service)
+                            .await,
+                    };
+                    if let Err(e) = served {
+                        tracing::debug!(%peer, error = %e, "console connection ended with an error");
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
