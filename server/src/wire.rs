@@ -165,16 +165,74 @@ const INVALID_CATALOG: &str = "3D000";
 const PROTOCOL_VIOLATION: &str = "08P01";
 
 /// Everything the connections share.
-struct Shared {
-    warehouse: Warehouse,
-    admission: Admission,
+pub(crate) struct Shared {
+    pub(crate) warehouse: Warehouse,
+    pub(crate) admission: Admission,
     audit: Option<Mutex<std::fs::File>>,
     /// Where the audit log is, for `audit_queries` in an admin's session.
     audit_path: Option<PathBuf>,
     require_tls: bool,
 }
 
+/// Why a login was refused, whichever door (pg-wire, the console) it came through.
+#[derive(Debug)]
+pub(crate) enum LoginRefused {
+    /// Locked out, backing off, or the password line is full.
+    Turned(Turned),
+    /// A wrong password or an unknown user (the same answer for both).
+    WrongPassword,
+    /// The users file could not be read.
+    Internal(String),
+}
+
 impl Shared {
+    /// Checks a password with the shared back-off, lockout and line of password checks, and
+    /// writes the audit lines; `door` says where the login came from (for the log).
+    pub(crate) async fn authenticate(
+        &self,
+        user: &str,
+        password: &str,
+        address: IpAddr,
+        door: &str,
+    ) -> Result<User, LoginRefused> {
+        let admission = &self.admission;
+        let delay = admission.before_login(user, address).map_err(|t| {
+            tracing::warn!(target: "audit", user, %address, reason = %t, door, "login refused");
+            LoginRefused::Turned(t)
+        })?;
+        // Back-off after failures: the wait holds no password-check slot, only this socket.
+        tokio::time::sleep(delay).await;
+        let users = Users::of(&self.warehouse);
+        let (name, pw) = (user.to_string(), password.to_string());
+        // Argon2 is slow on purpose: off the async workers, and only a few at a time.
+        let found = admission
+            .check_password(move || users.authenticate(&name, &pw))
+            .await
+            .map_err(|t| {
+                tracing::warn!(target: "audit", user, %address, reason = %t, door, "login refused");
+                LoginRefused::Turned(t)
+            })?
+            .map_err(|e| LoginRefused::Internal(e.to_string()))?
+            .map_err(|e| LoginRefused::Internal(e.to_string()))?;
+        // Refusals that cost a client nothing (a lockout, a full line) go to the server's log
+        // only, so a flood of them cannot grow the audit log; from here on each line cost a
+        // password check.
+        let Some(found) = found else {
+            self.audit_door(
+                "login failed",
+                user,
+                address,
+                Some(&format!("wrong password ({door})")),
+            );
+            for lock in admission.failed(user, address) {
+                self.audit_door("locked out", user, address, Some(&lock.to_string()));
+            }
+            return Err(LoginRefused::WrongPassword);
+        };
+        admission.succeeded(user, address);
+        Ok(found)
+    }
+
     /// Appends one line to the audit log (when there is one). serde_json escapes whatever the
     /// fields hold, so a line stays one valid JSON object.
     fn audit_line(&self, line: serde_json::Value) {
@@ -190,7 +248,7 @@ impl Shared {
     /// refused`, `locked out`, `session ended` or `message refused`. It is filed under the
     /// counties of `user` (none for an unknown name), so their admins read it in
     /// `audit_logins`.
-    fn audit_door(&self, event: &str, user: &str, address: IpAddr, reason: Option<&str>) {
+    pub(crate) fn audit_door(&self, event: &str, user: &str, address: IpAddr, reason: Option<&str>) {
         if event == "login" {
             tracing::info!(target: "audit", event, user, %address, "login");
         } else {
@@ -399,42 +457,19 @@ impl Connection {
         database: &str,
         address: IpAddr,
     ) -> PgWireResult<Authed> {
-        let admission = &self.shared.admission;
-        let delay = admission.before_login(user, address).map_err(|t| {
-            tracing::warn!(target: "audit", user, %address, reason = %t, "login refused");
-            turned(t)
-        })?;
-        // Back-off after failures: the wait holds no password-check slot, only this socket.
-        tokio::time::sleep(delay).await;
-        let users = Users::of(&self.shared.warehouse);
-        let (name, pw) = (user.to_string(), password.to_string());
-        // Argon2 is slow on purpose: off the async workers, and only a few at a time.
-        let found = admission
-            .check_password(move || users.authenticate(&name, &pw))
+        let found = self
+            .shared
+            .authenticate(user, password, address, &format!("database {database}"))
             .await
-            .map_err(|t| {
-                tracing::warn!(target: "audit", user, %address, reason = %t, "login refused");
-                turned(t)
-            })?
-            .map_err(internal)?
-            .map_err(internal)?;
-        // Refusals that cost a client nothing (a lockout, a full line) go to the server's log
-        // only, so a flood of them cannot grow the audit log; from here on each line cost a
-        // password check.
+            .map_err(|refused| match refused {
+                LoginRefused::Turned(t) => turned(t),
+                LoginRefused::WrongPassword => PgWireError::InvalidPassword(user.to_string()),
+                LoginRefused::Internal(e) => internal(e),
+            })?;
+        let admission = &self.shared.admission;
         let door = |event: &str, reason: Option<&str>| {
             self.shared.audit_door(event, user, address, reason);
         };
-        let Some(found) = found else {
-            door(
-                "login failed",
-                Some(&format!("wrong password (database {database})")),
-            );
-            for lock in admission.failed(user, address) {
-                door("locked out", Some(&lock.to_string()));
-            }
-            return Err(PgWireError::InvalidPassword(user.to_string()));
-        };
-        admission.succeeded(user, address);
         let tenants = if database == "all" {
             found.tenants.clone()
         } else if found.tenants.iter().any(|t| t == database) {
