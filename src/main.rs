@@ -173,10 +173,16 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Serve SQL over the PostgreSQL wire protocol (psql, DBeaver, FineBI, Python).
+    /// Serve SQL over the PostgreSQL wire protocol (psql, DBeaver, FineBI, Python), and the web
+    /// console for the county office with --http.
     Serve {
-        #[arg(long, default_value = "127.0.0.1:5433")]
-        listen: std::net::SocketAddr,
+        /// The PostgreSQL wire protocol's address (127.0.0.1:5433 when neither this nor --http
+        /// is given).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// The web console's address (e.g. 0.0.0.0:8080); with --tls-*, HTTPS only.
+        #[arg(long)]
+        http: Option<std::net::SocketAddr>,
         /// PEM certificate chain; with --tls-key, only TLS connections are accepted.
         #[arg(long, requires = "tls_key")]
         tls_cert: Option<PathBuf>,

@@ -117,6 +117,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Demo { out } => demo::demo(&out).await,
         Command::Serve {
             listen,
+            http,
             tls_cert,
             tls_key,
             audit_log,
@@ -135,7 +136,12 @@ pub async fn run(cli: Cli) -> Result<()> {
                 },
                 audit_log: Some(audit_log.unwrap_or_else(|| wh.join("audit.jsonl"))),
                 warehouse: wh,
-                listen,
+                // The pg-wire server by default; the console alone when only --http is given.
+                listen: match (listen, http) {
+                    (None, None) => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5433))),
+                    (listen, _) => listen,
+                },
+                http,
                 tls: tls_cert.zip(tls_key),
             };
             crate::allocator::trim_every(crate::allocator::TRIM_EVERY);
