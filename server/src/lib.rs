@@ -8,6 +8,7 @@ pub mod admission;
 mod audit;
 mod message_limit;
 pub mod users;
+mod web;
 pub mod wire;
 
 pub use admission::{AdmissionLimits, Turned};

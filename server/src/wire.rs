@@ -66,8 +66,10 @@ use warehouse::Warehouse;
 pub struct ServeOptions {
     /// The warehouse whose tenants are served.
     pub warehouse: PathBuf,
-    /// The address to listen on.
-    pub listen: SocketAddr,
+    /// The PostgreSQL wire protocol's address, if it is served.
+    pub listen: Option<SocketAddr>,
+    /// The web console's address, if it is served.
+    pub http: Option<SocketAddr>,
     /// PEM certificate chain and private key; with them, only TLS connections are accepted.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Where each query is recorded (JSON lines), besides the log on stderr.
@@ -101,6 +103,9 @@ pub enum ServeError {
         /// What rustls said.
         source: rustls::Error,
     },
+    /// The console's templates do not compile (a bug of this build, not of the input).
+    #[error("the web console cannot start: {0}")]
+    Console(String),
     /// The audit log cannot be opened for appending.
     #[error("cannot open the audit log {}", .path.display())]
     Audit {
@@ -896,7 +901,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let warehouse = Warehouse::open(&options.warehouse)?;
     let tls = match &options.tls {
-        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+        Some((cert, key)) => Some(tls_acceptor(cert, key, b"postgresql")?),
         None => None,
     };
     let audit = match &options.audit_log {
@@ -919,19 +924,57 @@ pub async fn serve(
         audit_path: options.audit_log.clone(),
         require_tls: tls.is_some(),
     });
-    let placeholder = Arc::new(DfSessionService::new(Arc::new(SessionContext::new())));
-    let listener = tokio::net::TcpListener::bind(options.listen)
+    // Both doors stop together: the signal is passed on through a watch.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let when_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    let mut doors = tokio::task::JoinSet::new();
+    if let Some(addr) = options.http {
+        let listener = bind(addr).await?;
+        let local = listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
+        let https = match &options.tls {
+            Some((cert, key)) => Some(tls_acceptor(cert, key, b"http/1.1")?),
+            None => None,
+        };
+        let web = Arc::new(
+            crate::web::Web::new(shared.clone(), https.is_some())
+                .map_err(|e| ServeError::Console(e.to_string()))?,
+        );
+        println!(
+            "console on http{}://{local}",
+            if https.is_some() { "s" } else { "" }
+        );
+        doors.spawn(crate::web::serve(web, listener, https, when_stopped(stopped.clone())));
+    }
+    if let Some(addr) = options.listen {
+        let listener = bind(addr).await?;
+        let local = listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
+        // The line a supervisor (or a test) waits for.
+        println!("listening on {local}");
+        doors.spawn(serve_wire(shared.clone(), listener, tls, when_stopped(stopped.clone())));
+    }
+    shutdown.await;
+    let _ = stop.send(true);
+    while doors.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| ServeError::Listen {
-            addr: options.listen,
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| ServeError::Listen {
-        addr: options.listen,
-        source,
-    })?;
-    // The one line a supervisor (or a test) waits for.
-    println!("listening on {local}");
+        .map_err(|source| ServeError::Listen { addr, source })
+}
+
+/// The pg-wire door: accepts until `shutdown`, then lets open connections finish their
+/// current statement (up to 10 s).
+async fn serve_wire(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let placeholder = Arc::new(DfSessionService::new(Arc::new(SessionContext::new())));
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -986,7 +1029,6 @@ pub async fn serve(
             next = connections.join_next() => if next.is_none() { break },
         }
     }
-    Ok(())
 }
 
 /// How long a client may take to log in (pgwire's own limit).
@@ -1098,7 +1140,13 @@ async fn process_connection(
     Ok(())
 }
 
-fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<pgwire::tokio::TlsAcceptor, ServeError> {
+/// A TLS acceptor for the certificate and key, offering `alpn` (`postgresql` for pg-wire's
+/// direct TLS, `http/1.1` for the console).
+fn tls_acceptor(
+    cert: &PathBuf,
+    key: &PathBuf,
+    alpn: &[u8],
+) -> Result<pgwire::tokio::TlsAcceptor, ServeError> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
     let file_err = |path: &PathBuf| {
         let path = path.clone();
@@ -1117,7 +1165,7 @@ fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<pgwire::tokio::TlsAccep
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .map_err(|source| ServeError::TlsConfig { source })?;
-    config.alpn_protocols = vec![b"postgresql".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     Ok(pgwire::tokio::TlsAcceptor::from(Arc::new(config)))
 }
 
