@@ -186,7 +186,7 @@ impl IntoResponse for Refused {
 pub(crate) async fn serve(
     web: Arc<Web>,
     listener: tokio::net::TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<datafusion_postgres::pgwire::tokio::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     use hyper_util::rt::{TokioExecutor, TokioIo};
