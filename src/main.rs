@@ -183,6 +183,10 @@ enum Command {
         /// The web console's address (e.g. 0.0.0.0:8080); with --tls-*, HTTPS only.
         #[arg(long)]
         http: Option<std::net::SocketAddr>,
+        /// The most MB one upload to the console may send; its zips may unpack to four times
+        /// as much.
+        #[arg(long, default_value_t = 512)]
+        max_upload_mb: u64,
         /// PEM certificate chain; with --tls-key, only TLS connections are accepted.
         #[arg(long, requires = "tls_key")]
         tls_cert: Option<PathBuf>,

@@ -4,9 +4,8 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
-use arrow::util::display::{ArrayFormatter, FormatOptions};
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, SchemaRef};
 use clap::ValueEnum;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
@@ -110,28 +109,9 @@ pub fn write_batches(
             }
             writeln!(out, "{table}")?;
         }
-        Format::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut *out);
-            if batches.is_empty() {
-                writer.write(&RecordBatch::new_empty(schema.clone()))?;
-            }
-            for batch in batches {
-                writer.write(batch)?;
-            }
-        }
-        Format::Json => {
-            let mut writer = arrow::json::ArrayWriter::new(&mut *out);
-            for batch in batches {
-                writer.write(batch)?;
-            }
-            writer.finish()?;
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                write!(out, "[]")?;
-            }
-            writeln!(out)?;
-        }
+        // The same bytes as the console's downloads (`format=csv|json`).
+        Format::Csv => reports::export::csv(out, schema, batches)?,
+        Format::Json => reports::export::json(out, schema, batches)?,
         Format::Parquet | Format::Xlsx => {
             bail!("--format {} needs --output FILE", format_name(format))
         }
@@ -149,60 +129,9 @@ fn write_parquet(file: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Re
     Ok(())
 }
 
-/// A plain workbook: one sheet, SPEC column names in the header, numbers as numbers.
+/// A plain workbook (the console's `format=xlsx` too).
 fn write_xlsx(file: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
-    let mut workbook = rust_xlsxwriter::Workbook::new();
-    let sheet = workbook.add_worksheet();
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    for (c, field) in schema.fields().iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, field.name(), &bold)?;
-    }
-    sheet.set_freeze_panes(1, 0)?;
-    let options = FormatOptions::default().with_null("");
-    let mut row = 1u32;
-    for batch in batches {
-        let formatters = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
-            .collect::<Result<Vec<_>, _>>()?;
-        for r in 0..batch.num_rows() {
-            for (c, (col, f)) in batch.columns().iter().zip(&formatters).enumerate() {
-                let c = c as u16;
-                if col.is_null(r) {
-                    continue;
-                }
-                match col.data_type() {
-                    DataType::Int64 => {
-                        sheet.write_number(
-                            row,
-                            c,
-                            col.as_primitive::<Int64Type>().value(r) as f64,
-                        )?;
-                    }
-                    DataType::Float64 => {
-                        sheet.write_number(row, c, col.as_primitive::<Float64Type>().value(r))?;
-                    }
-                    DataType::Decimal128(_, _) => {
-                        let text = f.value(r).to_string();
-                        match text.parse::<f64>() {
-                            Ok(v) => sheet.write_number(row, c, v)?,
-                            Err(_) => sheet.write_string(row, c, &text)?,
-                        };
-                    }
-                    DataType::Boolean => {
-                        sheet.write_boolean(row, c, col.as_boolean().value(r))?;
-                    }
-                    _ => {
-                        sheet.write_string(row, c, f.value(r).to_string())?;
-                    }
-                }
-            }
-            row += 1;
-        }
-    }
-    sheet.autofit();
-    workbook.save(file)?;
+    std::fs::write(file, reports::export::xlsx(schema, batches, None)?)?;
     Ok(())
 }
 

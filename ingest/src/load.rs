@@ -46,6 +46,9 @@ pub struct LoadOptions {
     pub replace: Vec<String>,
     /// Lets a snapshot remove more than half of a table's rows.
     pub allow_mass_removal: bool,
+    /// A folder whose own path is not shown: files under it are named from there in the
+    /// report, the rejections and the load's history (an upload's staging folder).
+    pub shown_from: Option<PathBuf>,
 }
 
 /// The reconciliation of one table: every row read is loaded or rejected; committed rows a
@@ -136,7 +139,7 @@ pub async fn load(
     let (rules_version, _, rules) = tenant.rules()?;
     stages.done("opened");
 
-    let sources = read_sources(paths, &options.headers)?;
+    let sources = read_sources(paths, &options.headers, options.shown_from.as_deref())?;
     stages.done("read (decoded and split into cells)");
     // Each file's cells are typed and its rows checked on their own, files in parallel; the
     // results are taken in file order, so issues and counts read as the files do.

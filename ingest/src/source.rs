@@ -1255,7 +1255,14 @@ fn collect_files(
 
 /// Reads every file named, and every data file directly inside every folder named: the files
 /// of a folder in name order (by Unicode code point), sub-folders not at all.
-pub(crate) fn read_sources(paths: &[PathBuf], tenant: &HeaderMap) -> Result<Sources, IngestError> {
+/// Reads every file of `paths` (a folder's files, not its sub-folders). Files under `shown_from`
+/// are named from there: an upload's staging folder is the server's business, not the
+/// township's, and its path would otherwise be in every rejection.
+pub(crate) fn read_sources(
+    paths: &[PathBuf],
+    tenant: &HeaderMap,
+    shown_from: Option<&Path>,
+) -> Result<Sources, IngestError> {
     let mut files = Vec::new();
     let mut sources = Sources::default();
     for p in paths {
@@ -1277,7 +1284,32 @@ pub(crate) fn read_sources(paths: &[PathBuf], tenant: &HeaderMap) -> Result<Sour
         sources.tables.extend(tables);
         sources.skipped.extend(skipped);
     }
+    if let Some(root) = shown_from {
+        sources.name_from(root);
+    }
     Ok(sources)
+}
+
+impl Sources {
+    /// Names every file, sheet and finding from `root` rather than with its whole path.
+    fn name_from(&mut self, root: &Path) {
+        let root = format!("{}{}", root.display(), std::path::MAIN_SEPARATOR);
+        let shown = |text: &mut String| {
+            if let Some(rest) = text.strip_prefix(&root) {
+                *text = rest.to_string();
+            }
+        };
+        self.files.iter_mut().for_each(shown);
+        self.skipped.iter_mut().for_each(|s| shown(&mut s.path));
+        for raw in &mut self.tables {
+            shown(&mut raw.source);
+            raw.notes.iter_mut().for_each(|i| shown(&mut i.file));
+            raw.unreadable
+                .values_mut()
+                .flatten()
+                .for_each(|i| shown(&mut i.file));
+        }
+    }
 }
 
 /// The tables one file holds (a workbook's sheets, or the one table of a CSV or Parquet file)

@@ -74,4 +74,13 @@ pub enum ReportError {
         #[source]
         source: png::EncodingError,
     },
+    /// A table cannot be written as CSV, JSON or a workbook for a download.
+    #[error("writing the table as {format}")]
+    Export {
+        /// `csv`, `json` or `xlsx`.
+        format: &'static str,
+        /// Why not.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }

@@ -10,39 +10,63 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::ReportError;
 
+fn failed(format: &'static str) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> ReportError {
+    move |source| ReportError::Export { format, source }
+}
+
 /// Comma-separated with a header row (also for no rows).
 pub fn csv(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(), ReportError> {
+    let failed = failed("CSV");
     let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
     if batches.is_empty() {
-        writer.write(&RecordBatch::new_empty(schema.clone()))?;
+        writer
+            .write(&RecordBatch::new_empty(schema.clone()))
+            .map_err(|e| failed(e.into()))?;
     }
     for batch in batches {
-        writer.write(batch)?;
+        writer.write(batch).map_err(|e| failed(e.into()))?;
     }
     Ok(())
 }
 
 /// A JSON array of objects, one per row (`[]` for none), and a newline.
 pub fn json(out: &mut dyn Write, _schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(), ReportError> {
+    let failed = failed("JSON");
     let mut writer = arrow::json::ArrayWriter::new(&mut *out);
     for batch in batches {
-        writer.write(batch)?;
+        writer.write(batch).map_err(|e| failed(e.into()))?;
     }
-    writer.finish()?;
+    writer.finish().map_err(|e| failed(e.into()))?;
     if batches.iter().all(|b| b.num_rows() == 0) {
-        write!(out, "[]")?;
+        write!(out, "[]").map_err(|e| failed(e.into()))?;
     }
-    writeln!(out)?;
+    writeln!(out).map_err(|e| failed(e.into()))?;
     Ok(())
 }
 
-/// A plain workbook: one sheet, SPEC column names in the header, numbers as numbers.
-pub fn xlsx(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, ReportError> {
+/// A plain workbook: one sheet, a bold header (`labels`, or the SPEC column names), numbers as
+/// numbers, the header row frozen.
+pub fn xlsx(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    labels: Option<&[&str]>,
+) -> Result<Vec<u8>, ReportError> {
+    write_xlsx(schema, batches, labels).map_err(failed("xlsx"))
+}
+
+fn write_xlsx(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    labels: Option<&[&str]>,
+) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
     let mut workbook = rust_xlsxwriter::Workbook::new();
     let sheet = workbook.add_worksheet();
     let bold = rust_xlsxwriter::Format::new().set_bold();
     for (c, field) in schema.fields().iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, field.name(), &bold)?;
+        let header = labels
+            .and_then(|l| l.get(c).copied())
+            .unwrap_or(field.name());
+        sheet.write_string_with_format(0, c as u16, header, &bold)?;
     }
     sheet.set_freeze_panes(1, 0)?;
     let options = FormatOptions::default().with_null("");

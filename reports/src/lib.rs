@@ -22,6 +22,7 @@ mod assemble;
 mod charts;
 mod data;
 mod error;
+pub mod export;
 mod font;
 mod gather;
 mod html;

@@ -92,7 +92,7 @@ impl Marks {
     /// For a terminal: emoji.
     pub const TERMINAL: Marks = Marks { red_flag: "🚩" };
     /// For paper and spreadsheets: words.
-    pub(crate) const PRINT: Marks = Marks {
+    pub const PRINT: Marks = Marks {
         red_flag: "★流动红旗",
     };
 }

@@ -70,6 +70,8 @@ pub struct ServeOptions {
     pub listen: Option<SocketAddr>,
     /// The web console's address, if it is served.
     pub http: Option<SocketAddr>,
+    /// The most bytes one upload to the console may send (its zips may unpack to 4×).
+    pub max_upload_bytes: u64,
     /// PEM certificate chain and private key; with them, only TLS connections are accepted.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Where each query is recorded (JSON lines), besides the log on stderr.
@@ -247,6 +249,60 @@ impl Shared {
                 let _ = writeln!(f, "{line}");
             }
         }
+    }
+
+    /// An admin's session reads the audit log of their counties as `audit_queries` and
+    /// `audit_logins`.
+    pub(crate) fn register_audit(
+        &self,
+        ctx: &SessionContext,
+        role: Role,
+        tenants: &[String],
+    ) -> datafusion::error::Result<()> {
+        if role == Role::Admin
+            && let Some(path) = &self.audit_path
+        {
+            ctx.register_table(
+                AUDIT_QUERIES,
+                Arc::new(AuditLog::new(path.clone(), tenants, Kind::Queries)),
+            )?;
+            ctx.register_table(
+                AUDIT_LOGINS,
+                Arc::new(AuditLog::new(path.clone(), tenants, Kind::Logins)),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A statement's line (pg-wire's statements, the console's SQL and requests): who, in which
+    /// counties, how long, how many rows or which error.
+    pub(crate) fn audit_query(
+        &self,
+        user: &str,
+        tenants: &str,
+        sql: &str,
+        started: Instant,
+        result: &Result<u64, String>,
+    ) {
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(rows) => {
+                tracing::info!(target: "audit", user, tenants, ms = format!("{ms:.1}"), rows, sql)
+            }
+            Err(e) => {
+                tracing::info!(target: "audit", user, tenants, ms = format!("{ms:.1}"), error = %e, sql)
+            }
+        }
+        self.audit_line(serde_json::json!({
+            "at": chrono::Utc::now().to_rfc3339(),
+            "event": QUERY,
+            "user": user,
+            "tenants": tenants,
+            "ms": (ms * 10.0).round() / 10.0,
+            "rows": result.as_ref().ok(),
+            "error": result.as_ref().err(),
+            "sql": sql,
+        }));
     }
 
     /// A line for what happened at the door: `event` is `login`, `login failed`, `login
@@ -510,20 +566,9 @@ impl Connection {
             datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider,
         )
         .map_err(internal)?;
-        if found.role == Role::Admin
-            && let Some(path) = &self.shared.audit_path
-        {
-            ctx.register_table(
-                AUDIT_QUERIES,
-                Arc::new(AuditLog::new(path.clone(), &tenants, Kind::Queries)),
-            )
+        self.shared
+            .register_audit(&ctx, found.role, &tenants)
             .map_err(internal)?;
-            ctx.register_table(
-                AUDIT_LOGINS,
-                Arc::new(AuditLog::new(path.clone(), &tenants, Kind::Logins)),
-            )
-            .map_err(internal)?;
-        }
         let guard = Arc::new(Guard {
             user: user.to_string(),
             address,
@@ -741,25 +786,8 @@ impl Guard {
     }
 
     fn audit(&self, sql: &str, started: Instant, result: &Result<u64, String>) {
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        match result {
-            Ok(rows) => {
-                tracing::info!(target: "audit", user = %self.user, tenants = %self.tenants, ms = format!("{ms:.1}"), rows, sql)
-            }
-            Err(e) => {
-                tracing::info!(target: "audit", user = %self.user, tenants = %self.tenants, ms = format!("{ms:.1}"), error = %e, sql)
-            }
-        }
-        self.shared.audit_line(serde_json::json!({
-            "at": chrono::Utc::now().to_rfc3339(),
-            "event": QUERY,
-            "user": self.user,
-            "tenants": self.tenants,
-            "ms": (ms * 10.0).round() / 10.0,
-            "rows": result.as_ref().ok(),
-            "error": result.as_ref().err(),
-            "sql": sql,
-        }));
+        self.shared
+            .audit_query(&self.user, &self.tenants, sql, started, result);
     }
 }
 
@@ -938,7 +966,7 @@ pub async fn serve(
             None => None,
         };
         let web = Arc::new(
-            crate::web::Web::new(shared.clone(), https.is_some())
+            crate::web::Web::new(shared.clone(), https.is_some(), options.max_upload_bytes)
                 .map_err(|e| ServeError::Console(e.to_string()))?,
         );
         println!(

@@ -118,6 +118,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Serve {
             listen,
             http,
+            max_upload_mb,
             tls_cert,
             tls_key,
             audit_log,
@@ -142,6 +143,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     (listen, _) => listen,
                 },
                 http,
+                max_upload_bytes: max_upload_mb.saturating_mul(1024 * 1024),
                 tls: tls_cert.zip(tls_key),
             };
             crate::allocator::trim_every(crate::allocator::TRIM_EVERY);

@@ -670,7 +670,8 @@ impl Tenant {
         }
     }
 
-    fn rules_versions(&self) -> Result<Vec<u32>> {
+    /// Every rules version kept, oldest first (the versions a replay can name).
+    pub fn rules_versions(&self) -> Result<Vec<u32>> {
         let dir = self.dir.join("rules");
         let mut versions = Vec::new();
         for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {

@@ -8,12 +8,15 @@
 
 mod api;
 mod pages;
+mod report;
 pub(crate) mod sessions;
+mod upload;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -28,9 +31,12 @@ use sessions::{COOKIE, Sessions, WebSession, same_secret};
 pub(crate) struct Web {
     pub(crate) shared: Arc<Shared>,
     pub(crate) sessions: Sessions,
+    pub(crate) reports: report::Reports,
     pub(crate) templates: Environment<'static>,
     /// Served over TLS: the cookie is `Secure`.
     pub(crate) secure: bool,
+    /// What one upload may send and unpack to.
+    pub(crate) upload: upload::UploadLimits,
 }
 
 /// No script, style, image or font from anywhere but this server; no framing.
@@ -38,21 +44,33 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 impl Web {
-    pub(crate) fn new(shared: Arc<Shared>, secure: bool) -> Result<Web, minijinja::Error> {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        secure: bool,
+        max_upload_bytes: u64,
+    ) -> Result<Web, minijinja::Error> {
         let mut templates = Environment::new();
         for (name, text) in [
             ("base.html", include_str!("templates/base.html")),
             ("login.html", include_str!("templates/login.html")),
             ("home.html", include_str!("templates/home.html")),
             ("metric.html", include_str!("templates/metric.html")),
+            ("message.html", include_str!("templates/message.html")),
+            ("upload.html", include_str!("templates/upload.html")),
+            ("sql.html", include_str!("templates/sql.html")),
+            ("report.html", include_str!("templates/report.html")),
+            ("rules.html", include_str!("templates/rules.html")),
+            ("users.html", include_str!("templates/users.html")),
         ] {
             templates.add_template(name, text)?;
         }
         Ok(Web {
             shared,
             sessions: Sessions::default(),
+            reports: report::Reports::default(),
             templates,
             secure,
+            upload: upload::UploadLimits::of(max_upload_bytes),
         })
     }
 
@@ -108,19 +126,56 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// The console's routes.
 pub(crate) fn router(web: Arc<Web>) -> Router {
+    // Uploads are streamed to disk and counted part by part (`upload::stage`); this is the
+    // outer bound the multipart reader enforces.
+    let body_limit = usize::try_from(web.upload.bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1024 * 1024);
     Router::new()
         .route("/", get(pages::home))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
+        .route(
+            "/t/{tenant}/upload",
+            get(pages::upload_form)
+                .post(pages::upload_submit)
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route("/t/{tenant}/sql", get(pages::sql_form).post(pages::sql_submit))
+        .route("/t/{tenant}/report", get(report::page))
+        .route("/t/{tenant}/report/{scope}/{file}", get(report::file))
+        .route("/t/{tenant}/rules", get(pages::rules_form).post(pages::rules_submit))
+        .route("/t/{tenant}/users", get(pages::users_page))
         .route("/t/{tenant}/{metric}", get(pages::metric))
         .route("/assets/console.css", get(stylesheet))
+        .route("/assets/table.js", get(script))
         .route(
             "/api/v1/session",
             post(api::open_session).delete(api::close_session),
         )
+        .route(
+            "/api/v1/tenants/{tenant}/loads",
+            get(api::loads)
+                .post(api::upload)
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
+        .route(
+            "/api/v1/tenants/{tenant}/loads/{load_id}/rejections",
+            get(api::rejections),
+        )
+        .route("/api/v1/tenants/{tenant}/sql", post(api::sql))
         .route("/api/v1/tenants/{tenant}/{metric}", get(api::metric))
+        .layer(middleware::from_fn_with_state(web.clone(), audit_requests))
         .layer(middleware::from_fn(security_headers))
         .with_state(web)
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("assets/table.js"),
+    )
+        .into_response()
 }
 
 async fn stylesheet() -> Response {
@@ -131,12 +186,51 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// Every request of a logged-in user is audited like a query: who, which counties, the method
+/// and path (with the query string: period, year, level), how long, and the status when it
+/// was refused or failed. The login itself is audited by the password check; requests with
+/// no session cost nothing and go to the server's log only.
+async fn audit_requests(State(web): State<Arc<Web>>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let user = cookie(request.headers(), COOKIE).and_then(|t| web.sessions.peek(&t));
+    let line = format!(
+        "{} {}",
+        request.method(),
+        request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+    );
+    let response = next.run(request).await;
+    let status = response.status();
+    match user {
+        Some(user) => {
+            let result = if status.is_client_error() || status.is_server_error() {
+                Err(format!("HTTP {}", status.as_u16()))
+            } else {
+                Ok(0)
+            };
+            web.shared.audit_query(
+                &user.name,
+                &user.tenants.join(","),
+                &line,
+                started,
+                &result,
+            );
+        }
+        None => tracing::debug!(%line, status = status.as_u16(), "console request without a session"),
+    }
+    response
+}
+
 /// Every response: the CSP, no sniffing, no referrer, no framing, no caching of pages that
 /// show a county's data.
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    // A response may bring a policy of its own (the report's), never a looser origin.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -14,7 +14,7 @@ use engine::{Metric, Table};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::api::{login_refused, metric_of, metrics_for};
+use super::api::{answer_response, granted, load_staged, login_refused, metric_of, metrics_for, run_sql};
 use super::sessions::WebSession;
 use super::{Refused, Web, csrf_ok};
 
@@ -208,22 +208,7 @@ pub(crate) async fn metric(
     };
     match metric_page(&web, &session, &tenant, &name, &params).await {
         Ok(page) => page,
-        Err(refused) => {
-            let mut page = render(
-                &web,
-                "metric.html",
-                context! {
-                    title => refused.message.clone(),
-                    user => user_ctx(&session),
-                    csrf => session.csrf.clone(),
-                    headers => Vec::<String>::new(),
-                    rows => Vec::<Row>::new(),
-                    empty => refused.message,
-                },
-            );
-            *page.status_mut() = refused.status;
-            page
-        }
+        Err(refused) => refused_page(&web, &session, &tenant, refused),
     }
 }
 
@@ -234,7 +219,18 @@ async fn metric_page(
     name: &str,
     params: &HashMap<String, String>,
 ) -> Result<Response, Refused> {
-    let metrics = metrics_for(web, &session.user, tenant).await?;
+    let rules = match params.get("rules").filter(|r| !r.is_empty()) {
+        None => None,
+        Some(r) => Some(r.parse::<u32>().map_err(|_| {
+            Refused::new(StatusCode::BAD_REQUEST, format!("rules={r} 不是版本号"))
+        })?),
+    };
+    granted(session, tenant, Role::Viewer)?;
+    let access = engine::access::Access::new(vec![tenant.to_string()], session.user.role)
+        .with_rules_version(rules);
+    let metrics = engine::Metrics::open(&web.shared.warehouse, &access)
+        .await
+        .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let metric = metric_of(&metrics, name, params).await?;
     if metric.is_member_level() && session.user.role == Role::Viewer {
         return Err(Refused::new(
@@ -247,52 +243,195 @@ async fn metric_page(
         .await
         .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let (headers, rows) = rows_of(&table)?;
-    let county = web
-        .shared
-        .warehouse
-        .tenant(tenant)
-        .and_then(|t| t.info())
-        .map(|i| i.name)
-        .unwrap_or_else(|_| tenant.to_string());
     let label = NAV
         .iter()
         .find(|(path, _)| *path == name)
         .map_or(name, |(_, label)| label);
+    let periods = metrics.periods().await.unwrap_or_default();
+    let mut years: Vec<i32> = periods.iter().map(|p| p.year()).collect();
+    years.dedup();
     let title = match &metric {
-        Metric::Ranking { period } => format!("{period} {label}"),
+        Metric::Ranking { period } => format!("{} {label}", period.label()),
         Metric::RankingYear { year } | Metric::Points { year } => format!("{year} 年 {label}"),
         _ => label.to_string(),
     };
+    let picks = picks_of(&metric, &periods, &years, &metrics, rules, web, tenant);
+    // The chart of the page, from the report of the same period (or the latest one); a
+    // viewer, who may not see the report, sees the table alone.
+    let scope = match &metric {
+        Metric::Ranking { period } => Some(period.to_string()),
+        Metric::RankingYear { year } => Some(year.to_string()),
+        _ => periods.last().map(|p| p.to_string()),
+    };
+    let prefix = match &metric {
+        Metric::Ranking { .. } => Some("ranking_"),
+        Metric::RankingYear { .. } => Some("totals_"),
+        Metric::Coverage { .. } | Metric::Findings => Some("coverage"),
+        Metric::Attendance { .. } => Some("attendance_trend"),
+        Metric::Points { .. } => Some("points_grades"),
+        Metric::Grid { .. } => Some("visit_resolution"),
+        _ => None,
+    };
+    let mut charts = Vec::new();
+    if let (Some(scope), Some(prefix)) = (scope, prefix)
+        && session.user.role != Role::Viewer
+        && let Ok(parsed) = super::report::parse_scope(&scope)
+    {
+        match super::report::report_for(web, session, tenant, parsed, rules).await {
+            Ok(built) => {
+                let suffix = rules.map(|r| format!("?rules={r}")).unwrap_or_default();
+                charts = built
+                    .charts
+                    .iter()
+                    .filter(|(n, _)| n.starts_with(prefix))
+                    .map(|(n, _)| format!("/t/{tenant}/report/{scope}/{n}.png{suffix}"))
+                    .collect();
+            }
+            Err(e) => tracing::warn!(tenant, error = %e.message, "no chart for a metric page"),
+        }
+    }
     let mut query: Vec<String> = params
         .iter()
-        .filter(|(k, _)| matches!(k.as_str(), "period" | "year" | "level"))
+        .filter(|(k, _)| matches!(k.as_str(), "period" | "year" | "level" | "rules"))
         .map(|(k, v)| format!("{k}={}", urlencode(v)))
         .collect();
+    query.sort();
     query.push("format=csv".into());
-    let nav: Vec<NavItem> = NAV
+    let flag_holders: Vec<String> = rows
         .iter()
-        .filter(|(path, _)| {
-            session.user.role != Role::Viewer || !matches!(*path, "alerts" | "points")
+        .filter(|r| r.flag)
+        .filter_map(|r| {
+            let at = |col: &str| headers_index(&table, col).and_then(|i| r.cells.get(i));
+            Some(format!("{} {}", at("group_name")?.text, at("branch_name")?.text))
         })
-        .map(|(path, label)| NavItem { path, label })
         .collect();
-    Ok(render(
+    Ok(county_page(
         web,
+        session,
+        tenant,
+        name,
         "metric.html",
+        title,
         context! {
-            title => title,
-            user => user_ctx(session),
-            csrf => session.csrf.clone(),
-            tenant => context! { id => tenant, name => county },
-            nav => nav,
-            here => name,
             headers => headers,
             rows => rows,
-            picks => Vec::<String>::new(),
+            picks => picks,
+            charts => charts,
+            flag_holders => flag_holders,
             csv_href => format!("/api/v1/tenants/{tenant}/{name}?{}", query.join("&")),
             empty => "没有数据",
+            rules_version => metrics.rules_version(),
         },
     ))
+}
+
+fn headers_index(table: &Table, column: &str) -> Option<usize> {
+    table.schema.index_of(column).ok()
+}
+
+#[derive(Serialize)]
+struct Pick {
+    name: &'static str,
+    label: &'static str,
+    chosen: String,
+    options: Vec<PickOption>,
+}
+
+#[derive(Serialize)]
+struct PickOption {
+    value: String,
+    label: String,
+}
+
+/// The pickers of a metric page: the period (or year, or level) shown, and the rules version.
+fn picks_of(
+    metric: &Metric,
+    periods: &[model::Period],
+    years: &[i32],
+    metrics: &engine::Metrics,
+    rules: Option<u32>,
+    web: &Web,
+    tenant: &str,
+) -> Vec<Pick> {
+    let year_pick = |chosen: Option<i32>, any: bool| Pick {
+        name: "year",
+        label: "年度",
+        chosen: chosen.map(|y| y.to_string()).unwrap_or_default(),
+        options: any
+            .then(|| PickOption {
+                value: String::new(),
+                label: "全部".into(),
+            })
+            .into_iter()
+            .chain(years.iter().rev().map(|y| PickOption {
+                value: y.to_string(),
+                label: format!("{y} 年"),
+            }))
+            .collect(),
+    };
+    let level_pick = |chosen: Option<u8>, any: bool| Pick {
+        name: "level",
+        label: "层级",
+        chosen: chosen.map(|l| l.to_string()).unwrap_or_default(),
+        options: any
+            .then(|| PickOption {
+                value: String::new(),
+                label: "按支部".into(),
+            })
+            .into_iter()
+            .chain((0..=4u8).map(|l| PickOption {
+                value: l.to_string(),
+                label: match l {
+                    0 => "全县".to_string(),
+                    l if l == metrics.group_level() => format!("第 {l} 级（乡镇）"),
+                    l => format!("第 {l} 级"),
+                },
+            }))
+            .collect(),
+    };
+    let mut picks = match metric {
+        Metric::Ranking { period } => vec![Pick {
+            name: "period",
+            label: "考评期",
+            chosen: period.to_string(),
+            options: periods
+                .iter()
+                .rev()
+                .map(|p| PickOption {
+                    value: p.to_string(),
+                    label: p.label(),
+                })
+                .collect(),
+        }],
+        Metric::RankingYear { year } | Metric::Points { year } => vec![year_pick(Some(*year), false)],
+        Metric::Coverage { level } | Metric::Grid { level } => vec![level_pick(Some(*level), false)],
+        Metric::Attendance { level, year } => vec![year_pick(*year, true), level_pick(*level, true)],
+        Metric::Compliance { year } | Metric::Alerts { year } => vec![year_pick(*year, true)],
+        Metric::Findings => Vec::new(),
+    };
+    if matches!(metric, Metric::Ranking { .. } | Metric::RankingYear { .. }) {
+        let versions = web
+            .shared
+            .warehouse
+            .tenant(tenant)
+            .and_then(|t| t.rules_versions())
+            .unwrap_or_default();
+        picks.push(Pick {
+            name: "rules",
+            label: "规则版本",
+            chosen: rules.map(|r| r.to_string()).unwrap_or_default(),
+            options: std::iter::once(PickOption {
+                value: String::new(),
+                label: format!("现行（第 {} 版）", versions.last().copied().unwrap_or(1)),
+            })
+            .chain(versions.iter().rev().map(|v| PickOption {
+                value: v.to_string(),
+                label: format!("第 {v} 版"),
+            }))
+            .collect(),
+        });
+    }
+    picks
 }
 
 /// The table's Chinese headers and its rows as people read them (reports' presentation: 95.3 %,
@@ -340,4 +479,547 @@ fn urlencode(value: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The county of a page: its id and name, and the navigation the user's role sees.
+fn county_ctx(web: &Web, session: &WebSession, tenant: &str) -> (minijinja::Value, Vec<NavItem>) {
+    let name = web
+        .shared
+        .warehouse
+        .tenant(tenant)
+        .and_then(|t| t.info())
+        .map(|i| i.name)
+        .unwrap_or_else(|_| tenant.to_string());
+    let role = session.user.role;
+    let mut nav: Vec<NavItem> = NAV
+        .iter()
+        .filter(|(path, _)| role != Role::Viewer || !matches!(*path, "alerts" | "points"))
+        .map(|(path, label)| NavItem { path, label })
+        .collect();
+    nav.push(NavItem {
+        path: "report",
+        label: "考核报告",
+    });
+    nav.push(NavItem {
+        path: "sql",
+        label: "SQL 查询",
+    });
+    if role == Role::Admin {
+        nav.push(NavItem {
+            path: "upload",
+            label: "数据导入",
+        });
+        nav.push(NavItem {
+            path: "rules",
+            label: "考核规则",
+        });
+        nav.push(NavItem {
+            path: "users",
+            label: "用户与限额",
+        });
+    }
+    (context! { id => tenant, name => name }, nav)
+}
+
+/// A page of the county's, with the frame every county page has.
+pub(crate) fn county_page(
+    web: &Web,
+    session: &WebSession,
+    tenant: &str,
+    here: &str,
+    template: &str,
+    title: String,
+    extra: minijinja::Value,
+) -> Response {
+    let (county, nav) = county_ctx(web, session, tenant);
+    let ctx = context! {
+        title => title,
+        user => user_ctx(session),
+        csrf => session.csrf.clone(),
+        tenant => county,
+        nav => nav,
+        here => here,
+        ..extra
+    };
+    render(web, template, ctx)
+}
+
+/// A refusal as a page inside the county's frame.
+pub(crate) fn refused_page(web: &Web, session: &WebSession, tenant: &str, refused: Refused) -> Response {
+    let shown_tenant = session.user.tenants.iter().any(|t| t == tenant);
+    let mut page = if shown_tenant {
+        county_page(
+            web,
+            session,
+            tenant,
+            "",
+            "message.html",
+            "无法完成".into(),
+            context! { message => refused.message },
+        )
+    } else {
+        render(
+            web,
+            "message.html",
+            context! {
+                title => "无法完成",
+                user => user_ctx(session),
+                csrf => session.csrf.clone(),
+                message => refused.message,
+            },
+        )
+    };
+    *page.status_mut() = refused.status;
+    page
+}
+
+#[derive(Serialize)]
+struct LoadRow {
+    load_id: u64,
+    loaded_at: String,
+    files: String,
+    rules_version: i64,
+}
+
+async fn load_rows(web: &Web, tenant: &str) -> Vec<LoadRow> {
+    let Ok(county) = web.shared.warehouse.tenant(tenant) else {
+        return Vec::new();
+    };
+    let mut rows: Vec<LoadRow> = ingest::history(&county)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| LoadRow {
+            load_id: l.load_id,
+            loaded_at: l.loaded_at,
+            files: l.files.join("、"),
+            rules_version: l.rules_version,
+        })
+        .collect();
+    rows.reverse();
+    rows
+}
+
+/// `GET /t/{tenant}/upload` (admin): the upload form and the load history.
+pub(crate) async fn upload_form(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Response {
+    let Some((_, session)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
+        return refused_page(&web, &session, &tenant, refused);
+    }
+    let loads = load_rows(&web, &tenant).await;
+    county_page(
+        &web,
+        &session,
+        &tenant,
+        "upload",
+        "upload.html",
+        "数据导入".into(),
+        context! { loads => loads, tables => table_names() },
+    )
+}
+
+fn table_names() -> Vec<minijinja::Value> {
+    model::schema::TABLES
+        .iter()
+        .map(|t| context! { name => t.name, zh => t.zh })
+        .collect()
+}
+
+/// The most rejections shown on the page; all of them are in the workbook.
+const SHOWN_ISSUES: usize = 200;
+
+/// `POST /t/{tenant}/upload` (admin; multipart whose first field is `csrf_token`): loads the
+/// files and shows the reconciliation and the rejections.
+pub(crate) async fn upload_submit(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    mut multipart: axum::extract::Multipart,
+) -> Response {
+    let Some((_, session)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
+        return refused_page(&web, &session, &tenant, refused);
+    }
+    // The form puts its token first, so nothing is stored before it is checked.
+    let token = match multipart.next_field().await {
+        Ok(Some(field)) if field.name() == Some("csrf_token") => field.text().await.ok(),
+        _ => None,
+    };
+    if !csrf_ok(&HeaderMap::new(), &session, token.as_deref()) {
+        return refused_page(
+            &web,
+            &session,
+            &tenant,
+            Refused::new(StatusCode::FORBIDDEN, "表单已过期，请刷新页面后重新提交"),
+        );
+    }
+    let loaded = match super::upload::stage(multipart, web.upload).await {
+        Ok(staged) => load_staged(&web, &tenant, staged).await,
+        Err(refused) => Err(refused),
+    };
+    let report = match loaded {
+        Ok(report) => report,
+        Err(refused) => {
+            let loads = load_rows(&web, &tenant).await;
+            let mut page = county_page(
+                &web,
+                &session,
+                &tenant,
+                "upload",
+                "upload.html",
+                "数据导入".into(),
+                context! { loads => loads, tables => table_names(), error => refused.message },
+            );
+            *page.status_mut() = refused.status;
+            return page;
+        }
+    };
+    tracing::info!(target: "audit", user = %session.user.name, tenant, load = report.load_id, "upload loaded");
+    let result = super::api::load_json(&tenant, &report);
+    let issues: Vec<minijinja::Value> = report
+        .issues
+        .iter()
+        .take(SHOWN_ISSUES)
+        .map(|i| {
+            context! {
+                table => i.table,
+                file => i.file.clone(),
+                line => i.line,
+                column => i.column.clone(),
+                value => i.value.clone(),
+                reason => i.reason.to_string(),
+                severity => match i.severity {
+                    ingest::Severity::Rejected => "拒绝",
+                    ingest::Severity::Warning => "警告",
+                    ingest::Severity::Removed => "删除",
+                },
+            }
+        })
+        .collect();
+    let loads = load_rows(&web, &tenant).await;
+    county_page(
+        &web,
+        &session,
+        &tenant,
+        "upload",
+        "upload.html",
+        format!("第 {} 批导入结果", report.load_id),
+        context! {
+            loads => loads,
+            tables => table_names(),
+            result => minijinja::Value::from_serialize(&result),
+            issues => issues,
+            more_issues => report.issues.len().saturating_sub(SHOWN_ISSUES),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SqlForm {
+    csrf_token: Option<String>,
+    sql: String,
+    format: Option<String>,
+}
+
+/// The most rows the editor's grid shows; a download has them all.
+const SHOWN_ROWS: usize = 1000;
+
+/// `GET /t/{tenant}/sql`: the editor, with the tables and views the user may read.
+pub(crate) async fn sql_form(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Response {
+    let Some((_, session)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Err(refused) = granted(&session, &tenant, Role::Viewer) {
+        return refused_page(&web, &session, &tenant, refused);
+    }
+    sql_page(&web, &session, &tenant, "", None).await
+}
+
+async fn sql_page(
+    web: &Web,
+    session: &WebSession,
+    tenant: &str,
+    sql: &str,
+    outcome: Option<Result<super::api::Answer, Refused>>,
+) -> Response {
+    let access = engine::access::Access::new(vec![tenant.to_string()], session.user.role);
+    let names = match engine::Session::open(&web.shared.warehouse, &access).await {
+        Ok(s) => {
+            let mut names = s.names();
+            if session.user.role == Role::Admin {
+                names.extend(["audit_logins".to_string(), "audit_queries".to_string()]);
+                names.sort();
+            }
+            names
+        }
+        Err(_) => Vec::new(),
+    };
+    let (mut status, mut extra) = (StatusCode::OK, context! {});
+    match outcome {
+        Some(Ok(answer)) => match rows_of(&engine::Table {
+            schema: answer.schema.clone(),
+            batches: answer.batches.clone(),
+        }) {
+            Ok((headers, mut rows)) => {
+                let total = rows.len();
+                rows.truncate(SHOWN_ROWS);
+                extra = context! { headers => headers, rows => rows, total => total, ran => true,
+                                   cut => total > SHOWN_ROWS };
+            }
+            Err(refused) => {
+                status = refused.status;
+                extra = context! { error => refused.message };
+            }
+        },
+        Some(Err(refused)) => {
+            status = refused.status;
+            extra = context! { error => refused.message };
+        }
+        None => {}
+    }
+    let mut page = county_page(
+        web,
+        session,
+        tenant,
+        "sql",
+        "sql.html",
+        "SQL 查询".into(),
+        context! { sql => sql, names => names, ..extra },
+    );
+    *page.status_mut() = status;
+    page
+}
+
+/// `POST /t/{tenant}/sql` (form): runs the statement through the guard; shows the grid, or
+/// answers the whole result as CSV or a workbook.
+pub(crate) async fn sql_submit(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    Form(form): Form<SqlForm>,
+) -> Response {
+    let Some((_, session)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if !csrf_ok(&headers, &session, form.csrf_token.as_deref()) {
+        return refused_page(
+            &web,
+            &session,
+            &tenant,
+            Refused::new(StatusCode::FORBIDDEN, "表单已过期，请刷新页面后重新提交"),
+        );
+    }
+    if let Err(refused) = granted(&session, &tenant, Role::Viewer) {
+        return refused_page(&web, &session, &tenant, refused);
+    }
+    let outcome = run_sql(&web, &session, &tenant, &form.sql).await;
+    match (form.format.as_deref(), outcome) {
+        (Some(format @ ("csv" | "xlsx")), Ok(answer)) => {
+            match answer_response(&answer, Some(format), &format!("query-{tenant}")) {
+                Ok(r) => r,
+                Err(refused) => sql_page(&web, &session, &tenant, &form.sql, Some(Err(refused))).await,
+            }
+        }
+        (_, outcome) => sql_page(&web, &session, &tenant, &form.sql, Some(outcome)).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct VersionQuery {
+    version: Option<u32>,
+}
+
+/// `GET /t/{tenant}/rules?version=N` (admin): the rules in force (or version N) and every
+/// version kept, to read and to edit.
+pub(crate) async fn rules_form(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    Query(query): Query<VersionQuery>,
+) -> Response {
+    let Some((_, session)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
+        return refused_page(&web, &session, &tenant, refused);
+    }
+    match rules_of(&web, &tenant, query.version) {
+        Ok((version, text, versions)) => county_page(
+            &web,
+            &session,
+            &tenant,
+            "rules",
+            "rules.html",
+            format!("考核规则（第 {version} 版）"),
+            context! { text => text, version => version, versions => versions },
+        ),
+        Err(refused) => refused_page(&web, &session, &tenant, refused),
+    }
+}
+
+fn rules_of(
+    web: &Web,
+    tenant: &str,
+    version: Option<u32>,
+) -> Result<(u32, String, Vec<u32>), Refused> {
+    let county = web
+        .shared
+        .warehouse
+        .tenant(tenant)
+        .map_err(|_| Refused::no_county(tenant))?;
+    let (version, text, _) = match version {
+        Some(v) => county.rules_version(v),
+        None => county.rules(),
+    }
+    .map_err(|e| Refused::new(StatusCode::NOT_FOUND, e.to_string()))?;
+    let mut versions = county
+        .rules_versions()
+        .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    versions.reverse();
+    Ok((version, text, versions))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RulesForm {
+    csrf_token: Option<String>,
+    text: String,
+}
+
+/// `POST /t/{tenant}/rules` (admin): validates the edited rules and, when they are accepted,
+/// keeps them as the next version. A rejected text stays in the editor, with the line at
+/// fault marked.
+pub(crate) async fn rules_submit(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    Form(form): Form<RulesForm>,
+) -> Response {
+    let Some((_, session)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if !csrf_ok(&headers, &session, form.csrf_token.as_deref()) {
+        return refused_page(
+            &web,
+            &session,
+            &tenant,
+            Refused::new(StatusCode::FORBIDDEN, "表单已过期，请刷新页面后重新提交"),
+        );
+    }
+    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
+        return refused_page(&web, &session, &tenant, refused);
+    }
+    let Ok(county) = web.shared.warehouse.tenant(&tenant) else {
+        return refused_page(&web, &session, &tenant, Refused::no_county(&tenant));
+    };
+    // Browsers send a textarea's lines with CR LF.
+    let text = form.text.replace("\r\n", "\n");
+    let saved = county.set_rules(&text, "网页编辑");
+    let versions = county.rules_versions().unwrap_or_default();
+    let mut versions_desc = versions.clone();
+    versions_desc.reverse();
+    match saved {
+        Ok(version) => {
+            tracing::info!(target: "audit", user = %session.user.name, tenant, version, "rules saved");
+            county_page(
+                &web,
+                &session,
+                &tenant,
+                "rules",
+                "rules.html",
+                format!("考核规则（第 {version} 版）"),
+                context! { text => text, version => version, versions => versions_desc,
+                           saved => true },
+            )
+        }
+        Err(e) => {
+            let line = match &e {
+                warehouse::WarehouseError::Rules(r) => Some(r.line),
+                _ => None,
+            };
+            let lines: Vec<minijinja::Value> = text
+                .lines()
+                .enumerate()
+                .map(|(i, l)| context! { n => i + 1, text => l, bad => Some(i + 1) == line })
+                .collect();
+            let mut page = county_page(
+                &web,
+                &session,
+                &tenant,
+                "rules",
+                "rules.html",
+                "考核规则：未保存".into(),
+                context! { text => text, versions => versions_desc, error => e.to_string(),
+                           error_line => line, lines => lines },
+            );
+            *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            page
+        }
+    }
+}
+
+/// `GET /t/{tenant}/users` (admin): who may read the county, in which role, and its limits.
+pub(crate) async fn users_page(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Response {
+    let Some((_, session)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
+        return refused_page(&web, &session, &tenant, refused);
+    }
+    let users: Vec<minijinja::Value> = crate::users::Users::of(&web.shared.warehouse)
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|u| u.tenants.iter().any(|t| *t == tenant))
+        .map(|u| {
+            context! {
+                name => u.name,
+                role => role_label(u.role),
+                tenants => u.tenants.join("、"),
+            }
+        })
+        .collect();
+    let limits = web
+        .shared
+        .warehouse
+        .tenant(&tenant)
+        .and_then(|t| t.limits())
+        .unwrap_or_default();
+    let limits = vec![
+        ("单个查询最长时间（秒）", limits.timeout_seconds.to_string()),
+        ("全县查询内存合计（MB）", limits.memory_mb.to_string()),
+        ("单个结果最多行数", limits.max_rows.to_string()),
+        ("单个结果最多字节（MB）", limits.max_result_mb.to_string()),
+        ("同时运行的查询数", limits.max_concurrent_queries.to_string()),
+        ("SQL 最长字节数", limits.max_sql_bytes.to_string()),
+        ("一条语句最多读取的表", limits.max_relations.to_string()),
+    ];
+    let limits: Vec<minijinja::Value> = limits
+        .into_iter()
+        .map(|(label, value)| context! { label => label, value => value })
+        .collect();
+    county_page(
+        &web,
+        &session,
+        &tenant,
+        "users",
+        "users.html",
+        "用户与限额".into(),
+        context! { users => users, limits => limits, tenant_id => tenant.clone() },
+    )
 }

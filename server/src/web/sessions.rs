@@ -78,6 +78,14 @@ impl Sessions {
         }
     }
 
+    /// The user of `token`'s open session, without marking it used (for the audit line).
+    pub(crate) fn peek(&self, token: &str) -> Option<User> {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.get(token)
+            .filter(|s| s.alive(Instant::now()))
+            .map(|s| s.user.clone())
+    }
+
     /// Ends the session of `token` (logout, or its user no longer stands).
     pub(crate) fn end(&self, token: &str) {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
