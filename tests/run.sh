@@ -3,7 +3,8 @@
 # every test of the workspace. Arguments go to `cargo test` (e.g. `tests/run.sh -p engine`).
 #
 # The tests talk to real programs: DuckDB and Polars re-compute every metric, openpyxl reads
-# the workbook back, psycopg and psql talk to the SQL server, Chromium opens the HTML report.
+# the workbook back, psycopg and psql talk to the SQL server, Chromium opens the HTML report and
+# (through chromium-driver and selenium) drives the web console.
 # The Python modules go into a virtual environment under the build directory (nothing is
 # installed into the system's Python); Chromium, psql (and Python's venv module, where Debian
 # splits it off) come from apt when they are missing and this user may install packages (root,
@@ -14,12 +15,13 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target"
 venv="$(cd "$target" && pwd)/test-python"
-modules=(duckdb polars pyarrow openpyxl "psycopg[binary]")
+modules=(duckdb polars pyarrow openpyxl "psycopg[binary]" selenium)
 
 step() { printf '== %s\n' "$1" >&2; }
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 if [ ! -x "$venv/bin/python3" ] && ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     missing+=(python3-venv)

@@ -18,5 +18,5 @@ mod stoppable;
 pub mod views;
 
 pub use error::{QueryError, Refusal};
-pub use metrics::{Metrics, MetricsError, Table};
+pub use metrics::{Metric, Metrics, MetricsError, Table};
 pub use session::Session;

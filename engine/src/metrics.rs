@@ -761,8 +761,8 @@ mod tests {
     }
 }
 
-/// One metric table as a command or a URL asks for it (SPEC §6): the CLI's metric commands
-/// and the console's API both go through [`Metrics::table`], so `--format csv` and
+/// One metric table as a command or a URL asks for it (SPEC §6). [`Metrics::table`] answers it
+/// with the same method the CLI's command calls, so `--format csv` and the console's
 /// `format=csv` are the same table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Metric {

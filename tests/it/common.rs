@@ -131,3 +131,31 @@ pub fn run_in(wh: &Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs gridassess on the warehouse `wh` with `stdin` (a password, say) and asserts success;
+/// returns stdout.
+pub fn cli(wh: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    use std::process::Stdio;
+    let mut cmd = bin();
+    cmd.env("GRIDASSESS_WAREHOUSE", wh).args(args);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run gridassess");
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "gridassess {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

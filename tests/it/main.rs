@@ -19,3 +19,4 @@ mod rules_cli;
 mod sample_views;
 mod server;
 mod sql;
+mod web;

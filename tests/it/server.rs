@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use crate::common::bin;
+use crate::common::{bin, cli};
 
 const TIME_LIMIT: f64 = 3.0;
 const MEMORY_MB: u64 = 256;
@@ -22,31 +22,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn gridassess(wh: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    let mut cmd = bin();
-    cmd.env("GRIDASSESS_WAREHOUSE", wh).args(args);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("run gridassess");
-    if let Some(text) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("write");
-    }
-    let out = child.wait_with_output().expect("wait");
-    assert!(
-        out.status.success(),
-        "gridassess {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Two tenants — a: the sample county, b: the small fixture county — users on a, a city user
@@ -69,13 +44,13 @@ fn start_under(wrapper: &[&str], serve_args: &[&str]) -> Server {
         ("qa_analyst", "analyst"),
         ("qa_viewer", "viewer"),
     ] {
-        gridassess(
+        cli(
             &wh,
             &["user", "add", user, "--tenant", "a", "--role", role],
             Some(&format!("pw-{user}\n")),
         );
     }
-    gridassess(
+    cli(
         &wh,
         &[
             "user", "add", "city", "--tenant", "a,b", "--role", "analyst",
@@ -83,7 +58,7 @@ fn start_under(wrapper: &[&str], serve_args: &[&str]) -> Server {
         Some("pw-city\n"),
     );
     for t in ["a", "b"] {
-        gridassess(
+        cli(
             &wh,
             &[
                 "tenant",
@@ -515,7 +490,7 @@ fn python_clients_see_roles_limits_and_isolation_as_spec_says() {
         }
     }
     // Keep only values tenant a does not have itself.
-    let a_values = gridassess(
+    let a_values = cli(
         &s.warehouse,
         &[
             "sql",
@@ -680,7 +655,7 @@ fn a_load_while_serving_reaches_the_next_connection_views_included() {
         ),
     )
     .expect("write");
-    gridassess(
+    cli(
         &s.warehouse,
         &["ingest", "--tenant", "a", extra.to_str().expect("path")],
         None,

@@ -9,11 +9,14 @@ of county a named METRIC.csv, which format=csv must equal byte for byte.
 """
 
 import http.cookiejar
+import io
 import json
 import os
 import sys
 import urllib.error
 import urllib.request
+import uuid
+import zipfile
 
 BASE = sys.argv[1].rstrip("/")
 CLI = sys.argv[2]
@@ -106,6 +109,155 @@ check("viewer_reads_ranking", status == 200, status)
 for metric in ["points", "alerts"]:
     status, _, _ = viewer.call("GET", f"/api/v1/tenants/a/{metric}")
     check(f"viewer_{metric}_403", status == 403, status)
+
+# --- Uploads ---------------------------------------------------------------------------
+
+def multipart(files, fields=()):
+    """A multipart/form-data body: `files` as (name, bytes) under field `files`."""
+    boundary = "----gridassess-test-" + uuid.uuid4().hex
+    out = io.BytesIO()
+    for key, value in fields:
+        out.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{key}\"\r\n\r\n"
+                  .encode() + value.encode() + b"\r\n")
+    for name, data in files:
+        out.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+                  f"filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                  .encode("utf-8") + data + b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def upload(client, tenant, files, csrf=True, fields=()):
+    body, content_type = multipart(files, fields)
+    headers = {"Content-Type": content_type}
+    if csrf and client.csrf:
+        headers["X-CSRF-Token"] = client.csrf
+    req = urllib.request.Request(f"{BASE}/api/v1/tenants/{tenant}/loads", data=body,
+                                 method="POST", headers=headers)
+    try:
+        with client.opener.open(req, timeout=120) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        payload = e.read()
+        try:
+            return e.code, json.loads(payload)
+        except ValueError:
+            return e.code, payload
+
+
+# A township's corrections to county a's members: one good row, two bad ones, under a folder.
+members = "member_id,branch_id,name,status\n"
+good = admin.call("POST", "/api/v1/tenants/a/sql",
+                  {"sql": "select member_id, branch_id from members order by member_id limit 1"},
+                  headers={"X-CSRF-Token": admin.csrf})
+check("admin_sql_200", good[0] == 200 and good[2]["rows"], good[:1])
+member_id, branch_id = good[2]["rows"][0]
+corrections = (members + f"{member_id},{branch_id},王补报,formal\n"
+               + "M-NEW-1,NO-SUCH-BRANCH,李无支部,formal\n"
+               + f"M-NEW-2,{branch_id},赵状态,不知道\n").encode()
+
+analyst = Client()
+analyst.login("qa_analyst")
+status, _ = upload(anon, "a", [("members.csv", corrections)])
+check("upload_without_session_401", status == 401, status)
+status, _ = upload(analyst, "a", [("members.csv", corrections)])
+check("upload_by_analyst_403", status == 403, status)
+status, _ = upload(admin, "a", [("members.csv", corrections)], csrf=False)
+check("upload_without_csrf_403", status == 403, status)
+for tenant in ["b", "zz"]:
+    status, _ = upload(admin, tenant, [("members.csv", corrections)])
+    check(f"upload_to_{tenant}_not_granted_404", status == 404, status)
+for hostile in ["../../members.csv", "..\\members.csv", "a/../../members.csv"]:
+    status, body = upload(admin, "a", [(hostile, corrections)])
+    check(f"upload_name_{hostile!r}_refused", status == 400, (status, body))
+status, body = upload(admin, "a", [("members.csv", corrections), ("members.csv", corrections)])
+check("upload_two_files_of_one_name_400", status == 400, (status, body))
+status, body = upload(admin, "a", [("members.csv", b"x" * (5 * 1024 * 1024))])
+check("upload_over_the_limit_413", status == 413, (status, str(body)[:200]))
+
+status, load = upload(admin, "a", [("东富镇补报/members.csv", corrections)])
+check("upload_200", status == 200 and isinstance(load, dict), (status, str(load)[:300]))
+table = next(t for t in load["tables"] if t["table"] == "members")
+check("upload_reconciles", table["read"] == 3 and table["loaded"] == 1 and table["rejected"] == 2
+      and load["read"] == load["loaded"] + load["rejected"], table)
+check("upload_names_files_as_sent",
+      [f["file"] for f in load["files"]] == ["东富镇补报/members.csv"], load["files"])
+
+status, issues = admin.call("GET", f"/api/v1/tenants/a/loads/{load['load_id']}/rejections")
+check("rejections_json", status == 200 and len(issues) >= 2
+      and all(i["file"] == "东富镇补报/members.csv" for i in issues)
+      and {i["line"] for i in issues} >= {3, 4}
+      and any(i["value"] == "不知道" for i in issues), issues)
+status, headers, xlsx = admin.call(
+    "GET", f"/api/v1/tenants/a/loads/{load['load_id']}/rejections?format=xlsx", raw=True)
+try:
+    import openpyxl
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    check("rejections_xlsx_opens_in_openpyxl",
+          rows[0][:4] == ("批次", "表", "文件", "行") and len(rows) == len(issues) + 1
+          and any("不知道" in [str(c) for c in r] for r in rows[1:]), rows[:3])
+except Exception as e:  # noqa: BLE001 - a failure to open is the finding
+    check("rejections_xlsx_opens_in_openpyxl", False, repr(e))
+status, _, _ = analyst.call("GET", f"/api/v1/tenants/a/loads/{load['load_id']}/rejections")
+check("rejections_by_analyst_403", status == 403, status)
+status, _, _ = admin.call("GET", "/api/v1/tenants/a/loads/999/rejections")
+check("rejections_of_no_such_load_404", status == 404, status)
+status, _, history = admin.call("GET", "/api/v1/tenants/a/loads")
+check("load_history", status == 200 and history[-1]["load_id"] == load["load_id"]
+      and history[-1]["files"] == ["东富镇补报/members.csv"], history[-1:])
+
+# A zip of the same folder loads the same way; a zip bomb stops at four times the limit.
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("东富镇补报/members.csv", corrections)
+status, zipped = upload(admin, "a", [("补报.zip", buf.getvalue())])
+check("zip_upload_200", status == 200 and zipped["rejected"] == 2
+      and [f["file"] for f in zipped["files"]] == ["补报/东富镇补报/members.csv"],
+      (status, str(zipped)[:300]))
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("members.csv", b"0" * (20 * 1024 * 1024))
+status, body = upload(admin, "a", [("bomb.zip", buf.getvalue())])
+check("zip_bomb_413", status == 413, (status, body))
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    z.writestr("../../escape.csv", corrections)
+status, body = upload(admin, "a", [("escape.zip", buf.getvalue())])
+check("zip_entry_climbing_out_400", status == 400, (status, body))
+
+# --- SQL ---------------------------------------------------------------------------------
+status, _, _ = admin.call("POST", "/api/v1/tenants/a/sql", {"sql": "select 1"})
+check("sql_without_csrf_403", status == 403, status)
+status, _, body = analyst.call("POST", "/api/v1/tenants/a/sql",
+                               {"sql": "select name, id_number from members limit 3"},
+                               headers={"X-CSRF-Token": analyst.csrf})
+check("analyst_sql_is_masked", status == 200 and body["rows"]
+      and all("*" in (r[1] or "*") for r in body["rows"]), body)
+status, _, body = admin.call("POST", "/api/v1/tenants/a/sql",
+                             {"sql": "create table t as select 1"},
+                             headers={"X-CSRF-Token": admin.csrf})
+check("sql_ddl_400", status == 400, (status, body))
+status, _, body = admin.call("POST", "/api/v1/tenants/a/sql",
+                             {"sql": "select * from b.members"},
+                             headers={"X-CSRF-Token": admin.csrf})
+check("sql_other_county_400", status == 400 and "乙" not in json.dumps(body), (status, body))
+status, _, body = admin.call("POST", "/api/v1/tenants/a/sql",
+                             {"sql": "select * from attendance a1, attendance a2"},
+                             headers={"X-CSRF-Token": admin.csrf})
+check("sql_over_a_limit_422", status == 422, (status, str(body)[:200]))
+status, headers, csv = admin.call("POST", "/api/v1/tenants/a/sql",
+                                  {"sql": "select 1 as one", "format": "csv"},
+                                  headers={"X-CSRF-Token": admin.csrf}, raw=True)
+check("sql_csv", status == 200 and csv == b"one\n1\n", (status, csv))
+
+# Every request is audited like a query, where the county's admin reads it.
+status, _, body = admin.call("POST", "/api/v1/tenants/a/sql",
+                             {"sql": "select \"user\", sql from audit_queries "
+                                     "where sql like 'GET /api/v1/tenants/a/ranking%'"},
+                             headers={"X-CSRF-Token": admin.csrf})
+check("requests_are_audited", status == 200 and any(r[0] == "qa_admin" for r in body["rows"]),
+      (status, str(body)[:300]))
 
 # Logout needs the CSRF token; without it 403, with it the session ends.
 status, _, _ = admin.call("DELETE", "/api/v1/session")

@@ -152,14 +152,15 @@ pub(crate) async fn metrics_for(
     web: &Web,
     user: &crate::users::User,
     tenant: &str,
+    rules: Option<u32>,
 ) -> Result<Metrics, Refused> {
     if !user.tenants.iter().any(|t| t == tenant) {
         return Err(Refused::no_county(tenant));
     }
-    let access = Access::new(vec![tenant.to_string()], user.role);
+    let access = Access::new(vec![tenant.to_string()], user.role).with_rules_version(rules);
     Metrics::open(&web.shared.warehouse, &access)
         .await
-        .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 /// `GET /api/v1/tenants/{tenant}/{metric}?format=json|csv&period=&year=&level=`.
@@ -185,7 +186,13 @@ async fn metric_response(
     let (_, session) = web
         .session(headers)
         .ok_or_else(|| Refused::new(StatusCode::UNAUTHORIZED, "not logged in"))?;
-    let metrics = metrics_for(web, &session.user, tenant).await?;
+    let rules = match params.get("rules").filter(|r| !r.is_empty()) {
+        None => None,
+        Some(r) => Some(r.parse::<u32>().map_err(|_| {
+            Refused::new(StatusCode::BAD_REQUEST, format!("rules={r} is not a version number"))
+        })?),
+    };
+    let metrics = metrics_for(web, &session.user, tenant, rules).await?;
     let metric = metric_of(&metrics, name, params).await?;
     if metric.is_member_level() && session.user.role == Role::Viewer {
         return Err(Refused::new(

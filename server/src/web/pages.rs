@@ -160,7 +160,7 @@ pub(crate) async fn home(State(web): State<Arc<Web>>, headers: HeaderMap) -> Res
             .await
             .ok()
             .and_then(|h| h.into_iter().last());
-        let period = match metrics_for(&web, &session.user, id).await {
+        let period = match metrics_for(&web, &session.user, id, None).await {
             Ok(m) => m.periods().await.ok().and_then(|p| p.last().map(|p| p.to_string())),
             Err(_) => None,
         };

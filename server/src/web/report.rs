@@ -185,7 +185,7 @@ async fn asked_scope(
     if let Some(y) = params.get("year").filter(|y| !y.is_empty()) {
         return parse_scope(y);
     }
-    let metrics = super::api::metrics_for(web, &session.user, tenant).await?;
+    let metrics = super::api::metrics_for(web, &session.user, tenant, None).await?;
     let periods = metrics
         .periods()
         .await

@@ -176,10 +176,11 @@ pub(crate) async fn stage(mut multipart: Multipart, limits: UploadLimits) -> Res
     tokio::task::spawn_blocking(move || unzip_all(&unzip_root, &zips, files, limits.unzipped))
         .await
         .map_err(internal)??;
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&root)
+    let mut paths: Vec<PathBuf> = entries(&root)
         .map_err(internal)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
+        .into_iter()
+        .map(|p| innermost(p).map_err(internal))
+        .collect::<Result<_, _>>()?;
     paths.sort();
     Ok(Staged {
         folder,
@@ -187,6 +188,27 @@ pub(crate) async fn stage(mut multipart: Multipart, limits: UploadLimits) -> Res
         replace,
         allow_mass_removal,
     })
+}
+
+/// The entries of a folder.
+fn entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect()
+}
+
+/// A folder that holds nothing but one folder is read as that folder: a zip of a township's
+/// folder unpacks to `zip/township/…`, and its files are in the inner one. (A folder's own
+/// sub-folders are otherwise not read, as `gridassess ingest FOLDER` does not read them, so
+/// a `backup/` copy beside the files is reported rather than loaded twice.)
+fn innermost(mut path: PathBuf) -> std::io::Result<PathBuf> {
+    while path.is_dir() {
+        match entries(&path)?.as_slice() {
+            [only] if only.is_dir() => path = only.clone(),
+            _ => break,
+        }
+    }
+    Ok(path)
 }
 
 /// Writes one part to `path` (a new file: two parts of one name are refused), counting its
