@@ -19,7 +19,7 @@ use super::sessions::WebSession;
 use super::{Refused, Web};
 
 /// Reports kept; the least recently built goes first. A county-scale report is a few MB.
-const KEPT: usize = 24;
+const KEPT: usize = 8;
 
 /// What `report.html` may use: its own inline style, fonts and images as data, nothing remote.
 const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; font-src data:; \
