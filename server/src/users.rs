@@ -35,6 +35,12 @@ pub enum UserError {
         /// The name given.
         name: String,
     },
+    /// A change made for the admin of some counties, to a user who also reads others.
+    #[error("user '{name}' also reads counties that are not yours")]
+    Outside {
+        /// The user.
+        name: String,
+    },
     /// A user without a tenant could read nothing.
     #[error("a user needs at least one tenant")]
     NoTenant,
@@ -52,6 +58,14 @@ pub enum UserError {
     Hash {
         /// What argon2 said.
         message: String,
+    },
+    /// The users file's lock cannot be taken.
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
     },
     /// The users file or a tenant cannot be read.
     #[error(transparent)]
@@ -96,6 +110,21 @@ impl Users {
         }
     }
 
+    /// Holds `users.lock` for one read-modify-write of `users.json`: the CLI and county admins
+    /// in the console may change users at the same moment, and neither change may be lost
+    /// (the file itself is replaced atomically, but two writers would each write what they
+    /// read). Released when the returned file is dropped.
+    fn changing(&self) -> Result<std::fs::File, UserError> {
+        let path = self.path.with_extension("lock");
+        let locked = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.lock().map(|()| file));
+        locked.map_err(|source| UserError::Lock { path, source })
+    }
+
     fn load(&self) -> Result<UserFile, UserError> {
         if !self.path.exists() {
             return Ok(UserFile::default());
@@ -124,17 +153,12 @@ impl Users {
         if password.is_empty() {
             return Err(UserError::EmptyPassword);
         }
+        let hash = hash_password(password)?;
+        let _lock = self.changing()?;
         let mut file = self.load()?;
         if file.users.contains_key(name) {
             return Err(UserError::Exists { name: name.into() });
         }
-        let salt = new_salt()?;
-        let hash = Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| UserError::Hash {
-                message: e.to_string(),
-            })?
-            .to_string();
         let user = User {
             name: name.into(),
             tenants: tenants.to_vec(),
@@ -146,12 +170,71 @@ impl Users {
         Ok(user)
     }
 
+    /// Gives `name` a new password (their open sessions end at their next statement or page,
+    /// as after any change of the user).
+    pub fn set_password(&self, name: &str, password: &str) -> Result<User, UserError> {
+        self.set_password_inner(name, password, None)
+    }
+
+    /// [`Users::set_password`] for the admin of `within`: refused ([`UserError::Outside`])
+    /// when the user reads any other county, checked under the lock.
+    pub fn set_password_within(
+        &self,
+        name: &str,
+        password: &str,
+        within: &[String],
+    ) -> Result<User, UserError> {
+        self.set_password_inner(name, password, Some(within))
+    }
+
+    fn set_password_inner(
+        &self,
+        name: &str,
+        password: &str,
+        within: Option<&[String]>,
+    ) -> Result<User, UserError> {
+        if password.is_empty() {
+            return Err(UserError::EmptyPassword);
+        }
+        let hash = hash_password(password)?;
+        let _lock = self.changing()?;
+        let mut file = self.load()?;
+        let user = file
+            .users
+            .get_mut(name)
+            .ok_or_else(|| UserError::Unknown { name: name.into() })?;
+        check_within(user, within)?;
+        user.password_hash = hash;
+        let user = user.clone();
+        write_json(&self.path, &file)?;
+        Ok(user)
+    }
+
+    /// The user named `name`, if there is one.
+    pub fn get(&self, name: &str) -> Result<Option<User>, UserError> {
+        Ok(self.load()?.users.remove(name))
+    }
+
     /// Removes a user.
     pub fn remove(&self, name: &str) -> Result<(), UserError> {
+        self.remove_inner(name, None)
+    }
+
+    /// [`Users::remove`] for the admin of `within`: refused ([`UserError::Outside`]) when the
+    /// user reads any other county, checked under the lock.
+    pub fn remove_within(&self, name: &str, within: &[String]) -> Result<(), UserError> {
+        self.remove_inner(name, Some(within))
+    }
+
+    fn remove_inner(&self, name: &str, within: Option<&[String]>) -> Result<(), UserError> {
+        let _lock = self.changing()?;
         let mut file = self.load()?;
-        if file.users.remove(name).is_none() {
-            return Err(UserError::Unknown { name: name.into() });
-        }
+        let user = file
+            .users
+            .get(name)
+            .ok_or_else(|| UserError::Unknown { name: name.into() })?;
+        check_within(user, within)?;
+        file.users.remove(name);
         write_json(&self.path, &file)?;
         Ok(())
     }
@@ -198,6 +281,29 @@ impl Users {
             .unwrap_or(false);
         Ok(if ok { user.cloned() } else { None })
     }
+}
+
+/// Whether a change for the admin of `within` (all counties, for `None`) may touch `user`.
+fn check_within(user: &User, within: Option<&[String]>) -> Result<(), UserError> {
+    match within {
+        Some(within) if !user.tenants.iter().all(|t| within.contains(t)) => {
+            Err(UserError::Outside {
+                name: user.name.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The Argon2id PHC string of `password`, with a fresh salt.
+fn hash_password(password: &str) -> Result<String, UserError> {
+    let salt = new_salt()?;
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| UserError::Hash {
+            message: e.to_string(),
+        })?
+        .to_string())
 }
 
 /// 16 random bytes from the operating system, as a salt.
@@ -268,5 +374,34 @@ mod tests {
             users.add(&wh, "1bad", &["a".into()], Role::Admin, "x"),
             Err(UserError::InvalidName { .. })
         ));
+        let before = users.get("qa").unwrap().unwrap().password_hash;
+        users.set_password("qa", "new-密码").unwrap();
+        assert_ne!(users.get("qa").unwrap().unwrap().password_hash, before);
+        assert!(users.authenticate("qa", "s3cret-密码").unwrap().is_none());
+        assert!(users.authenticate("qa", "new-密码").unwrap().is_some());
+        assert!(matches!(
+            users.set_password("nobody", "x"),
+            Err(UserError::Unknown { .. })
+        ));
+    }
+
+    /// The CLI and two county admins adding users at the same moment: every one is kept.
+    #[test]
+    fn users_added_at_once_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let wh = Warehouse::init(&dir.path().join("wh")).unwrap();
+        rt.block_on(wh.add_tenant("a", "甲县")).unwrap();
+        std::thread::scope(|s| {
+            for i in 0..16 {
+                let wh = &wh;
+                s.spawn(move || {
+                    Users::of(wh)
+                        .add(wh, &format!("u{i}"), &["a".into()], Role::Viewer, "pw")
+                        .unwrap();
+                });
+            }
+        });
+        assert_eq!(Users::of(&wh).list().unwrap().len(), 16);
     }
 }

@@ -36,6 +36,8 @@ fn start(serve_args: &[&str]) -> Console {
         ("qa_analyst", "a", "analyst"),
         ("qa_viewer", "a", "viewer"),
         ("office", "s", "admin"),
+        // Reads a and b: not a county admin's to change.
+        ("qa_city", "a,b", "analyst"),
     ] {
         cli(
             &wh,

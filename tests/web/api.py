@@ -12,8 +12,11 @@ import http.cookiejar
 import io
 import json
 import os
+import socket
+import time
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 import zipfile
@@ -60,6 +63,35 @@ class Client:
             self.csrf = body["csrf_token"]
         return status, headers, body
 
+
+HOST, PORT = urllib.parse.urlsplit(BASE).hostname, urllib.parse.urlsplit(BASE).port
+
+
+def raw(data=b""):
+    """A socket to the console that has sent `data` and nothing more."""
+    s = socket.create_connection((HOST, PORT), timeout=30)
+    if data:
+        s.sendall(data)
+    return s
+
+
+def closed_within(s, seconds):
+    """Whether the server closes `s` (or answers and closes) within `seconds`."""
+    s.settimeout(seconds)
+    try:
+        while s.recv(4096):
+            pass
+        return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+# A client that sends half a request line and then nothing (slowloris): checked at the end,
+# when the 15 s the server gives a request's headers are over.
+slow = raw(b"GET / HTTP/1.1\r\nHost: x\r\n")
+slow_since = time.monotonic()
 
 # No session: 401 for every route.
 anon = Client()
@@ -259,6 +291,93 @@ status, _, body = admin.call("POST", "/api/v1/tenants/a/sql",
 check("requests_are_audited", status == 200 and any(r[0] == "qa_admin" for r in body["rows"]),
       (status, str(body)[:300]))
 
+# Reports: only a period with scores, or a year with one, is built.
+status, _, _ = admin.call("GET", "/t/a/report/1999/report.html", raw=True)
+check("report_of_a_year_without_scores_404", status == 404, status)
+status, _, _ = viewer.call("GET", "/t/a/report/1999/report.html", raw=True)
+check("report_by_viewer_403", status == 403, status)
+
+# One upload at a time per county: a second one while the first is still being sent is 409.
+session_cookie = next(c.value for c in admin.jar if c.name == "gridassess_session")
+boundary = "----held-open"
+held = raw((f"POST /api/v1/tenants/a/loads HTTP/1.1\r\nHost: x\r\n"
+            f"Cookie: gridassess_session={session_cookie}\r\nX-CSRF-Token: {admin.csrf}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: 1000000\r\n\r\n--{boundary}\r\n"
+            f"Content-Disposition: form-data; name=\"files\"; filename=\"members.csv\"\r\n\r\n"
+            f"member_id,branch_id\r\n").encode())
+time.sleep(1)
+status, body = upload(admin, "a", [("members.csv", corrections)])
+check("second_upload_at_once_409", status == 409, (status, body))
+held.close()
+time.sleep(1)
+status, body = upload(admin, "a", [("members.csv", corrections)])
+check("upload_after_the_first_went_away_200", status == 200, (status, str(body)[:200]))
+
+# --- Users (the county admin's page) -------------------------------------------------------
+
+def form(client, path, fields, csrf=True):
+    """A page's form, as a browser posts it: urlencoded, the CSRF token as a field."""
+    if csrf:
+        fields = {**fields, "csrf_token": client.csrf}
+    req = urllib.request.Request(BASE + path, data=urllib.parse.urlencode(fields).encode(),
+                                 method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with client.opener.open(req, timeout=60) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+add = {"action": "add", "name": "qa_new", "role": "viewer", "password": "pw-qa_new"}
+status, _ = form(analyst, "/t/a/users", add)
+check("users_by_analyst_403", status == 403, status)
+status, _ = form(admin, "/t/a/users", add, csrf=False)
+check("users_without_csrf_403", status == 403, status)
+status, page = form(admin, "/t/b/users", add)
+check("users_of_a_county_not_granted_404", status == 404, status)
+status, page = form(admin, "/t/a/users", add)
+check("users_add_200", status == 200 and "已添加用户 qa_new" in page, status)
+newcomer = Client()
+status, _, _ = newcomer.login("qa_new")
+check("added_user_logs_in", status == 200, status)
+status, _, _ = newcomer.call("GET", "/api/v1/tenants/a/ranking")
+check("added_user_reads_a", status == 200, status)
+status, _, _ = newcomer.call("GET", "/api/v1/tenants/a/points")
+check("added_user_has_the_role_given", status == 403, status)
+status, page = form(admin, "/t/a/users", add)
+check("users_add_twice_422", status == 422 and "already exists" in page, status)
+status, page = form(admin, "/t/a/users", {**add, "name": "qa_boss", "role": "root"})
+check("users_unknown_role_422", status == 422, status)
+status, page = form(admin, "/t/a/users", {**add, "name": "qa_x", "tenant": "b"})
+extra = Client()
+extra.login("qa_x", "pw-qa_new")
+check("users_add_grants_only_this_county",
+      status == 200 and extra.call("GET", "/api/v1/tenants/a/ranking")[0] == 200
+      and extra.call("GET", "/api/v1/tenants/b/ranking")[0] == 404, status)
+status, page = form(admin, "/t/a/users",
+                    {"action": "password", "name": "qa_new", "password": "pw-changed"})
+check("users_password_200", status == 200, status)
+status, _, _ = newcomer.call("GET", "/api/v1/tenants/a/ranking")
+check("password_change_ends_the_session", status == 401, status)
+check("new_password_logs_in", Client().login("qa_new", "pw-changed")[0] == 200)
+for action in ["password", "remove"]:
+    status, page = form(admin, "/t/a/users",
+                        {"action": action, "name": "qa_city", "password": "pw-mine"})
+    check(f"users_{action}_of_a_user_of_other_counties_403", status == 403, status)
+check("user_of_other_counties_unchanged", Client().login("qa_city")[0] == 200)
+status, page = form(admin, "/t/a/users", {"action": "remove", "name": "qa_admin"})
+check("users_remove_self_422", status == 422, status)
+status, page = form(admin, "/t/a/users", {"action": "remove", "name": "office"})
+check("users_remove_of_another_county_404", status == 404, status)
+status, page = form(admin, "/t/a/users", {"action": "remove", "name": "qa_new"})
+check("users_remove_200", status == 200 and "已删除用户 qa_new" in page, status)
+check("removed_user_cannot_log_in", Client().login("qa_new", "pw-changed")[0] == 401)
+status, page = form(admin, "/t/a/users",
+                    {"action": "add", "name": "<script>x", "role": "viewer", "password": "p"})
+check("users_bad_name_422_escaped", status == 422 and "<script>x" not in page, status)
+
 # Logout needs the CSRF token; without it 403, with it the session ends.
 status, _, _ = admin.call("DELETE", "/api/v1/session")
 check("logout_without_csrf_403", status == 403, status)
@@ -266,5 +385,23 @@ status, _, _ = admin.call("DELETE", "/api/v1/session", headers={"X-CSRF-Token": 
 check("logout_with_csrf_200", status == 200, status)
 status, _, _ = admin.call("GET", "/api/v1/tenants/a/ranking")
 check("after_logout_401", status == 401, status)
+
+# The slow client of the beginning has been cut off.
+time.sleep(max(0, 17 - (time.monotonic() - slow_since)))
+check("slow_headers_are_cut", closed_within(slow, 3), round(time.monotonic() - slow_since))
+
+# 64 connections from one address at most: the 65th is told 503, and once they close, the
+# console answers again.
+held = [raw() for _ in range(64)]
+extra = raw(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
+extra.settimeout(10)
+answer = extra.recv(200)
+check("connections_past_the_cap_503", answer.startswith(b"HTTP/1.1 503"), answer[:40])
+for h in held:
+    h.close()
+extra.close()
+time.sleep(1)
+status, _, _ = Client().call("GET", "/login", raw=True)
+check("answers_again_after_the_cap", status == 200, status)
 
 sys.exit(1 if failures else 0)

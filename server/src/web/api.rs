@@ -35,11 +35,15 @@ pub(crate) async fn open_session(
         .await
     {
         Ok(user) => match web.sessions.open(user) {
-            Ok((token, csrf)) => (
+            Ok((token, csrf)) => {
+                web.shared
+                    .audit_door("login", &credentials.user, peer.ip(), Some("web console"));
+                (
                 [(header::SET_COOKIE, web.cookie(Some(&token)))],
                 Json(serde_json::json!({ "csrf_token": csrf })),
             )
-                .into_response(),
+                .into_response()
+            }
             Err(e) => Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         },
         Err(refused) => login_refused(refused).into_response(),
@@ -58,7 +62,11 @@ pub(crate) fn login_refused(refused: LoginRefused) -> Refused {
 }
 
 /// `DELETE /api/v1/session` (with `X-CSRF-Token`): ends the session.
-pub(crate) async fn close_session(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+pub(crate) async fn close_session(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     let Some((token, session)) = web.session(&headers) else {
         return Refused::new(StatusCode::UNAUTHORIZED, "not logged in").into_response();
     };
@@ -66,6 +74,12 @@ pub(crate) async fn close_session(State(web): State<Arc<Web>>, headers: HeaderMa
         return Refused::new(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token").into_response();
     }
     web.sessions.end(&token);
+    web.shared.audit_door(
+        "session ended",
+        &session.user.name,
+        peer.ip(),
+        Some("logout (web console)"),
+    );
     (
         [(header::SET_COOKIE, web.cookie(None))],
         Json(serde_json::json!({ "ended": true })),
@@ -107,7 +121,7 @@ pub(crate) async fn metric_of(
     };
     let year_or_latest = || async {
         match year {
-            Some(y) => Ok(Some(y)),
+            Some(y) => Ok::<_, Refused>(Some(y)),
             None => Ok(latest().await?.map(|p| p.year())),
         }
     };
@@ -293,8 +307,9 @@ async fn upload_response(
     multipart: axum::extract::Multipart,
 ) -> Result<Response, Refused> {
     let session = changing(web, headers, tenant, Role::Admin)?;
+    let turn = web.upload_turn(tenant)?;
     let staged = super::upload::stage(multipart, web.upload).await?;
-    let report = load_staged(web, tenant, staged).await?;
+    let report = load_staged(web, tenant, staged, turn).await?;
     tracing::info!(target: "audit", user = %session.user.name, tenant, load = report.load_id, "upload loaded");
     Ok(Json(load_json(tenant, &report)).into_response())
 }
@@ -306,6 +321,7 @@ pub(crate) async fn load_staged(
     web: &Web,
     tenant: &str,
     staged: super::upload::Staged,
+    turn: super::UploadTurn,
 ) -> Result<ingest::LoadReport, Refused> {
     let county = web
         .shared
@@ -328,6 +344,7 @@ pub(crate) async fn load_staged(
         let progress = |message: &str| tracing::debug!(target: "upload", message);
         let report = runtime.block_on(ingest::load(&county, &staged.paths, &options, &progress));
         drop(staged);
+        drop(turn);
         report
     })
     .await

@@ -37,6 +37,23 @@ pub(crate) struct Web {
     pub(crate) secure: bool,
     /// What one upload may send and unpack to.
     pub(crate) upload: upload::UploadLimits,
+    /// The counties with an upload being staged or loaded: one at a time per county (each
+    /// takes disk up to five times the upload limit, and a load a core).
+    uploading: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// A county's turn to upload, held until its load has finished (even when the client has
+/// gone away).
+pub(crate) struct UploadTurn {
+    uploading: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    tenant: String,
+}
+
+impl Drop for UploadTurn {
+    fn drop(&mut self) {
+        let mut uploading = self.uploading.lock().unwrap_or_else(|p| p.into_inner());
+        uploading.remove(&self.tenant);
+    }
 }
 
 /// No script, style, image or font from anywhere but this server; no framing.
@@ -71,6 +88,22 @@ impl Web {
             templates,
             secure,
             upload: upload::UploadLimits::of(max_upload_bytes),
+            uploading: Arc::default(),
+        })
+    }
+
+    /// `tenant`'s turn to upload, or 409 while another upload of it is staged or loading.
+    pub(crate) fn upload_turn(&self, tenant: &str) -> Result<UploadTurn, Refused> {
+        let mut uploading = self.uploading.lock().unwrap_or_else(|p| p.into_inner());
+        if !uploading.insert(tenant.to_string()) {
+            return Err(Refused::new(
+                StatusCode::CONFLICT,
+                "本县另一批数据正在导入，请等它完成后再上传 / another upload of this county is being loaded",
+            ));
+        }
+        Ok(UploadTurn {
+            uploading: self.uploading.clone(),
+            tenant: tenant.to_string(),
         })
     }
 
@@ -145,7 +178,10 @@ pub(crate) fn router(web: Arc<Web>) -> Router {
         .route("/t/{tenant}/report", get(report::page))
         .route("/t/{tenant}/report/{scope}/{file}", get(report::file))
         .route("/t/{tenant}/rules", get(pages::rules_form).post(pages::rules_submit))
-        .route("/t/{tenant}/users", get(pages::users_page))
+        .route(
+            "/t/{tenant}/users",
+            get(pages::users_page).post(pages::users_submit),
+        )
         .route("/t/{tenant}/{metric}", get(pages::metric))
         .route("/assets/console.css", get(stylesheet))
         .route("/assets/table.js", get(script))
@@ -166,6 +202,7 @@ pub(crate) fn router(web: Arc<Web>) -> Router {
         .route("/api/v1/tenants/{tenant}/sql", post(api::sql))
         .route("/api/v1/tenants/{tenant}/{metric}", get(api::metric))
         .layer(middleware::from_fn_with_state(web.clone(), audit_requests))
+        .layer(middleware::from_fn(deadline))
         .layer(middleware::from_fn(security_headers))
         .with_state(web)
 }
@@ -210,17 +247,50 @@ async fn audit_requests(State(web): State<Arc<Web>>, request: Request, next: Nex
             } else {
                 Ok(0)
             };
-            web.shared.audit_query(
-                &user.name,
-                &user.tenants.join(","),
-                &line,
-                started,
-                &result,
-            );
+            // Filed under the county the request is about, when it is one of the user's:
+            // a user of two counties reading one is not shown to the other county's admin.
+            let county = county_in(&line).filter(|c| user.tenants.iter().any(|t| t == c));
+            web.shared
+                .audit_query(&user.name, county.unwrap_or(""), &line, started, &result);
         }
         None => tracing::debug!(%line, status = status.as_u16(), "console request without a session"),
     }
     response
+}
+
+/// How long a request may take, its body included: a client that sends a body a byte at a
+/// time holds a connection, and the connections are capped. An upload may take longer (512 MB
+/// over a township's line); its load goes on when the client is told it took too long.
+const REQUEST_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+const UPLOAD_WITHIN: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+async fn deadline(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let upload = request.method() == axum::http::Method::POST
+        && (path.ends_with("/upload") || path.ends_with("/loads"));
+    let within = if upload { UPLOAD_WITHIN } else { REQUEST_WITHIN };
+    match tokio::time::timeout(within, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Refused::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request took longer than {} s", within.as_secs()),
+        )
+        .into_response(),
+    }
+}
+
+/// The county a console path is about: `/t/{county}/…` or `/api/v1/tenants/{county}/…`.
+fn county_in(line: &str) -> Option<&str> {
+    let path = line.split_once(' ').map_or(line, |(_, p)| p);
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let mut parts = path.trim_start_matches('/').split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("t"), Some(county), _, _) if !county.is_empty() => Some(county),
+        (Some("api"), Some("v1"), Some("tenants"), Some(county)) if !county.is_empty() => {
+            Some(county)
+        }
+        _ => None,
+    }
 }
 
 /// Every response: the CSP, no sniffing, no referrer, no framing, no caching of pages that
@@ -276,18 +346,25 @@ impl IntoResponse for Refused {
     }
 }
 
-/// Serves the console on `addr` until `shutdown`; with `tls`, over TLS only.
+/// How long a client may take to send a request's headers: a client that trickles them
+/// (slowloris) holds a connection, and the connections are capped.
+const HEADERS_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Serves the console on `addr` until `shutdown`; with `tls`, over TLS only. Each connection
+/// takes a place in the server's overall connection cap (shared with pg-wire), and HTTP/1.1 is
+/// all it speaks: a browser needs no more, and HTTP/2's own ways to hold a server are left out.
 pub(crate) async fn serve(
     web: Arc<Web>,
     listener: tokio::net::TcpListener,
     tls: Option<datafusion_postgres::pgwire::tokio::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
     use tower::ServiceExt;
 
+    let shared = web.shared.clone();
+    let per_address = PerAddress::default();
     let app = router(web);
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
@@ -303,26 +380,39 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
-                let app = app.clone().map_request(move |mut r: Request| {
+                let Some(from_address) = per_address.take(peer.ip()) else {
+                    tracing::warn!(target: "audit", %peer, "console connection refused: {MOST_PER_ADDRESS} open from this address");
+                    connections.spawn(answer_busy(socket));
+                    continue;
+                };
+                let slot = match shared.admission.connect() {
+                    Ok(slot) => slot,
+                    Err(t) => {
+                        tracing::warn!(target: "audit", %peer, reason = %t, "console connection refused");
+                        connections.spawn(answer_busy(socket));
+                        continue;
+                    }
+                };
+                let app = app.clone().map_request(move |mut r: hyper::Request<hyper::body::Incoming>| {
                     r.extensions_mut().insert(axum::extract::ConnectInfo::<SocketAddr>(peer));
                     r
                 });
                 let tls = tls.clone();
                 connections.spawn(async move {
+                    // Held until the connection ends.
+                    let (_slot, _from_address) = (slot, from_address);
+                    let mut http = hyper::server::conn::http1::Builder::new();
+                    http.timer(TokioTimer::new()).header_read_timeout(HEADERS_WITHIN);
                     let service = TowerToHyperService::new(app);
                     let served = match tls {
                         Some(tls) => match tls.accept(socket).await {
-                            Ok(stream) => Builder::new(TokioExecutor::new())
-                                .serve_connection(TokioIo::new(stream), service)
-                                .await,
+                            Ok(stream) => http.serve_connection(TokioIo::new(stream), service).await,
                             Err(e) => {
                                 tracing::debug!(%peer, error = %e, "TLS handshake failed");
                                 return;
                             }
                         },
-                        None => Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(socket), service)
-                            .await,
+                        None => http.serve_connection(TokioIo::new(socket), service).await,
                     };
                     if let Err(e) = served {
                         tracing::debug!(%peer, error = %e, "console connection ended with an error");
@@ -331,5 +421,71 @@ pub(crate) async fn serve(
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
+    }
+}
+
+/// The most console connections open from one address. A browser opens up to six per server;
+/// an office behind one NAT address may have a dozen people on the console.
+const MOST_PER_ADDRESS: usize = 64;
+
+/// Console connections open per address.
+#[derive(Clone, Default)]
+struct PerAddress(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
+
+/// One connection's place in its address's count, given back when it ends.
+struct AddressSlot(PerAddress, std::net::IpAddr);
+
+impl PerAddress {
+    fn take(&self, address: std::net::IpAddr) -> Option<AddressSlot> {
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(address).or_default();
+        if *n >= MOST_PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot(self.clone(), address))
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = (self.0).0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.1);
+            }
+        }
+    }
+}
+
+/// The answer to a connection over the cap: 503 and close, without reading the request.
+async fn answer_busy(mut socket: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let body = "服务器连接已满，请稍后再试 / the server has all the connections it takes; try again shortly\n";
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // A second at most: a flood of refused connections must not pile up sockets.
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        socket.write_all(answer.as_bytes()),
+    )
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::county_in;
+
+    #[test]
+    fn a_request_is_filed_under_the_county_of_its_path() {
+        assert_eq!(county_in("GET /t/a/ranking?period=2024-B3"), Some("a"));
+        assert_eq!(county_in("POST /api/v1/tenants/liling/sql"), Some("liling"));
+        assert_eq!(county_in("GET /"), None);
+        assert_eq!(county_in("GET /api/v1/session"), None);
+        assert_eq!(county_in("GET /t//ranking"), None);
     }
 }

@@ -88,11 +88,15 @@ pub(crate) async fn login(
         .await
     {
         Ok(user) => match web.sessions.open(user) {
-            Ok((token, _)) => (
-                [(header::SET_COOKIE, web.cookie(Some(&token)))],
-                Redirect::to("/"),
-            )
-                .into_response(),
+            Ok((token, _)) => {
+                web.shared
+                    .audit_door("login", &form.user, peer.ip(), Some("web console"));
+                (
+                    [(header::SET_COOKIE, web.cookie(Some(&token)))],
+                    Redirect::to("/"),
+                )
+                    .into_response()
+            }
             Err(e) => Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         },
         Err(refused) => {
@@ -119,6 +123,7 @@ pub(crate) struct LogoutForm {
 
 pub(crate) async fn logout(
     State(web): State<Arc<Web>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<LogoutForm>,
 ) -> Response {
@@ -128,6 +133,12 @@ pub(crate) async fn logout(
                 .into_response();
         }
         web.sessions.end(&token);
+        web.shared.audit_door(
+            "session ended",
+            &session.user.name,
+            peer.ip(),
+            Some("logout (web console)"),
+        );
     }
     (
         [(header::SET_COOKIE, web.cookie(None))],
@@ -242,7 +253,13 @@ async fn metric_page(
         .table(&metric)
         .await
         .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let (headers, rows) = rows_of(&table)?;
+    // A county's alerts or attendance by member run to tens of thousands of rows: a page
+    // shows the first ones (cut before they are turned into text), and the CSV (and the
+    // report's workbook) holds them all. A ranking, where the flag holders are, has a row per
+    // branch, far below the cut.
+    let total: usize = table.batches.iter().map(|b| b.num_rows()).sum();
+    let shown = first_rows(&table, METRIC_ROWS);
+    let (headers, rows) = rows_of(&shown)?;
     let label = NAV
         .iter()
         .find(|(path, _)| *path == name)
@@ -321,8 +338,36 @@ async fn metric_page(
             csv_href => format!("/api/v1/tenants/{tenant}/{name}?{}", query.join("&")),
             empty => "没有数据",
             rules_version => metrics.rules_version(),
+            total => total,
+            shown => rows_shown(total),
         },
     ))
+}
+
+/// The first `most` rows of `table`.
+fn first_rows(table: &Table, most: usize) -> Table {
+    let mut left = most;
+    let mut batches = Vec::new();
+    for batch in &table.batches {
+        if left == 0 {
+            break;
+        }
+        let take = batch.num_rows().min(left);
+        batches.push(batch.slice(0, take));
+        left -= take;
+    }
+    Table {
+        schema: table.schema.clone(),
+        batches,
+    }
+}
+
+/// The most rows a metric page shows (the CSV link gives every row).
+const METRIC_ROWS: usize = 2_000;
+
+/// How many of `total` rows a metric page shows.
+fn rows_shown(total: usize) -> usize {
+    total.min(METRIC_ROWS)
 }
 
 fn headers_index(table: &Table, column: &str) -> Option<usize> {
@@ -650,7 +695,9 @@ pub(crate) async fn upload_submit(
     }
     // The form puts its token first, so nothing is stored before it is checked.
     let token = match multipart.next_field().await {
-        Ok(Some(field)) if field.name() == Some("csrf_token") => field.text().await.ok(),
+        Ok(Some(field)) if field.name() == Some("csrf_token") => {
+            super::upload::short_text(field, "csrf_token").await.ok()
+        }
         _ => None,
     };
     if !csrf_ok(&HeaderMap::new(), &session, token.as_deref()) {
@@ -661,8 +708,11 @@ pub(crate) async fn upload_submit(
             Refused::new(StatusCode::FORBIDDEN, "表单已过期，请刷新页面后重新提交"),
         );
     }
-    let loaded = match super::upload::stage(multipart, web.upload).await {
-        Ok(staged) => load_staged(&web, &tenant, staged).await,
+    let loaded = match web.upload_turn(&tenant) {
+        Ok(turn) => match super::upload::stage(multipart, web.upload).await {
+            Ok(staged) => load_staged(&web, &tenant, staged, turn).await,
+            Err(refused) => Err(refused),
+        },
         Err(refused) => Err(refused),
     };
     let report = match loaded {
@@ -970,6 +1020,7 @@ pub(crate) async fn rules_submit(
 }
 
 /// `GET /t/{tenant}/users` (admin): who may read the county, in which role, and its limits.
+/// `GET /t/{tenant}/users` (admin): who may read the county, in which role, and its limits.
 pub(crate) async fn users_page(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
@@ -981,23 +1032,36 @@ pub(crate) async fn users_page(
     if let Err(refused) = granted(&session, &tenant, Role::Admin) {
         return refused_page(&web, &session, &tenant, refused);
     }
+    users_view(&web, &session, &tenant, None)
+}
+
+/// The users page, with the outcome of a change when there was one.
+fn users_view(
+    web: &Web,
+    session: &WebSession,
+    tenant: &str,
+    outcome: Option<Result<String, Refused>>,
+) -> Response {
+    let mine = |u: &crate::users::User| u.tenants.iter().all(|t| session.user.tenants.contains(t));
     let users: Vec<minijinja::Value> = crate::users::Users::of(&web.shared.warehouse)
         .list()
         .unwrap_or_default()
         .into_iter()
-        .filter(|u| u.tenants.iter().any(|t| *t == tenant))
+        .filter(|u| u.tenants.iter().any(|t| t == tenant))
         .map(|u| {
             context! {
-                name => u.name,
+                name => u.name.clone(),
                 role => role_label(u.role),
-                tenants => u.tenants.join("、"),
+                // Counties the admin was not granted are not named to them.
+                tenants => shown_counties(&u.tenants, &session.user.tenants),
+                changeable => mine(&u) && u.name != session.user.name,
             }
         })
         .collect();
     let limits = web
         .shared
         .warehouse
-        .tenant(&tenant)
+        .tenant(tenant)
         .and_then(|t| t.limits())
         .unwrap_or_default();
     let limits = vec![
@@ -1013,13 +1077,225 @@ pub(crate) async fn users_page(
         .into_iter()
         .map(|(label, value)| context! { label => label, value => value })
         .collect();
-    county_page(
-        &web,
-        &session,
-        &tenant,
+    let status = match &outcome {
+        Some(Err(refused)) => refused.status,
+        _ => StatusCode::OK,
+    };
+    let (done, error) = match outcome {
+        Some(Ok(done)) => (Some(done), None),
+        Some(Err(refused)) => (None, Some(refused.message)),
+        None => (None, None),
+    };
+    let mut page = county_page(
+        web,
+        session,
+        tenant,
         "users",
         "users.html",
         "用户与限额".into(),
-        context! { users => users, limits => limits, tenant_id => tenant.clone() },
+        context! { users => users, limits => limits, tenant_id => tenant.to_string(),
+                   done => done, error => error },
+    );
+    *page.status_mut() = status;
+    page
+}
+
+/// A user's counties as an admin of `mine` may see them: their own by name, the rest counted.
+fn shown_counties(counties: &[String], mine: &[String]) -> String {
+    let (known, others): (Vec<&String>, Vec<&String>) =
+        counties.iter().partition(|c| mine.contains(c));
+    let mut shown: Vec<String> = known.into_iter().cloned().collect();
+    if !others.is_empty() {
+        shown.push(format!("另有 {} 个县", others.len()));
+    }
+    shown.join("、")
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UserForm {
+    csrf_token: Option<String>,
+    /// `add`, `password` or `remove`.
+    action: String,
+    name: String,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// `POST /t/{tenant}/users` (admin): adds a user of this county, sets a user's password, or
+/// removes a user. A county's admin may change only users who read nothing but counties of
+/// theirs (a city's analyst who also reads this county is the operator's to change), never
+/// themselves by removal, and may grant nothing but this county. A changed or removed user's
+/// open sessions end at their next request, on the console and on pg-wire.
+pub(crate) async fn users_submit(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    Form(form): Form<UserForm>,
+) -> Response {
+    let Some((_, session)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if !csrf_ok(&headers, &session, form.csrf_token.as_deref()) {
+        return refused_page(
+            &web,
+            &session,
+            &tenant,
+            Refused::new(StatusCode::FORBIDDEN, "表单已过期，请刷新页面后重新提交"),
+        );
+    }
+    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
+        return refused_page(&web, &session, &tenant, refused);
+    }
+    let outcome = change_user(&web, &session, &tenant, form).await;
+    users_view(&web, &session, &tenant, Some(outcome))
+}
+
+fn outside(name: &str) -> Refused {
+    Refused::new(
+        StatusCode::FORBIDDEN,
+        format!("用户 {name} 还可以查看其他县，请服务器管理员修改"),
     )
+}
+
+async fn change_user(
+    web: &Web,
+    session: &WebSession,
+    tenant: &str,
+    form: UserForm,
+) -> Result<String, Refused> {
+    use crate::users::{UserError, Users};
+    let shared = web.shared.clone();
+    let name = form.name.trim().to_string();
+    let refused = |e: UserError| match e {
+        UserError::InvalidName { .. }
+        | UserError::Exists { .. }
+        | UserError::EmptyPassword
+        | UserError::NoTenant => Refused::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        UserError::Unknown { .. } => Refused::new(StatusCode::NOT_FOUND, e.to_string()),
+        // Granted another county between the page's check and the change.
+        UserError::Outside { name } => outside(&name),
+        _ => Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    // Argon2 is CPU work, and the users file is locked while it changes: off the runtime.
+    let blocking = |work: Box<dyn FnOnce() -> Result<String, UserError> + Send>| async move {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map_err(refused)
+    };
+    if form.action != "add" {
+        let target = Users::of(&shared.warehouse)
+            .get(&name)
+            .map_err(refused)?
+            .filter(|u| u.tenants.iter().any(|t| t == tenant))
+            .ok_or_else(|| Refused::new(StatusCode::NOT_FOUND, format!("本县没有用户 {name}")))?;
+        if !target.tenants.iter().all(|t| session.user.tenants.contains(t)) {
+            return Err(outside(&name));
+        }
+    }
+    let done = match form.action.as_str() {
+        "add" => {
+            let role = match form.role.as_deref() {
+                Some("admin") => Role::Admin,
+                Some("analyst") => Role::Analyst,
+                Some("viewer") => Role::Viewer,
+                other => {
+                    return Err(Refused::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("角色 {:?} 无效：admin、analyst 或 viewer", other.unwrap_or("")),
+                    ));
+                }
+            };
+            let password = form.password.unwrap_or_default();
+            let tenants = vec![tenant.to_string()];
+            let added = name.clone();
+            blocking(Box::new(move || {
+                Users::of(&shared.warehouse)
+                    .add(&shared.warehouse, &added, &tenants, role, &password)
+                    .map(|_| format!("已添加用户 {added}（{}）", role_label(role)))
+            }))
+            .await?
+        }
+        "password" => {
+            let password = form.password.unwrap_or_default();
+            let changed = name.clone();
+            let within = session.user.tenants.clone();
+            blocking(Box::new(move || {
+                Users::of(&shared.warehouse)
+                    .set_password_within(&changed, &password, &within)
+                    .map(|_| format!("已重设 {changed} 的密码，其已登录的会话随即结束"))
+            }))
+            .await?
+        }
+        "remove" => {
+            if name == session.user.name {
+                return Err(Refused::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "不能删除自己：请另一位管理员操作",
+                ));
+            }
+            let removed = name.clone();
+            let within = session.user.tenants.clone();
+            blocking(Box::new(move || {
+                Users::of(&shared.warehouse)
+                    .remove_within(&removed, &within)
+                    .map(|()| format!("已删除用户 {removed}，其已登录的会话随即结束"))
+            }))
+            .await?
+        }
+        other => {
+            return Err(Refused::new(
+                StatusCode::BAD_REQUEST,
+                format!("unknown action {other:?}: add, password or remove"),
+            ));
+        }
+    };
+    tracing::info!(target: "audit", user = %session.user.name, tenant, action = %form.action,
+                   changed = %name, "user changed in the console");
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn a_page_takes_the_first_rows_across_batches() {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let batch = |from: i64, n: i64| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(Int64Array::from_iter_values(from..from + n))],
+            )
+            .unwrap()
+        };
+        let table = Table {
+            schema: schema.clone(),
+            batches: vec![batch(0, 3), batch(3, 4), batch(7, 5)],
+        };
+        let first = first_rows(&table, 5);
+        let values: Vec<i64> = first
+            .batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(values, vec![0, 1, 2, 3, 4]);
+        assert_eq!(first_rows(&table, 100).batches.len(), 3);
+        assert!(first_rows(&table, 0).batches.is_empty());
+        assert_eq!(shown_counties(&["a".into(), "b".into(), "c".into()], &["a".into()]), "a、另有 2 个县");
+    }
 }

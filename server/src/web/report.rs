@@ -18,8 +18,9 @@ use super::pages::{county_page, refused_page};
 use super::sessions::WebSession;
 use super::{Refused, Web};
 
-/// Reports kept; the least recently built goes first. A county-scale report is a few MB.
-const KEPT: usize = 8;
+/// Reports kept per county; the least recently built of the county goes first. A
+/// county-scale report is a few MB.
+const KEPT: usize = 6;
 
 /// What `report.html` may use: its own inline style, fonts and images as data, nothing remote.
 const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; font-src data:; \
@@ -49,8 +50,10 @@ struct Key {
 #[derive(Debug, Default)]
 pub(crate) struct Reports {
     kept: Mutex<Vec<(Key, Arc<Built>)>>,
-    /// One build at a time per key: a second request waits for the first's result.
-    building: tokio::sync::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    /// One build at a time per county: a second request for the same report waits for the
+    /// first's result, and a user asking for one year after another keeps one core of the
+    /// county's busy, not every core of the server (a build runs outside the query guard).
+    building: tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Reports {
@@ -62,8 +65,11 @@ impl Reports {
     fn put(&self, key: Key, built: Arc<Built>) {
         let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
         kept.retain(|(k, _)| *k != key);
-        if kept.len() >= KEPT {
-            kept.remove(0);
+        let of_county = kept.iter().filter(|(k, _)| k.tenant == key.tenant).count();
+        if of_county >= KEPT
+            && let Some(oldest) = kept.iter().position(|(k, _)| k.tenant == key.tenant)
+        {
+            kept.remove(oldest);
         }
         kept.push((key, built));
     }
@@ -98,6 +104,7 @@ pub(crate) async fn report_for(
     scope: Scope,
     rules_version: Option<u32>,
 ) -> Result<Arc<Built>, Refused> {
+    granted(session, tenant, Role::Viewer)?;
     granted(session, tenant, Role::Analyst).map_err(|_| {
         Refused::new(
             StatusCode::FORBIDDEN,
@@ -116,6 +123,22 @@ pub(crate) async fn report_for(
     let metrics = engine::Metrics::open(&web.shared.warehouse, &access)
         .await
         .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    // Only a period with scores, or a year with one, has a report: any other scope is refused
+    // before it costs a build (a build runs outside the query guard).
+    let periods = metrics
+        .periods()
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    let known = match scope {
+        Scope::Period(p) => periods.contains(&p),
+        Scope::Year(y) => periods.iter().any(|p| p.year() == y),
+    };
+    if !known {
+        return Err(Refused::new(
+            StatusCode::NOT_FOUND,
+            format!("{} 没有考评分数，没有报告", scope_tag(&scope)),
+        ));
+    }
     let key = Key {
         tenant: tenant.to_string(),
         role: session.user.role,
@@ -128,9 +151,11 @@ pub(crate) async fn report_for(
     }
     let line = {
         let mut building = web.reports.building.lock().await;
-        building.entry(key.clone()).or_default().clone()
+        building.entry(key.tenant.clone()).or_default().clone()
     };
-    let _turn = line.lock().await;
+    // Owned, and moved into the build: a client that goes away mid-build does not free the
+    // county's turn while its build still runs.
+    let turn = line.lock_owned().await;
     if let Some(built) = web.reports.get(&key) {
         return Ok(built);
     }
@@ -141,6 +166,7 @@ pub(crate) async fn report_for(
         .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     // Drawing and writing are CPU work, kept off the runtime that answers logins.
     let built = tokio::task::spawn_blocking(move || -> Result<Built, String> {
+        let _turn = turn;
         let report = reports::Report::build(input).map_err(|e| e.to_string())?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let written = report.write(dir.path()).map_err(|e| e.to_string())?;
@@ -167,8 +193,7 @@ pub(crate) async fn report_for(
     .map_err(|e| internal(e.to_string()))?
     .map_err(internal)?;
     let built = Arc::new(built);
-    web.reports.put(key.clone(), built.clone());
-    web.reports.building.lock().await.remove(&key);
+    web.reports.put(key, built.clone());
     Ok(built)
 }
 

@@ -12,8 +12,11 @@ use crate::users::User;
 pub(crate) const IDLE: Duration = Duration::from_secs(30 * 60);
 /// A session ends this long after its login, used or not.
 pub(crate) const LONGEST: Duration = Duration::from_secs(8 * 60 * 60);
-/// The most sessions kept; past it, the least recently used one ends. Logins are capped by the
-/// shared back-off and password line, so this bounds memory, not honest use.
+/// The most sessions one user keeps; past it, that user's least recently used one ends (a
+/// script that logs in over and over pushes out its own sessions, nobody else's).
+pub(crate) const MOST_PER_USER: usize = 20;
+/// The most sessions kept in all; past it, the least recently used one ends. With the cap per
+/// user, reaching it takes 500 users' worth of sessions: this bounds memory, not honest use.
 const MOST: usize = 10_000;
 
 /// The cookie that carries the session token.
@@ -41,11 +44,19 @@ impl Sessions {
         let now = Instant::now();
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         open.retain(|_, s| s.alive(now));
-        if open.len() >= MOST
-            && let Some(oldest) = open
-                .iter()
+        let least_recent = |open: &HashMap<String, WebSession>, of_user: bool| {
+            open.iter()
+                .filter(|(_, s)| !of_user || s.user.name == user.name)
                 .min_by_key(|(_, s)| s.last_seen)
                 .map(|(t, _)| t.clone())
+        };
+        let of_user = open.values().filter(|s| s.user.name == user.name).count();
+        if of_user >= MOST_PER_USER
+            && let Some(oldest) = least_recent(&open, true)
+        {
+            open.remove(&oldest);
+        } else if open.len() >= MOST
+            && let Some(oldest) = least_recent(&open, false)
         {
             open.remove(&oldest);
         }
@@ -96,8 +107,8 @@ impl Sessions {
     fn age(&self, token: &str, by: Duration) {
         let mut open = self.open.lock().unwrap();
         if let Some(s) = open.get_mut(token) {
-            s.started -= by;
-            s.last_seen -= by;
+            s.started = s.started.checked_sub(by).expect("an instant that far back");
+            s.last_seen = s.last_seen.checked_sub(by).expect("an instant that far back");
         }
     }
 }
@@ -159,6 +170,24 @@ mod tests {
         assert!(sessions.get(&idle).is_none());
         let (used, _) = sessions.open(user()).unwrap();
         assert!(sessions.get(&used).is_some());
+    }
+
+    #[test]
+    fn a_user_logging_in_over_and_over_pushes_out_only_their_own_sessions() {
+        let sessions = Sessions::default();
+        let other = User {
+            name: "li".into(),
+            ..user()
+        };
+        let (kept, _) = sessions.open(other).unwrap();
+        let (first, _) = sessions.open(user()).unwrap();
+        for _ in 0..MOST_PER_USER * 3 {
+            sessions.open(user()).unwrap();
+        }
+        assert!(sessions.get(&kept).is_some(), "another user's session was pushed out");
+        assert!(sessions.get(&first).is_none());
+        let open = sessions.open.lock().unwrap();
+        assert_eq!(open.values().filter(|s| s.user.name == "wang").count(), MOST_PER_USER);
     }
 
     #[test]

@@ -258,7 +258,7 @@ async fn write_part(
 }
 
 /// A small text field (a table name, a yes/no), at most 1 KB.
-async fn short_text(mut field: Field<'_>, what: &str) -> Result<String, Refused> {
+pub(crate) async fn short_text(mut field: Field<'_>, what: &str) -> Result<String, Refused> {
     let mut text = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         text.extend_from_slice(&chunk);
@@ -292,17 +292,18 @@ fn unzip_all(
                 .by_index(i)
                 .map_err(|e| bad(format!("{shown}: entry {} cannot be read ({e})", i + 1)))?;
             let name = entry_name(entry.name_raw());
-            if entry.is_dir() || name.ends_with('/') {
-                continue;
-            }
-            if entry.is_symlink() {
-                return Err(bad(format!("{shown}: {name} is a link, not a file")));
-            }
+            // Folders count too: a zip of a million empty folders is a million entries.
             files += 1;
             if files > MOST_FILES {
                 return Err(too_large(format!(
                     "more than {MOST_FILES} files in one upload (zips' entries included)"
                 )));
+            }
+            if entry.is_dir() || name.ends_with('/') {
+                continue;
+            }
+            if entry.is_symlink() {
+                return Err(bad(format!("{shown}: {name} is a link, not a file")));
             }
             let path = staged_path(&into, &name).map_err(|e| bad(format!("{shown}: {e}")))?;
             if let Some(parent) = path.parent() {
@@ -317,7 +318,7 @@ fn unzip_all(
             // The sizes in a zip's headers are the zip's word; the bytes are counted as they
             // come out (a zip bomb stops at the budget, not at its claim).
             let budget = most - unpacked;
-            let mut limited = (&mut entry).take(budget + 1);
+            let mut limited = (&mut entry).take(budget.saturating_add(1));
             let copied = std::io::copy(&mut limited, &mut out)
                 .map_err(|e| bad(format!("{shown}: {name} cannot be unpacked ({e})")))?;
             if copied > budget {
