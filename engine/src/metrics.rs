@@ -767,23 +767,49 @@ mod tests {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Metric {
     /// `assess --period P`: the red-flag ranking of one period.
-    Ranking { period: Period },
+    Ranking {
+        /// The period ranked.
+        period: Period,
+    },
     /// `assess --year Y`: the year's summary per branch.
-    RankingYear { year: i32 },
+    RankingYear {
+        /// The year summed.
+        year: i32,
+    },
     /// `coverage --level L`: the two coverage rates per unit at a level.
-    Coverage { level: u8 },
+    Coverage {
+        /// The grid level of the units.
+        level: u8,
+    },
     /// `coverage --findings`: the organizations and branches to act on.
     Findings,
     /// `attendance [--level L] [--year Y]`: monthly attendance per branch, or per unit at L.
-    Attendance { level: Option<u8>, year: Option<i32> },
+    Attendance {
+        /// The grid level of the units; per branch without one.
+        level: Option<u8>,
+        /// The year; every year without one.
+        year: Option<i32>,
+    },
     /// `attendance --compliance`: 三会一课 per branch per quarter.
-    Compliance { year: Option<i32> },
+    Compliance {
+        /// The year; every year without one.
+        year: Option<i32>,
+    },
     /// `attendance --alerts`: members to admonish or discipline.
-    Alerts { year: Option<i32> },
+    Alerts {
+        /// The year; every year without one.
+        year: Option<i32>,
+    },
     /// `points --year Y`: members' points and grades.
-    Points { year: i32 },
+    Points {
+        /// The year graded.
+        year: i32,
+    },
     /// `grid --level L`: grid visits and issue resolution per unit.
-    Grid { level: u8 },
+    Grid {
+        /// The grid level of the units.
+        level: u8,
+    },
 }
 
 impl Metric {

@@ -10,14 +10,22 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use crate::ReportError;
 
-fn failed(format: &'static str) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> ReportError {
+fn failed(
+    format: &'static str,
+) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> ReportError {
     move |source| ReportError::Export { format, source }
 }
 
 /// Comma-separated with a header row (also for no rows).
-pub fn csv(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(), ReportError> {
+pub fn csv(
+    out: &mut dyn Write,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(), ReportError> {
     let failed = failed("CSV");
-    let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut *out);
+    let mut writer = arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(&mut *out);
     if batches.is_empty() {
         writer
             .write(&RecordBatch::new_empty(schema.clone()))
@@ -30,7 +38,11 @@ pub fn csv(out: &mut dyn Write, schema: &SchemaRef, batches: &[RecordBatch]) -> 
 }
 
 /// A JSON array of objects, one per row (`[]` for none), and a newline.
-pub fn json(out: &mut dyn Write, _schema: &SchemaRef, batches: &[RecordBatch]) -> Result<(), ReportError> {
+pub fn json(
+    out: &mut dyn Write,
+    _schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(), ReportError> {
     let failed = failed("JSON");
     let mut writer = arrow::json::ArrayWriter::new(&mut *out);
     for batch in batches {
@@ -85,7 +97,11 @@ fn write_xlsx(
                 }
                 match col.data_type() {
                     DataType::Int64 => {
-                        sheet.write_number(row, c, col.as_primitive::<Int64Type>().value(r) as f64)?;
+                        sheet.write_number(
+                            row,
+                            c,
+                            col.as_primitive::<Int64Type>().value(r) as f64,
+                        )?;
                     }
                     DataType::Float64 => {
                         sheet.write_number(row, c, col.as_primitive::<Float64Type>().value(r))?;

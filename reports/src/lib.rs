@@ -38,6 +38,13 @@ pub use error::ReportError;
 pub use gather::gather;
 pub use pen::Chart;
 
+/// The embedded Chinese font (Noto Sans CJK SC cut to the GBK character set, OFL), as a
+/// TrueType file: what the web console serves to a machine that has no Chinese font of its
+/// own, so every page reads the same offline.
+pub fn embedded_font() -> &'static [u8] {
+    font::FONT_BYTES
+}
+
 /// The headline numbers at the top of the report.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeyFigures {

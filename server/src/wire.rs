@@ -309,7 +309,13 @@ impl Shared {
     /// refused`, `locked out`, `session ended` or `message refused`. It is filed under the
     /// counties of `user` (none for an unknown name), so their admins read it in
     /// `audit_logins`.
-    pub(crate) fn audit_door(&self, event: &str, user: &str, address: IpAddr, reason: Option<&str>) {
+    pub(crate) fn audit_door(
+        &self,
+        event: &str,
+        user: &str,
+        address: IpAddr,
+        reason: Option<&str>,
+    ) {
         if event == "login" {
             tracing::info!(target: "audit", event, user, %address, "login");
         } else {
@@ -525,7 +531,7 @@ impl Connection {
             .map_err(|refused| match refused {
                 LoginRefused::Turned(t) => turned(t),
                 LoginRefused::WrongPassword => PgWireError::InvalidPassword(user.to_string()),
-                LoginRefused::Internal(e) => internal(e),
+                LoginRefused::Internal(e) => query_error(QueryError::internal(e)),
             })?;
         let admission = &self.shared.admission;
         let door = |event: &str, reason: Option<&str>| {
@@ -960,7 +966,9 @@ pub async fn serve(
     let mut doors = tokio::task::JoinSet::new();
     if let Some(addr) = options.http {
         let listener = bind(addr).await?;
-        let local = listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| ServeError::Listen { addr, source })?;
         let https = match &options.tls {
             Some((cert, key)) => Some(tls_acceptor(cert, key, b"http/1.1")?),
             None => None,
@@ -973,14 +981,26 @@ pub async fn serve(
             "console on http{}://{local}",
             if https.is_some() { "s" } else { "" }
         );
-        doors.spawn(crate::web::serve(web, listener, https, when_stopped(stopped.clone())));
+        doors.spawn(crate::web::serve(
+            web,
+            listener,
+            https,
+            when_stopped(stopped.clone()),
+        ));
     }
     if let Some(addr) = options.listen {
         let listener = bind(addr).await?;
-        let local = listener.local_addr().map_err(|source| ServeError::Listen { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| ServeError::Listen { addr, source })?;
         // The line a supervisor (or a test) waits for.
         println!("listening on {local}");
-        doors.spawn(serve_wire(shared.clone(), listener, tls, when_stopped(stopped.clone())));
+        doors.spawn(serve_wire(
+            shared.clone(),
+            listener,
+            tls,
+            when_stopped(stopped.clone()),
+        ));
     }
     shutdown.await;
     let _ = stop.send(true);

@@ -47,7 +47,15 @@ fn start(serve_args: &[&str]) -> Console {
     }
     cli(
         &wh,
-        &["tenant", "limits", "a", "--timeout-seconds", "5", "--max-rows", "50000"],
+        &[
+            "tenant",
+            "limits",
+            "a",
+            "--timeout-seconds",
+            "5",
+            "--max-rows",
+            "50000",
+        ],
         None,
     );
     let mut child = bin()

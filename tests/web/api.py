@@ -47,14 +47,15 @@ class Client:
         try:
             with self.opener.open(req, timeout=60) as r:
                 payload = r.read()
-                return r.status, dict(r.headers), payload if raw else json.loads(payload or b"null")
+                # The headers as sent (case-insensitive lookups: the server writes lowercase).
+                return r.status, r.headers, payload if raw else json.loads(payload or b"null")
         except urllib.error.HTTPError as e:
             payload = e.read()
             try:
                 payload = json.loads(payload)
             except ValueError:
                 pass
-            return e.code, dict(e.headers), payload
+            return e.code, e.headers, payload
 
     def login(self, user, password=None):
         status, headers, body = self.call("POST", "/api/v1/session",
@@ -215,7 +216,7 @@ check("upload_reconciles", table["read"] == 3 and table["loaded"] == 1 and table
 check("upload_names_files_as_sent",
       [f["file"] for f in load["files"]] == ["东富镇补报/members.csv"], load["files"])
 
-status, issues = admin.call("GET", f"/api/v1/tenants/a/loads/{load['load_id']}/rejections")
+status, _, issues = admin.call("GET", f"/api/v1/tenants/a/loads/{load['load_id']}/rejections")
 check("rejections_json", status == 200 and len(issues) >= 2
       and all(i["file"] == "东富镇补报/members.csv" for i in issues)
       and {i["line"] for i in issues} >= {3, 4}

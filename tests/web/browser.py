@@ -25,6 +25,8 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 BASE, OUT, FLAG_HOLDER, SAMPLE = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3], sys.argv[4]
 os.makedirs(OUT, exist_ok=True)
@@ -37,6 +39,13 @@ def check(name, ok, detail=""):
     print(("ok " if ok else "FAIL ") + name + (" " + str(detail) if detail else ""), flush=True)
     if not ok:
         failures += 1
+
+
+def submit(element):
+    """Clicks a form's button and waits for the page the server answers with."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 120).until(expected_conditions.staleness_of(page))
 
 
 def shot(name):
@@ -94,7 +103,7 @@ try:
     shot("01-login")
     driver.find_element(By.NAME, "user").send_keys("office")
     driver.find_element(By.NAME, "password").send_keys("pw-office")
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    submit(driver.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     check("logged_in_home", "示范县" in driver.page_source and "尚未导入数据" in driver.page_source,
           driver.current_url)
     shot("02-home-empty")
@@ -103,7 +112,7 @@ try:
     driver.get(BASE + "/t/s/upload")
     sample = sorted(glob.glob(os.path.join(SAMPLE, "*.csv")) + glob.glob(os.path.join(SAMPLE, "*.xlsx")))
     driver.find_element(By.ID, "files").send_keys("\n".join(sample))
-    driver.find_element(By.ID, "upload").click()
+    submit(driver.find_element(By.ID, "upload"))
     text = driver.find_element(By.TAG_NAME, "main").text
     check("sample_upload_reconciles", "拒绝 0 行" in text and "第 1 批导入结果" in text, text[:200])
     shot("03-upload-sample")
@@ -111,7 +120,7 @@ try:
     # A township's corrections: two rows are rejected and a branch is renamed to markup.
     files = corrections(os.path.join(tempfile.mkdtemp(), "东富镇补报"), FLAG_HOLDER)
     driver.find_element(By.ID, "files").send_keys("\n".join(files))
-    driver.find_element(By.ID, "upload").click()
+    submit(driver.find_element(By.ID, "upload"))
     text = driver.find_element(By.TAG_NAME, "main").text
     check("corrections_reconcile", "拒绝 2 行" in text, text[:300])
     issues = driver.find_elements(By.CSS_SELECTOR, "table.issues tbody tr")
@@ -160,7 +169,7 @@ try:
     options_ = driver.find_elements(By.CSS_SELECTOR, "select[name=period] option")
     if len(options_) > 1:
         options_[-1].click()
-        driver.find_element(By.CSS_SELECTOR, "form.pick button").click()
+        submit(driver.find_element(By.CSS_SELECTOR, "form.pick button"))
         check("period_picker", "period=" in driver.current_url, driver.current_url)
 
     for page in ("ranking-year", "coverage", "findings", "attendance", "compliance", "alerts",
@@ -175,14 +184,14 @@ try:
     box = driver.find_element(By.ID, "sql")
     box.clear()
     box.send_keys("select branch_name, total from red_flag_ranking order by total desc limit 5")
-    driver.find_element(By.ID, "run").click()
+    submit(driver.find_element(By.ID, "run"))
     rows = driver.find_elements(By.CSS_SELECTOR, "#sql-result tbody tr")
     check("sql_query_runs", len(rows) == 5, driver.find_element(By.TAG_NAME, "main").text[:300])
     shot("07-sql")
     box = driver.find_element(By.ID, "sql")
     box.clear()
     box.send_keys("drop table members")
-    driver.find_element(By.ID, "run").click()
+    submit(driver.find_element(By.ID, "run"))
     check("sql_refuses_ddl", bool(driver.find_elements(By.ID, "sql-error")))
 
     driver.get(BASE + "/t/s/report")

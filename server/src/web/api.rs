@@ -31,7 +31,12 @@ pub(crate) async fn open_session(
 ) -> Response {
     match web
         .shared
-        .authenticate(&credentials.user, &credentials.password, peer.ip(), "web console")
+        .authenticate(
+            &credentials.user,
+            &credentials.password,
+            peer.ip(),
+            "web console",
+        )
         .await
     {
         Ok(user) => match web.sessions.open(user) {
@@ -39,12 +44,14 @@ pub(crate) async fn open_session(
                 web.shared
                     .audit_door("login", &credentials.user, peer.ip(), Some("web console"));
                 (
-                [(header::SET_COOKIE, web.cookie(Some(&token)))],
-                Json(serde_json::json!({ "csrf_token": csrf })),
-            )
-                .into_response()
+                    [(header::SET_COOKIE, web.cookie(Some(&token)))],
+                    Json(serde_json::json!({ "csrf_token": csrf })),
+                )
+                    .into_response()
             }
-            Err(e) => Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+            Err(e) => {
+                Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+            }
         },
         Err(refused) => login_refused(refused).into_response(),
     }
@@ -71,7 +78,8 @@ pub(crate) async fn close_session(
         return Refused::new(StatusCode::UNAUTHORIZED, "not logged in").into_response();
     };
     if !csrf_ok(&headers, &session, None) {
-        return Refused::new(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token").into_response();
+        return Refused::new(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token")
+            .into_response();
     }
     web.sessions.end(&token);
     web.shared.audit_door(
@@ -203,7 +211,10 @@ async fn metric_response(
     let rules = match params.get("rules").filter(|r| !r.is_empty()) {
         None => None,
         Some(r) => Some(r.parse::<u32>().map_err(|_| {
-            Refused::new(StatusCode::BAD_REQUEST, format!("rules={r} is not a version number"))
+            Refused::new(
+                StatusCode::BAD_REQUEST,
+                format!("rules={r} is not a version number"),
+            )
         })?),
     };
     let metrics = metrics_for(web, &session.user, tenant, rules).await?;
@@ -351,9 +362,10 @@ pub(crate) async fn load_staged(
     .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     loaded.map_err(|e| {
         // The staging folder's path is the server's; the township knows its files by name.
-        let message = e
-            .to_string()
-            .replace(&format!("{}{}", root.display(), std::path::MAIN_SEPARATOR), "");
+        let message = e.to_string().replace(
+            &format!("{}{}", root.display(), std::path::MAIN_SEPARATOR),
+            "",
+        );
         let status = match &e {
             ingest::IngestError::Warehouse(warehouse::WarehouseError::Busy { .. }) => {
                 StatusCode::CONFLICT
@@ -488,9 +500,8 @@ async fn rejections_response(
         .await
         .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let schema = warehouse::issues_schema();
-    let failed = |e: reports::ReportError| {
-        Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-    };
+    let failed =
+        |e: reports::ReportError| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     let mut body = Vec::new();
     let (content_type, disposition) = match params.get("format").map(String::as_str) {
         None | Some("json") => {
@@ -502,7 +513,8 @@ async fn rejections_response(
             ("text/csv; charset=utf-8", Some("csv"))
         }
         Some("xlsx") => {
-            body = reports::export::xlsx(&schema, &batches, Some(REJECTION_LABELS)).map_err(failed)?;
+            body =
+                reports::export::xlsx(&schema, &batches, Some(REJECTION_LABELS)).map_err(failed)?;
             (
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 Some("xlsx"),
@@ -658,7 +670,10 @@ pub(crate) fn answer_response(
             reports::export::csv(&mut body, &answer.schema, &answer.batches).map_err(failed)?;
             Ok((
                 [
-                    (header::CONTENT_TYPE, axum::http::HeaderValue::from_static("text/csv; charset=utf-8")),
+                    (
+                        header::CONTENT_TYPE,
+                        axum::http::HeaderValue::from_static("text/csv; charset=utf-8"),
+                    ),
                     (header::CONTENT_DISPOSITION, attachment("csv")),
                 ],
                 body,
@@ -666,7 +681,8 @@ pub(crate) fn answer_response(
                 .into_response())
         }
         Some("xlsx") => {
-            let body = reports::export::xlsx(&answer.schema, &answer.batches, None).map_err(failed)?;
+            let body =
+                reports::export::xlsx(&answer.schema, &answer.batches, None).map_err(failed)?;
             Ok((
                 [
                     (

@@ -16,8 +16,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
 use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -57,7 +57,7 @@ impl Drop for UploadTurn {
 }
 
 /// No script, style, image or font from anywhere but this server; no framing.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; font-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 impl Web {
@@ -174,10 +174,16 @@ pub(crate) fn router(web: Arc<Web>) -> Router {
                 .post(pages::upload_submit)
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
-        .route("/t/{tenant}/sql", get(pages::sql_form).post(pages::sql_submit))
+        .route(
+            "/t/{tenant}/sql",
+            get(pages::sql_form).post(pages::sql_submit),
+        )
         .route("/t/{tenant}/report", get(report::page))
         .route("/t/{tenant}/report/{scope}/{file}", get(report::file))
-        .route("/t/{tenant}/rules", get(pages::rules_form).post(pages::rules_submit))
+        .route(
+            "/t/{tenant}/rules",
+            get(pages::rules_form).post(pages::rules_submit),
+        )
         .route(
             "/t/{tenant}/users",
             get(pages::users_page).post(pages::users_submit),
@@ -185,6 +191,7 @@ pub(crate) fn router(web: Arc<Web>) -> Router {
         .route("/t/{tenant}/{metric}", get(pages::metric))
         .route("/assets/console.css", get(stylesheet))
         .route("/assets/table.js", get(script))
+        .route("/assets/gridassess-sans-sc.ttf", get(font))
         .route(
             "/api/v1/session",
             post(api::open_session).delete(api::close_session),
@@ -215,6 +222,19 @@ async fn script() -> Response {
         .into_response()
 }
 
+/// The embedded Chinese font, for a machine without one (7 MB, so cached for a day; it changes
+/// only with the binary).
+async fn font() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "font/ttf"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        reports::embedded_font(),
+    )
+        .into_response()
+}
+
 async fn stylesheet() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
@@ -233,10 +253,7 @@ async fn audit_requests(State(web): State<Arc<Web>>, request: Request, next: Nex
     let line = format!(
         "{} {}",
         request.method(),
-        request
-            .uri()
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
+        request.uri().path_and_query().map_or("/", |p| p.as_str())
     );
     let response = next.run(request).await;
     let status = response.status();
@@ -253,7 +270,9 @@ async fn audit_requests(State(web): State<Arc<Web>>, request: Request, next: Nex
             web.shared
                 .audit_query(&user.name, county.unwrap_or(""), &line, started, &result);
         }
-        None => tracing::debug!(%line, status = status.as_u16(), "console request without a session"),
+        None => {
+            tracing::debug!(%line, status = status.as_u16(), "console request without a session")
+        }
     }
     response
 }
@@ -268,7 +287,11 @@ async fn deadline(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let upload = request.method() == axum::http::Method::POST
         && (path.ends_with("/upload") || path.ends_with("/loads"));
-    let within = if upload { UPLOAD_WITHIN } else { REQUEST_WITHIN };
+    let within = if upload {
+        UPLOAD_WITHIN
+    } else {
+        REQUEST_WITHIN
+    };
     match tokio::time::timeout(within, next.run(request)).await {
         Ok(response) => response,
         Err(_) => Refused::new(
@@ -305,7 +328,10 @@ async fn security_headers(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));

@@ -14,7 +14,9 @@ use engine::{Metric, Table};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::api::{answer_response, granted, load_staged, login_refused, metric_of, metrics_for, run_sql};
+use super::api::{
+    answer_response, granted, load_staged, login_refused, metric_of, metrics_for, run_sql,
+};
 use super::sessions::WebSession;
 use super::{Refused, Web, csrf_ok};
 
@@ -97,7 +99,9 @@ pub(crate) async fn login(
                 )
                     .into_response()
             }
-            Err(e) => Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+            Err(e) => {
+                Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+            }
         },
         Err(refused) => {
             let refused = login_refused(refused);
@@ -172,7 +176,11 @@ pub(crate) async fn home(State(web): State<Arc<Web>>, headers: HeaderMap) -> Res
             .ok()
             .and_then(|h| h.into_iter().last());
         let period = match metrics_for(&web, &session.user, id, None).await {
-            Ok(m) => m.periods().await.ok().and_then(|p| p.last().map(|p| p.to_string())),
+            Ok(m) => m
+                .periods()
+                .await
+                .ok()
+                .and_then(|p| p.last().map(|p| p.to_string())),
             Err(_) => None,
         };
         counties.push(CountyCard {
@@ -230,12 +238,13 @@ async fn metric_page(
     name: &str,
     params: &HashMap<String, String>,
 ) -> Result<Response, Refused> {
-    let rules = match params.get("rules").filter(|r| !r.is_empty()) {
-        None => None,
-        Some(r) => Some(r.parse::<u32>().map_err(|_| {
-            Refused::new(StatusCode::BAD_REQUEST, format!("rules={r} 不是版本号"))
-        })?),
-    };
+    let rules =
+        match params.get("rules").filter(|r| !r.is_empty()) {
+            None => None,
+            Some(r) => Some(r.parse::<u32>().map_err(|_| {
+                Refused::new(StatusCode::BAD_REQUEST, format!("rules={r} 不是版本号"))
+            })?),
+        };
     granted(session, tenant, Role::Viewer)?;
     let access = engine::access::Access::new(vec![tenant.to_string()], session.user.role)
         .with_rules_version(rules);
@@ -319,7 +328,11 @@ async fn metric_page(
         .filter(|r| r.flag)
         .filter_map(|r| {
             let at = |col: &str| headers_index(&table, col).and_then(|i| r.cells.get(i));
-            Some(format!("{} {}", at("group_name")?.text, at("branch_name")?.text))
+            Some(format!(
+                "{} {}",
+                at("group_name")?.text,
+                at("branch_name")?.text
+            ))
         })
         .collect();
     Ok(county_page(
@@ -448,9 +461,15 @@ fn picks_of(
                 })
                 .collect(),
         }],
-        Metric::RankingYear { year } | Metric::Points { year } => vec![year_pick(Some(*year), false)],
-        Metric::Coverage { level } | Metric::Grid { level } => vec![level_pick(Some(*level), false)],
-        Metric::Attendance { level, year } => vec![year_pick(*year, true), level_pick(*level, true)],
+        Metric::RankingYear { year } | Metric::Points { year } => {
+            vec![year_pick(Some(*year), false)]
+        }
+        Metric::Coverage { level } | Metric::Grid { level } => {
+            vec![level_pick(Some(*level), false)]
+        }
+        Metric::Attendance { level, year } => {
+            vec![year_pick(*year, true), level_pick(*level, true)]
+        }
         Metric::Compliance { year } | Metric::Alerts { year } => vec![year_pick(*year, true)],
         Metric::Findings => Vec::new(),
     };
@@ -497,10 +516,7 @@ fn rows_of(table: &Table) -> Result<(Vec<String>, Vec<Row>), Refused> {
     let flag_at = names.iter().position(|n| n == "red_flag");
     let rows = reports::present::humanize(&table.batches, &names, reports::present::Marks::PRINT)
         .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let headers = names
-        .iter()
-        .map(|n| reports::present::label(n))
-        .collect();
+    let headers = names.iter().map(|n| reports::present::label(n)).collect();
     let rows = rows
         .into_iter()
         .map(|cells| Row {
@@ -590,7 +606,12 @@ pub(crate) fn county_page(
 }
 
 /// A refusal as a page inside the county's frame.
-pub(crate) fn refused_page(web: &Web, session: &WebSession, tenant: &str, refused: Refused) -> Response {
+pub(crate) fn refused_page(
+    web: &Web,
+    session: &WebSession,
+    tenant: &str,
+    refused: Refused,
+) -> Response {
     let shown_tenant = session.user.tenants.iter().any(|t| t == tenant);
     let mut page = if shown_tenant {
         county_page(
@@ -826,7 +847,7 @@ async fn sql_page(
                 let total = rows.len();
                 rows.truncate(SHOWN_ROWS);
                 extra = context! { headers => headers, rows => rows, total => total, ran => true,
-                                   cut => total > SHOWN_ROWS };
+                cut => total > SHOWN_ROWS };
             }
             Err(refused) => {
                 status = refused.status;
@@ -879,7 +900,9 @@ pub(crate) async fn sql_submit(
         (Some(format @ ("csv" | "xlsx")), Ok(answer)) => {
             match answer_response(&answer, Some(format), &format!("query-{tenant}")) {
                 Ok(r) => r,
-                Err(refused) => sql_page(&web, &session, &tenant, &form.sql, Some(Err(refused))).await,
+                Err(refused) => {
+                    sql_page(&web, &session, &tenant, &form.sql, Some(Err(refused))).await
+                }
             }
         }
         (_, outcome) => sql_page(&web, &session, &tenant, &form.sql, Some(outcome)).await,
@@ -990,7 +1013,7 @@ pub(crate) async fn rules_submit(
                 "rules.html",
                 format!("考核规则（第 {version} 版）"),
                 context! { text => text, version => version, versions => versions_desc,
-                           saved => true },
+                saved => true },
             )
         }
         Err(e) => {
@@ -1011,7 +1034,7 @@ pub(crate) async fn rules_submit(
                 "rules.html",
                 "考核规则：未保存".into(),
                 context! { text => text, versions => versions_desc, error => e.to_string(),
-                           error_line => line, lines => lines },
+                error_line => line, lines => lines },
             );
             *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             page
@@ -1069,7 +1092,10 @@ fn users_view(
         ("全县查询内存合计（MB）", limits.memory_mb.to_string()),
         ("单个结果最多行数", limits.max_rows.to_string()),
         ("单个结果最多字节（MB）", limits.max_result_mb.to_string()),
-        ("同时运行的查询数", limits.max_concurrent_queries.to_string()),
+        (
+            "同时运行的查询数",
+            limits.max_concurrent_queries.to_string(),
+        ),
         ("SQL 最长字节数", limits.max_sql_bytes.to_string()),
         ("一条语句最多读取的表", limits.max_relations.to_string()),
     ];
@@ -1094,7 +1120,7 @@ fn users_view(
         "users.html",
         "用户与限额".into(),
         context! { users => users, limits => limits, tenant_id => tenant.to_string(),
-                   done => done, error => error },
+        done => done, error => error },
     );
     *page.status_mut() = status;
     page
@@ -1191,7 +1217,11 @@ async fn change_user(
             .map_err(refused)?
             .filter(|u| u.tenants.iter().any(|t| t == tenant))
             .ok_or_else(|| Refused::new(StatusCode::NOT_FOUND, format!("本县没有用户 {name}")))?;
-        if !target.tenants.iter().all(|t| session.user.tenants.contains(t)) {
+        if !target
+            .tenants
+            .iter()
+            .all(|t| session.user.tenants.contains(t))
+        {
             return Err(outside(&name));
         }
     }
@@ -1204,7 +1234,10 @@ async fn change_user(
                 other => {
                     return Err(Refused::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
-                        format!("角色 {:?} 无效：admin、analyst 或 viewer", other.unwrap_or("")),
+                        format!(
+                            "角色 {:?} 无效：admin、analyst 或 viewer",
+                            other.unwrap_or("")
+                        ),
                     ));
                 }
             };
@@ -1296,6 +1329,9 @@ mod tests {
         assert_eq!(values, vec![0, 1, 2, 3, 4]);
         assert_eq!(first_rows(&table, 100).batches.len(), 3);
         assert!(first_rows(&table, 0).batches.is_empty());
-        assert_eq!(shown_counties(&["a".into(), "b".into(), "c".into()], &["a".into()]), "a、另有 2 个县");
+        assert_eq!(
+            shown_counties(&["a".into(), "b".into(), "c".into()], &["a".into()]),
+            "a、另有 2 个县"
+        );
     }
 }

@@ -117,9 +117,12 @@ pub(crate) async fn report_for(
         .warehouse
         .tenant(tenant)
         .map_err(|_| Refused::no_county(tenant))?;
-    let load_id = county.manifest().map_err(|e| internal(e.to_string()))?.last_load_id;
-    let access = Access::new(vec![tenant.to_string()], session.user.role)
-        .with_rules_version(rules_version);
+    let load_id = county
+        .manifest()
+        .map_err(|e| internal(e.to_string()))?
+        .last_load_id;
+    let access =
+        Access::new(vec![tenant.to_string()], session.user.role).with_rules_version(rules_version);
     let metrics = engine::Metrics::open(&web.shared.warehouse, &access)
         .await
         .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.to_string()))?;
@@ -159,7 +162,10 @@ pub(crate) async fn report_for(
     if let Some(built) = web.reports.get(&key) {
         return Ok(built);
     }
-    let name = county.info().map(|i| i.name).unwrap_or_else(|_| tenant.to_string());
+    let name = county
+        .info()
+        .map(|i| i.name)
+        .unwrap_or_else(|_| tenant.to_string());
     let generated_at = chrono::Local::now().format("%Y-%m-%d %H:%M").to_string();
     let input = reports::gather(&metrics, tenant, &name, scope, generated_at)
         .await
@@ -225,7 +231,10 @@ fn rules_param(params: &HashMap<String, String>) -> Result<Option<u32>, Refused>
     match params.get("rules").filter(|r| !r.is_empty()) {
         None => Ok(None),
         Some(r) => r.parse().map(Some).map_err(|_| {
-            Refused::new(StatusCode::BAD_REQUEST, format!("rules={r} is not a version number"))
+            Refused::new(
+                StatusCode::BAD_REQUEST,
+                format!("rules={r} is not a version number"),
+            )
         }),
     }
 }
@@ -318,7 +327,9 @@ pub(crate) async fn file(
         if let Some(name) = attachment
             && let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         {
-            response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_DISPOSITION, value);
         }
         if file == "report.html" {
             // One self-contained file with its own inline style and embedded font; it runs no

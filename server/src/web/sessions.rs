@@ -108,7 +108,10 @@ impl Sessions {
         let mut open = self.open.lock().unwrap();
         if let Some(s) = open.get_mut(token) {
             s.started = s.started.checked_sub(by).expect("an instant that far back");
-            s.last_seen = s.last_seen.checked_sub(by).expect("an instant that far back");
+            s.last_seen = s
+                .last_seen
+                .checked_sub(by)
+                .expect("an instant that far back");
         }
     }
 }
@@ -129,8 +132,7 @@ fn random_token() -> std::io::Result<String> {
 /// Whether two secrets are equal, in time that does not depend on where they differ.
 pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -184,10 +186,16 @@ mod tests {
         for _ in 0..MOST_PER_USER * 3 {
             sessions.open(user()).unwrap();
         }
-        assert!(sessions.get(&kept).is_some(), "another user's session was pushed out");
+        assert!(
+            sessions.get(&kept).is_some(),
+            "another user's session was pushed out"
+        );
         assert!(sessions.get(&first).is_none());
         let open = sessions.open.lock().unwrap();
-        assert_eq!(open.values().filter(|s| s.user.name == "wang").count(), MOST_PER_USER);
+        assert_eq!(
+            open.values().filter(|s| s.user.name == "wang").count(),
+            MOST_PER_USER
+        );
     }
 
     #[test]

@@ -63,11 +63,18 @@ pub(crate) fn staged_path(root: &Path, name: &str) -> Result<PathBuf, String> {
     for part in name.split(['/', '\\']) {
         match part {
             "" | "." => continue,
-            ".." => return Err(format!("{name}: a file name may not climb out of its folder (..)")),
+            ".." => {
+                return Err(format!(
+                    "{name}: a file name may not climb out of its folder (..)"
+                ));
+            }
             _ => {}
         }
         if part.chars().any(char::is_control) {
-            return Err(format!("{}: control characters in a file name", name.escape_debug()));
+            return Err(format!(
+                "{}: control characters in a file name",
+                name.escape_debug()
+            ));
         }
         if part.len() > LONGEST_NAME {
             return Err(format!("{name}: a name longer than {LONGEST_NAME} bytes"));
@@ -109,14 +116,20 @@ fn multipart_error(e: MultipartError) -> Refused {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         too_large("the upload is larger than the server takes (serve --max-upload-mb)")
     } else {
-        Refused::new(status, format!("the upload cannot be read: {}", e.body_text()))
+        Refused::new(
+            status,
+            format!("the upload cannot be read: {}", e.body_text()),
+        )
     }
 }
 
 /// Reads the multipart body into a fresh staging folder: `files` parts (file names kept,
 /// folders too), `replace` parts (table names) and `allow_mass_removal` (`true`). Zips are
 /// unpacked into a folder named after them.
-pub(crate) async fn stage(mut multipart: Multipart, limits: UploadLimits) -> Result<Staged, Refused> {
+pub(crate) async fn stage(
+    mut multipart: Multipart,
+    limits: UploadLimits,
+) -> Result<Staged, Refused> {
     let folder = tempfile::Builder::new()
         .prefix("gridassess-upload-")
         .tempdir()
@@ -127,14 +140,18 @@ pub(crate) async fn stage(mut multipart: Multipart, limits: UploadLimits) -> Res
     let mut zips = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name() {
+            // A form's file input left empty (the folder picker beside the file picker) is
+            // sent as a part with an empty file name and no bytes: nothing was chosen.
+            Some("files") if field.file_name() == Some("") => continue,
             Some("files") => {
                 files += 1;
                 if files > MOST_FILES {
-                    return Err(too_large(format!("more than {MOST_FILES} files in one upload")));
+                    return Err(too_large(format!(
+                        "more than {MOST_FILES} files in one upload"
+                    )));
                 }
                 let name = field
                     .file_name()
-                    .filter(|n| !n.is_empty())
                     .ok_or_else(|| bad("a `files` part without a file name"))?
                     .to_string();
                 let path = staged_path(&root, &name).map_err(bad)?;
@@ -271,18 +288,15 @@ pub(crate) async fn short_text(mut field: Field<'_>, what: &str) -> Result<Strin
 
 /// Unpacks each zip into a folder named after it, then removes the zip. `files` counts the
 /// upload's files so far; entries count too.
-fn unzip_all(
-    root: &Path,
-    zips: &[PathBuf],
-    mut files: usize,
-    most: u64,
-) -> Result<(), Refused> {
+fn unzip_all(root: &Path, zips: &[PathBuf], mut files: usize, most: u64) -> Result<(), Refused> {
     let mut unpacked = 0u64;
     for zip in zips {
         let shown = zip.strip_prefix(root).unwrap_or(zip).display().to_string();
         let into = zip.with_extension("");
         if into.exists() {
-            return Err(bad(format!("{shown}: a folder of the same name is in the upload")));
+            return Err(bad(format!(
+                "{shown}: a folder of the same name is in the upload"
+            )));
         }
         let file = std::fs::File::open(zip).map_err(internal)?;
         let mut archive = zip::ZipArchive::new(file)
@@ -307,8 +321,11 @@ fn unzip_all(
             }
             let path = staged_path(&into, &name).map_err(|e| bad(format!("{shown}: {e}")))?;
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|_| bad(format!("{shown}: {name}: a file and a folder of the same name")))?;
+                std::fs::create_dir_all(parent).map_err(|_| {
+                    bad(format!(
+                        "{shown}: {name}: a file and a folder of the same name"
+                    ))
+                })?;
             }
             let mut out = std::fs::OpenOptions::new()
                 .write(true)
@@ -357,10 +374,25 @@ mod tests {
         assert_eq!(ok("镇A/党员.csv"), root.join("镇A").join("党员.csv"));
         assert_eq!(ok("镇A\\党员.csv"), root.join("镇A").join("党员.csv"));
         assert_eq!(ok("/etc/passwd"), root.join("etc").join("passwd"));
-        assert_eq!(ok("C:\\Users\\wang\\members.csv"), root.join("Users/wang/members.csv"));
+        assert_eq!(
+            ok("C:\\Users\\wang\\members.csv"),
+            root.join("Users/wang/members.csv")
+        );
         assert_eq!(ok("./a//b.csv"), root.join("a").join("b.csv"));
-        for hostile in ["../x.csv", "a/../../x.csv", "..\\x.csv", "", "/", ".", "a\0b.csv", "a\nb.csv"] {
-            assert!(staged_path(root, hostile).is_err(), "{hostile:?} was accepted");
+        for hostile in [
+            "../x.csv",
+            "a/../../x.csv",
+            "..\\x.csv",
+            "",
+            "/",
+            ".",
+            "a\0b.csv",
+            "a\nb.csv",
+        ] {
+            assert!(
+                staged_path(root, hostile).is_err(),
+                "{hostile:?} was accepted"
+            );
         }
         assert!(staged_path(root, &format!("{}x.csv", "a/".repeat(8))).is_err());
         assert!(staged_path(root, &format!("{}x.csv", "a/".repeat(7))).is_ok());
