@@ -1028,17 +1028,7 @@ async fn serve_wire(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let (socket, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        // Out of file descriptors (or another transient failure): the error
-                        // comes back at once on every try, so pause rather than spin a core.
-                        tracing::warn!(error = %e, "cannot accept a connection; pausing 100 ms");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
+            (socket, peer) = accept(&listener, "pg-wire") => {
                 let (slot, turned_away) = match shared.admission.connect() {
                     Ok(slot) => (Some(slot), None),
                     Err(t) => {
@@ -1075,6 +1065,24 @@ async fn serve_wire(
         tokio::select! {
             _ = &mut grace => { connections.abort_all(); break; }
             next = connections.join_next() => if next.is_none() { break },
+        }
+    }
+}
+
+/// The next connection on `listener` (of `door`, for the log). Out of file descriptors, or
+/// another transient failure, the error comes back at once on every try: it pauses 100 ms
+/// rather than spin a core. Cancel-safe, for `select!`.
+pub(crate) async fn accept(
+    listener: &tokio::net::TcpListener,
+    door: &str,
+) -> (tokio::net::TcpStream, std::net::SocketAddr) {
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, door, "cannot accept a connection; pausing 100 ms");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
         }
     }
 }

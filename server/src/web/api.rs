@@ -16,10 +16,37 @@ use serde::Deserialize;
 use super::{Refused, Web, csrf_ok};
 use crate::wire::LoginRefused;
 
+/// A user name and password, as the API's JSON and the login page's form send them.
 #[derive(Deserialize)]
 pub(crate) struct Credentials {
-    user: String,
-    password: String,
+    pub(crate) user: String,
+    pub(crate) password: String,
+}
+
+/// Logs `credentials` in from `peer` for the console (the password check, back-off and lockout
+/// shared with pg-wire) and opens a session: its token and CSRF token. The login is audited.
+pub(crate) async fn log_in(
+    web: &Web,
+    credentials: &Credentials,
+    peer: SocketAddr,
+) -> Result<(String, String), Refused> {
+    let user = web
+        .shared
+        .authenticate(
+            &credentials.user,
+            &credentials.password,
+            peer.ip(),
+            "web console",
+        )
+        .await
+        .map_err(login_refused)?;
+    let opened = web
+        .sessions
+        .open(user)
+        .map_err(|e| Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    web.shared
+        .audit_door("login", &credentials.user, peer.ip(), Some("web console"));
+    Ok(opened)
 }
 
 /// `POST /api/v1/session` `{"user", "password"}`: 200 with the session cookie and
@@ -29,31 +56,13 @@ pub(crate) async fn open_session(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(credentials): Json<Credentials>,
 ) -> Response {
-    match web
-        .shared
-        .authenticate(
-            &credentials.user,
-            &credentials.password,
-            peer.ip(),
-            "web console",
+    match log_in(&web, &credentials, peer).await {
+        Ok((token, csrf)) => (
+            [(header::SET_COOKIE, web.cookie(Some(&token)))],
+            Json(serde_json::json!({ "csrf_token": csrf })),
         )
-        .await
-    {
-        Ok(user) => match web.sessions.open(user) {
-            Ok((token, csrf)) => {
-                web.shared
-                    .audit_door("login", &credentials.user, peer.ip(), Some("web console"));
-                (
-                    [(header::SET_COOKIE, web.cookie(Some(&token)))],
-                    Json(serde_json::json!({ "csrf_token": csrf })),
-                )
-                    .into_response()
-            }
-            Err(e) => {
-                Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
-            }
-        },
-        Err(refused) => login_refused(refused).into_response(),
+            .into_response(),
+        Err(refused) => refused.into_response(),
     }
 }
 

@@ -397,15 +397,7 @@ pub(crate) async fn serve(
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let (socket, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot accept a console connection; pausing 100 ms");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
+            (socket, peer) = crate::wire::accept(&listener, "console") => {
                 let Some(from_address) = per_address.take(peer.ip()) else {
                     tracing::warn!(target: "audit", %peer, "console connection refused: {MOST_PER_ADDRESS} open from this address");
                     connections.spawn(answer_busy(socket));

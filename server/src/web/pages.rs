@@ -15,7 +15,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::api::{
-    answer_response, granted, load_staged, login_refused, metric_of, metrics_for, run_sql,
+    Credentials, answer_response, granted, load_staged, log_in, metric_of, metrics_for, run_sql,
 };
 use super::sessions::WebSession;
 use super::{Refused, Web, csrf_ok};
@@ -72,39 +72,19 @@ pub(crate) async fn login_form(State(web): State<Arc<Web>>) -> Response {
     render(&web, "login.html", context! { title => "登录" })
 }
 
-#[derive(Deserialize)]
-pub(crate) struct LoginForm {
-    user: String,
-    password: String,
-}
-
 /// The login form: the same password check, back-off and lockout as pg-wire and the API.
 pub(crate) async fn login(
     State(web): State<Arc<Web>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Form(form): Form<LoginForm>,
+    Form(form): Form<Credentials>,
 ) -> Response {
-    match web
-        .shared
-        .authenticate(&form.user, &form.password, peer.ip(), "web console")
-        .await
-    {
-        Ok(user) => match web.sessions.open(user) {
-            Ok((token, _)) => {
-                web.shared
-                    .audit_door("login", &form.user, peer.ip(), Some("web console"));
-                (
-                    [(header::SET_COOKIE, web.cookie(Some(&token)))],
-                    Redirect::to("/"),
-                )
-                    .into_response()
-            }
-            Err(e) => {
-                Refused::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
-            }
-        },
+    match log_in(&web, &form, peer).await {
+        Ok((token, _)) => (
+            [(header::SET_COOKIE, web.cookie(Some(&token)))],
+            Redirect::to("/"),
+        )
+            .into_response(),
         Err(refused) => {
-            let refused = login_refused(refused);
             let message = match refused.status {
                 StatusCode::UNAUTHORIZED => "用户名或密码不对".to_string(),
                 _ => refused.message,
@@ -542,6 +522,50 @@ fn urlencode(value: &str) -> String {
         .collect()
 }
 
+/// The session of a page request about `tenant` by a user granted it in `role` or better; or
+/// the answer that turns it away (to the login page, or a refusal in the county's frame).
+fn page_session(
+    web: &Web,
+    headers: &HeaderMap,
+    tenant: &str,
+    role: Role,
+) -> Result<WebSession, Box<Response>> {
+    let Some((_, session)) = web.session(headers) else {
+        return Err(Box::new(Redirect::to("/login").into_response()));
+    };
+    granted(&session, tenant, role)
+        .map_err(|refused| Box::new(refused_page(web, &session, tenant, refused)))?;
+    Ok(session)
+}
+
+/// [`page_session`] for a form that changes something: it must carry the session's CSRF token
+/// (`token`, its `csrf_token` field), checked before the grant.
+fn form_session(
+    web: &Web,
+    headers: &HeaderMap,
+    tenant: &str,
+    role: Role,
+    token: Option<&str>,
+) -> Result<WebSession, Box<Response>> {
+    let Some((_, session)) = web.session(headers) else {
+        return Err(Box::new(Redirect::to("/login").into_response()));
+    };
+    if !csrf_ok(headers, &session, token) {
+        return Err(Box::new(refused_page(
+            web,
+            &session,
+            tenant,
+            Refused::new(StatusCode::FORBIDDEN, FORM_EXPIRED),
+        )));
+    }
+    granted(&session, tenant, role)
+        .map_err(|refused| Box::new(refused_page(web, &session, tenant, refused)))?;
+    Ok(session)
+}
+
+/// What a form without the session's CSRF token is told (an old tab, a session that ended).
+const FORM_EXPIRED: &str = "表单已过期，请刷新页面后重新提交";
+
 /// The county of a page: its id and name, and the navigation the user's role sees.
 fn county_ctx(web: &Web, session: &WebSession, tenant: &str) -> (minijinja::Value, Vec<NavItem>) {
     let name = web
@@ -672,12 +696,10 @@ pub(crate) async fn upload_form(
     headers: HeaderMap,
     Path(tenant): Path<String>,
 ) -> Response {
-    let Some((_, session)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
+    let session = match page_session(&web, &headers, &tenant, Role::Admin) {
+        Ok(session) => session,
+        Err(turned_away) => return *turned_away,
     };
-    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
-        return refused_page(&web, &session, &tenant, refused);
-    }
     let loads = load_rows(&web, &tenant).await;
     county_page(
         &web,
@@ -708,12 +730,10 @@ pub(crate) async fn upload_submit(
     Path(tenant): Path<String>,
     mut multipart: axum::extract::Multipart,
 ) -> Response {
-    let Some((_, session)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
+    let session = match page_session(&web, &headers, &tenant, Role::Admin) {
+        Ok(session) => session,
+        Err(turned_away) => return *turned_away,
     };
-    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
-        return refused_page(&web, &session, &tenant, refused);
-    }
     // The form puts its token first, so nothing is stored before it is checked.
     let token = match multipart.next_field().await {
         Ok(Some(field)) if field.name() == Some("csrf_token") => {
@@ -726,7 +746,7 @@ pub(crate) async fn upload_submit(
             &web,
             &session,
             &tenant,
-            Refused::new(StatusCode::FORBIDDEN, "表单已过期，请刷新页面后重新提交"),
+            Refused::new(StatusCode::FORBIDDEN, FORM_EXPIRED),
         );
     }
     let loaded = match web.upload_turn(&tenant) {
@@ -809,12 +829,10 @@ pub(crate) async fn sql_form(
     headers: HeaderMap,
     Path(tenant): Path<String>,
 ) -> Response {
-    let Some((_, session)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
+    let session = match page_session(&web, &headers, &tenant, Role::Viewer) {
+        Ok(session) => session,
+        Err(turned_away) => return *turned_away,
     };
-    if let Err(refused) = granted(&session, &tenant, Role::Viewer) {
-        return refused_page(&web, &session, &tenant, refused);
-    }
     sql_page(&web, &session, &tenant, "", None).await
 }
 
@@ -881,20 +899,11 @@ pub(crate) async fn sql_submit(
     Path(tenant): Path<String>,
     Form(form): Form<SqlForm>,
 ) -> Response {
-    let Some((_, session)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
+    let token = form.csrf_token.as_deref();
+    let session = match form_session(&web, &headers, &tenant, Role::Viewer, token) {
+        Ok(session) => session,
+        Err(turned_away) => return *turned_away,
     };
-    if !csrf_ok(&headers, &session, form.csrf_token.as_deref()) {
-        return refused_page(
-            &web,
-            &session,
-            &tenant,
-            Refused::new(StatusCode::FORBIDDEN, "表单已过期，请刷新页面后重新提交"),
-        );
-    }
-    if let Err(refused) = granted(&session, &tenant, Role::Viewer) {
-        return refused_page(&web, &session, &tenant, refused);
-    }
     let outcome = run_sql(&web, &session, &tenant, &form.sql).await;
     match (form.format.as_deref(), outcome) {
         (Some(format @ ("csv" | "xlsx")), Ok(answer)) => {
@@ -922,12 +931,10 @@ pub(crate) async fn rules_form(
     Path(tenant): Path<String>,
     Query(query): Query<VersionQuery>,
 ) -> Response {
-    let Some((_, session)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
+    let session = match page_session(&web, &headers, &tenant, Role::Admin) {
+        Ok(session) => session,
+        Err(turned_away) => return *turned_away,
     };
-    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
-        return refused_page(&web, &session, &tenant, refused);
-    }
     match rules_of(&web, &tenant, query.version) {
         Ok((version, text, versions)) => county_page(
             &web,
@@ -979,20 +986,11 @@ pub(crate) async fn rules_submit(
     Path(tenant): Path<String>,
     Form(form): Form<RulesForm>,
 ) -> Response {
-    let Some((_, session)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
+    let token = form.csrf_token.as_deref();
+    let session = match form_session(&web, &headers, &tenant, Role::Admin, token) {
+        Ok(session) => session,
+        Err(turned_away) => return *turned_away,
     };
-    if !csrf_ok(&headers, &session, form.csrf_token.as_deref()) {
-        return refused_page(
-            &web,
-            &session,
-            &tenant,
-            Refused::new(StatusCode::FORBIDDEN, "表单已过期，请刷新页面后重新提交"),
-        );
-    }
-    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
-        return refused_page(&web, &session, &tenant, refused);
-    }
     let Ok(county) = web.shared.warehouse.tenant(&tenant) else {
         return refused_page(&web, &session, &tenant, Refused::no_county(&tenant));
     };
@@ -1049,12 +1047,10 @@ pub(crate) async fn users_page(
     headers: HeaderMap,
     Path(tenant): Path<String>,
 ) -> Response {
-    let Some((_, session)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
+    let session = match page_session(&web, &headers, &tenant, Role::Admin) {
+        Ok(session) => session,
+        Err(turned_away) => return *turned_away,
     };
-    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
-        return refused_page(&web, &session, &tenant, refused);
-    }
     users_view(&web, &session, &tenant, None)
 }
 
@@ -1160,20 +1156,11 @@ pub(crate) async fn users_submit(
     Path(tenant): Path<String>,
     Form(form): Form<UserForm>,
 ) -> Response {
-    let Some((_, session)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
+    let token = form.csrf_token.as_deref();
+    let session = match form_session(&web, &headers, &tenant, Role::Admin, token) {
+        Ok(session) => session,
+        Err(turned_away) => return *turned_away,
     };
-    if !csrf_ok(&headers, &session, form.csrf_token.as_deref()) {
-        return refused_page(
-            &web,
-            &session,
-            &tenant,
-            Refused::new(StatusCode::FORBIDDEN, "表单已过期，请刷新页面后重新提交"),
-        );
-    }
-    if let Err(refused) = granted(&session, &tenant, Role::Admin) {
-        return refused_page(&web, &session, &tenant, refused);
-    }
     let outcome = change_user(&web, &session, &tenant, form).await;
     users_view(&web, &session, &tenant, Some(outcome))
 }
