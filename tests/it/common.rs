@@ -159,3 +159,27 @@ pub fn cli(wh: &Path, args: &[&str], stdin: Option<&str>) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Runs a Python script of `tests/{folder}/` (a client of a running server: psycopg, urllib or
+/// selenium) with `args`: it must exit 0, having printed at least `min_checks` `ok NAME` lines.
+/// `tests/run.sh` sets up the environment it needs.
+pub fn run_checks(folder: &str, script: &str, args: &[String], min_checks: usize) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(folder)
+        .join(script);
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("python3 runs (tests/run.sh sets up its environment)");
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("{report}");
+    assert!(
+        out.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let passed = report.lines().filter(|l| l.starts_with("ok ")).count();
+    assert!(passed >= min_checks, "{passed} checks passed:\n{report}");
+}

@@ -2,7 +2,6 @@
 //! postgresql-client) and Python psycopg 3 (tests/server/clients.py). `.ci/run` installs both.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use crate::common::{bin, cli};
@@ -140,30 +139,6 @@ fn psql_ssl(
         .args(args)
         .output()
         .expect("psql runs (apt-get install postgresql-client; .ci/run does)")
-}
-
-/// Runs a Python client script of `tests/server/` (psycopg) against a running server: it must
-/// exit 0, having printed at least `min_checks` `ok NAME` lines.
-fn run_client_script(script: &str, args: &[String], min_checks: usize) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/server")
-        .join(script);
-    let out = Command::new("python3")
-        .arg(&script)
-        .args(args)
-        .output()
-        .expect("python3 runs (pip install 'psycopg[binary]'; .ci/run does)");
-    let report = String::from_utf8_lossy(&out.stdout);
-    println!("{report}");
-    assert!(
-        out.status.success(),
-        "{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        report.lines().filter(|l| l.starts_with("ok ")).count() >= min_checks,
-        "{report}"
-    );
 }
 
 /// An honest viewer logs in and is answered: whatever a test did to the server, it still serves.
@@ -506,7 +481,8 @@ fn python_clients_see_roles_limits_and_isolation_as_spec_says() {
     canaries.retain(|c| !a_values.contains(c.as_str()));
     assert!(canaries.len() >= 5, "{canaries:?}");
 
-    run_client_script(
+    crate::common::run_checks(
+        "server",
         "clients.py",
         &[
             s.port.to_string(),
@@ -715,7 +691,8 @@ fn a_viewer_can_neither_abort_the_server_nor_cursor_around_the_limits() {
 #[test]
 fn connections_and_logins_are_capped_and_a_removed_user_is_shut_out() {
     let s = start_with(&["--max-connections-per-user", "2", "--lockout-after", "3"]);
-    run_client_script(
+    crate::common::run_checks(
+        "server",
         "admission.py",
         &[
             s.port.to_string(),

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use crate::common::{bin, cli};
 
@@ -83,28 +83,6 @@ fn start(serve_args: &[&str]) -> Console {
     }
 }
 
-/// Runs a script of `tests/web/` against the console: it must exit 0, having printed at least
-/// `min_checks` `ok NAME` lines.
-fn run_script(script: &str, args: &[String], min_checks: usize) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/web")
-        .join(script);
-    let out = Command::new("python3")
-        .arg(&script)
-        .args(args)
-        .output()
-        .expect("python3 runs (tests/run.sh sets up its environment)");
-    let report = String::from_utf8_lossy(&out.stdout);
-    println!("{report}");
-    assert!(
-        out.status.success(),
-        "{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let passed = report.lines().filter(|l| l.starts_with("ok ")).count();
-    assert!(passed >= min_checks, "{passed} checks passed:\n{report}");
-}
-
 /// What the CLI writes for each metric of county a, as `--format csv`: the API's `format=csv`
 /// must equal it byte for byte. The API's defaults are the CLI's (the latest period with
 /// scores and its year, coverage at level 2, grid at level 3).
@@ -148,7 +126,8 @@ fn the_api_answers_as_the_readme_documents() {
     let console = start(&["--max-upload-mb", "4"]);
     let cli_dir = console._dir.path().join("cli");
     cli_csvs(&console.warehouse, &cli_dir);
-    run_script(
+    crate::common::run_checks(
+        "web",
         "api.py",
         &[console.base.clone(), cli_dir.display().to_string()],
         60,
@@ -181,7 +160,8 @@ fn an_office_worker_runs_the_bimonthly_cycle_in_a_real_browser() {
     // County s is empty until the browser uploads the sample; its flag holder is then a's.
     let holder = flag_holder(&console.warehouse, "a");
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
-    run_script(
+    crate::common::run_checks(
+        "web",
         "browser.py",
         &[
             console.base.clone(),

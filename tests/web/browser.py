@@ -21,11 +21,10 @@ import time
 
 import openpyxl
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 BASE, OUT, FLAG_HOLDER, SAMPLE = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -42,10 +41,20 @@ def check(name, ok, detail=""):
 
 
 def submit(element):
-    """Clicks a form's button and waits for the page the server answers with."""
-    page = driver.find_element(By.TAG_NAME, "html")
+    """Clicks a form's button and waits for the page the server answers with. (A mark left in
+    the old page tells them apart: chromedriver's staleness check can fail with an inspector
+    error of its own while the page is being replaced.)"""
+    driver.execute_script("window.__submitted = true")
+
+    def answered(d):
+        try:
+            return d.execute_script(
+                "return window.__submitted === undefined && document.readyState === 'complete'")
+        except WebDriverException:
+            return False  # between the two pages
+
     element.click()
-    WebDriverWait(driver, 120).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 120).until(answered)
 
 
 def shot(name):
