@@ -274,6 +274,10 @@ enum TenantCommand {
         #[arg(long)]
         name: String,
     },
+    /// Compute and keep (again) the metric results of a tenant's committed state. A load and
+    /// `rules set` do this themselves; run it when a load warned that it could not, or when a
+    /// command says the kept results cannot be read.
+    Refresh { id: String },
     /// List the tenants.
     List {
         #[arg(long, value_enum, default_value_t = Format::Table)]

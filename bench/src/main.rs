@@ -53,6 +53,11 @@ enum Command {
         /// Runs the queries concurrently, as `gridassess report` does, instead of one by one.
         #[arg(long)]
         concurrent: bool,
+        /// Each run first computes and keeps every tenant's metric results, as a load does
+        /// (`engine::results::refresh`), and the queries read them. Without it the kept
+        /// results are removed and every view is computed by the query that reads it.
+        #[arg(long)]
+        kept: bool,
     },
     /// One query over Parquet files laid out as ROOT/county=<id>/<table>.parquet; every table
     /// found there is registered with `county` as a partition column.
@@ -81,6 +86,7 @@ fn main() -> Result<()> {
                 queries,
                 out,
                 concurrent,
+                kept,
             } => {
                 session_runs(
                     &cli,
@@ -89,6 +95,7 @@ fn main() -> Result<()> {
                     queries,
                     out.as_deref(),
                     *concurrent,
+                    *kept,
                 )
                 .await
             }
@@ -110,6 +117,7 @@ async fn session_runs(
     queries: &Path,
     out: Option<&Path>,
     concurrent: bool,
+    kept: bool,
 ) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(queries)
         .with_context(|| format!("reading {}", queries.display()))?;
@@ -121,13 +129,32 @@ async fn session_runs(
         Role::Admin,
     );
     let mut times = Vec::new();
+    let mut refresh_times = Vec::new();
     let mut per_query: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut rows = BTreeMap::new();
     let mut last = Vec::new();
     for _ in 0..cli.runs {
         // Every run is cold: the tables opened anew and every view computed anew.
         engine::session::forget_sessions();
+        for tenant in &access.tenants {
+            warehouse.tenant(tenant)?.forget_results()?;
+        }
         let start = Instant::now();
+        if kept {
+            // The tenants at once, as loads of several counties would run.
+            let mut refreshes = tokio::task::JoinSet::new();
+            for tenant in &access.tenants {
+                let (root, tenant) = (warehouse.root().to_path_buf(), tenant.clone());
+                refreshes.spawn(async move {
+                    engine::results::refresh(&Warehouse::open(&root)?, &tenant).await?;
+                    anyhow::Ok(())
+                });
+            }
+            while let Some(done) = refreshes.join_next().await {
+                done??;
+            }
+            refresh_times.push(start.elapsed().as_secs_f64());
+        }
         let session = Session::open(&warehouse, &access).await?;
         let ctx = session.context().clone();
         last.clear();
@@ -171,7 +198,7 @@ async fn session_runs(
             write_parquet(&dir.join(format!("{name}.parquet")), schema, batches)?;
         }
     }
-    Ok(json!({ "times": times, "per_query": per_query, "rows": rows }))
+    Ok(json!({ "times": times, "refresh": refresh_times, "per_query": per_query, "rows": rows }))
 }
 
 async fn parquet_runs(

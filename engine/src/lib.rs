@@ -13,6 +13,7 @@ mod constant_filters;
 pub mod error;
 pub mod guard;
 pub mod metrics;
+pub mod results;
 pub mod session;
 mod stoppable;
 pub mod views;

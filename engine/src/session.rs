@@ -248,7 +248,15 @@ async fn build_session(
                 Some(v) => tenant.rules_version(v)?,
                 None => tenant.rules()?,
             };
-            crate::views::register(&ctx, &rules, version).await?;
+            // The rows kept with the commit when there are any; computed on first read if not.
+            let kept = tenant
+                .stored_results(&crate::results::key(manifest.generation, version, &rules))
+                .map(|stored| crate::results::register(&ctx, t, &stored, &rules, version))
+                .transpose()?
+                .unwrap_or(false);
+            if !kept {
+                crate::views::register(&ctx, &rules, version).await?;
+            }
             Ok::<_, QueryError>((t.clone(), ctx))
         }
     }))

@@ -19,7 +19,8 @@ pub async fn ingest(
     options: &ingest::LoadOptions,
     format: Format,
 ) -> Result<()> {
-    let tenant = Warehouse::open(wh)?.tenant(tenant_id)?;
+    let warehouse = Warehouse::open(wh)?;
+    let tenant = warehouse.tenant(tenant_id)?;
     let progress = |msg: &str| eprintln!("{msg}");
     // The county's own headers, as set with `gridassess headers set`.
     let options = ingest::LoadOptions {
@@ -30,6 +31,8 @@ pub async fn ingest(
     for s in &report.skipped {
         eprintln!("skipped {}: {}", s.path, s.reason);
     }
+    // The new state's results, so every command after the load reads instead of computing.
+    super::keep_results(&warehouse, tenant_id).await;
     let schema = Arc::new(Schema::new(vec![
         Field::new("table", DataType::Utf8, false),
         Field::new("read", DataType::Int64, false),

@@ -29,7 +29,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init => tenant::init(&wh),
         Command::Tenant(cmd) => tenant::run(&wh, cmd).await,
-        Command::Rules(cmd) => rules::run(&wh, cmd),
+        Command::Rules(cmd) => rules::run(&wh, cmd).await,
         Command::Headers(cmd) => headers::run(&wh, cmd),
         Command::Ingest {
             tenant,
@@ -158,6 +158,23 @@ pub async fn run(cli: Cli) -> Result<()> {
             query,
         } => sql::run(&wh, &tenant, role, as_of, query.as_deref(), &out.output()).await,
         Command::User(cmd) => users::run(&wh, cmd),
+    }
+}
+
+/// Computes and keeps the metric results of `tenant`'s committed state (see
+/// [`engine::results`]), saying so on stderr. A failure is a warning, not an error: what was
+/// committed stays committed, and each command computes the views it reads.
+pub(crate) async fn keep_results(warehouse: &warehouse::Warehouse, tenant: &str) {
+    match engine::results::refresh(warehouse, tenant).await {
+        Ok(r) if r.already_kept => {}
+        Ok(r) => eprintln!(
+            "metric results kept: {} rows, computed in {:.1} s",
+            r.rows,
+            r.took.as_secs_f64()
+        ),
+        Err(e) => eprintln!(
+            "warning: the metric results could not be kept ({e}); each command computes the views it reads until `gridassess tenant refresh {tenant}` succeeds"
+        ),
     }
 }
 

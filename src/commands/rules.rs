@@ -5,7 +5,7 @@ use warehouse::Warehouse;
 
 use crate::RulesCommand;
 
-pub fn run(wh: &Path, cmd: RulesCommand) -> Result<()> {
+pub async fn run(wh: &Path, cmd: RulesCommand) -> Result<()> {
     let warehouse = Warehouse::open(wh)?;
     match cmd {
         RulesCommand::Show { tenant } => {
@@ -22,6 +22,7 @@ pub fn run(wh: &Path, cmd: RulesCommand) -> Result<()> {
                 "rules version {version} of tenant {} is now in force",
                 tenant.id
             );
+            super::keep_results(&warehouse, &tenant.id).await;
         }
     }
     Ok(())

@@ -19,6 +19,16 @@ pub async fn run(wh: &Path, cmd: TenantCommand) -> Result<()> {
             warehouse.add_tenant(&id, &name).await?;
             println!("added tenant {id} ({name}) with the default rules");
         }
+        TenantCommand::Refresh { id } => {
+            let refreshed = engine::results::recompute(&warehouse, &id).await?;
+            {
+                println!(
+                    "kept the metric results of tenant {id}: {} rows, computed in {:.1} s",
+                    refreshed.rows,
+                    refreshed.took.as_secs_f64()
+                );
+            }
+        }
         TenantCommand::List { format } => {
             let tenants = warehouse.tenants()?;
             write_text_table(

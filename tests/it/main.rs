@@ -11,6 +11,7 @@ mod fixtures;
 mod fuzz;
 mod headers_cli;
 mod history;
+mod kept_results;
 mod metrics_cli;
 mod readme;
 mod reload;

@@ -22,6 +22,9 @@
 #![warn(missing_docs)]
 
 mod headers;
+mod results;
+
+pub use results::{ResultsKey, StoredResults};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -124,6 +127,12 @@ pub enum WarehouseError {
         "load {load_id} of tenant '{id}' was committed before gridassess kept each load's state; it cannot be read as of then"
     )]
     NoLoadState { id: String, load_id: u64 },
+    /// A file of kept metric results could not be written or read back.
+    #[error("metric results {}: {source}", .path.display())]
+    Results {
+        path: PathBuf,
+        source: arrow::error::ArrowError,
+    },
     /// A replay asked for a rules version that was never set.
     #[error("there is no rules version {version} (versions: {known})")]
     UnknownRulesVersion { version: u32, known: String },

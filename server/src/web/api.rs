@@ -360,10 +360,16 @@ pub(crate) async fn load_staged(
         shown_from: Some(root.clone()),
     };
     let runtime = tokio::runtime::Handle::current();
+    let warehouse_root = web.shared.warehouse.root().to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || {
         let progress = |message: &str| tracing::debug!(target: "upload", message);
         let report = runtime.block_on(ingest::load(&county, &staged.paths, &options, &progress));
         drop(staged);
+        if report.is_ok() {
+            // Still in the county's upload turn: the next load waits for these results
+            // rather than racing them. The answer comes once every metric page is a read.
+            runtime.block_on(crate::keep_results(&warehouse_root, &county.id));
+        }
         drop(turn);
         report
     })

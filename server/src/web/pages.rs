@@ -1003,6 +1003,11 @@ pub(crate) async fn rules_submit(
     match saved {
         Ok(version) => {
             tracing::info!(target: "audit", user = %session.user.name, tenant, version, "rules saved");
+            // Computed while the editor shows the saved rules; a page read before they are
+            // kept computes what it shows, with the same result.
+            let root = web.shared.warehouse.root().to_path_buf();
+            let county_id = tenant.clone();
+            tokio::spawn(async move { crate::keep_results(&root, &county_id).await });
             county_page(
                 &web,
                 &session,

@@ -1,0 +1,202 @@
+//! Metric results kept with the commit: a load computes them once, every later command reads
+//! them, and what it reads equals what the views compute, for every role and rules version.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use engine::access::{Access, Role};
+use engine::session::{Session, forget_sessions};
+
+use crate::common::Warehouse;
+
+fn sample() -> Warehouse {
+    let w = Warehouse::new();
+    let out = w
+        .command(&[
+            "ingest",
+            "--tenant",
+            "t",
+            datasets::sample_dir().to_str().expect("path"),
+        ])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("metric results kept"), "{stderr}");
+    w
+}
+
+/// The kept result sets of tenant `t`.
+fn kept(w: &Warehouse) -> Vec<PathBuf> {
+    let dir = w.path().join("tenants/t/results");
+    let mut sets: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    sets.sort();
+    sets
+}
+
+/// Every name `role` may read, each as sorted pretty-printed rows.
+fn everything(wh: &Path, role: Role, rules_version: Option<u32>) -> Vec<(String, String)> {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        forget_sessions();
+        let warehouse = warehouse::Warehouse::open(wh).expect("warehouse");
+        let access = Access::new(vec!["t".to_string()], role).with_rules_version(rules_version);
+        let session = Session::open(&warehouse, &access).await.expect("session");
+        let mut all = Vec::new();
+        for name in access.names() {
+            let df = session.context().table(name).await.expect(name);
+            let batches = df.collect().await.expect(name);
+            let text = arrow::util::pretty::pretty_format_batches(&batches)
+                .expect("print")
+                .to_string();
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.sort_unstable();
+            all.push((name.to_string(), lines.join("\n")));
+        }
+        all
+    })
+}
+
+fn forget_kept(w: &Warehouse) {
+    let _ = fs::remove_dir_all(w.path().join("tenants/t/results"));
+}
+
+/// The rows a session reads from the kept results are the rows the views compute, for the
+/// admin (who sees personal columns; the results were computed over masked tables), the analyst
+/// and the viewer.
+#[test]
+fn kept_results_equal_the_views_for_every_role() {
+    let w = sample();
+    assert_eq!(kept(&w).len(), 1, "one set for the load's state");
+    for role in [Role::Admin, Role::Analyst, Role::Viewer] {
+        let read = everything(&w.path(), role, None);
+        let sets = kept(&w);
+        forget_kept(&w);
+        let computed = everything(&w.path(), role, None);
+        assert_eq!(read.len(), computed.len());
+        for ((name, a), (_, b)) in read.iter().zip(&computed) {
+            assert!(a == b, "{role}: {name} read from the kept results differs");
+        }
+        // Put the set back for the next role (computing it again is the load's job).
+        w.ok(&["tenant", "refresh", "t"]);
+        assert_eq!(kept(&w).len(), sets.len());
+    }
+}
+
+/// A command reads the kept rows. A damaged file costs the speed, not the answer: the views
+/// are computed, the file is named with the command that mends it, and after `tenant refresh`
+/// the rows are read again.
+#[test]
+fn a_command_reads_the_kept_rows_and_a_damaged_file_is_named() {
+    let w = sample();
+    let args = [
+        "assess", "--tenant", "t", "--period", "2024-B6", "--format", "csv",
+    ];
+    let before = w.ok(&args);
+    let set = kept(&w).remove(0);
+    let file = set.join("red_flag_ranking.arrow");
+    fs::write(&file, b"half a file").expect("damage");
+    let out = w.run(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), before);
+    assert!(
+        stderr.contains("red_flag_ranking.arrow") && stderr.contains("gridassess tenant refresh t"),
+        "{stderr}"
+    );
+    w.ok(&["tenant", "refresh", "t"]);
+    let out = w.run(&args);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), before);
+
+    // What the command shows comes from the file: the same columns without rows are a ranking
+    // without rows.
+    let set = kept(&w).remove(0);
+    let file = set.join("red_flag_ranking.arrow");
+    let schema =
+        arrow::ipc::reader::FileReader::try_new(fs::File::open(&file).expect("open"), None)
+            .expect("footer")
+            .schema();
+    let mut writer =
+        arrow::ipc::writer::FileWriter::try_new(fs::File::create(&file).expect("create"), &schema)
+            .expect("writer");
+    writer.finish().expect("finish");
+    let shown = w.ok(&args);
+    assert_eq!(shown.lines().count(), 1, "only the header: {shown}");
+    assert_eq!(shown.lines().next(), before.lines().next());
+}
+
+/// A load keeps the new state's results and clears those no reader asks for; `rules set` keeps
+/// the new rules version's; a replay under the old rules computes and answers as before.
+#[test]
+fn each_commit_keeps_its_own_results() {
+    let w = sample();
+    let first = kept(&w);
+    let fixture = crate::common::fixtures().join("valid/gbk_chinese/input");
+    let w2 = Warehouse::new();
+    w2.ok(&["ingest", "--tenant", "t", fixture.to_str().expect("path")]);
+    let v1 = w2.ok(&[
+        "assess", "--tenant", "t", "--period", "2024-B1", "--format", "csv",
+    ]);
+    let shown = w2.ok(&["rules", "show", "--tenant", "t"]);
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("rules.toml");
+    fs::write(
+        &file,
+        shown.replace(
+            "{ min_score = 85, rewards = [300, 250, 200] } ]",
+            "{ min_score = 85, rewards = [300, 250, 200] },\n          { min_score = 0, rewards = [100] } ]",
+        ),
+    )
+    .expect("write");
+    w2.ok(&[
+        "rules",
+        "set",
+        "--tenant",
+        "t",
+        file.to_str().expect("path"),
+    ]);
+    assert_eq!(kept(&w2).len(), 2, "one set per rules version");
+    let v2 = w2.ok(&[
+        "assess", "--tenant", "t", "--period", "2024-B1", "--format", "csv",
+    ]);
+    assert_ne!(v1, v2, "the new rules are read");
+    let replay = w2.ok(&[
+        "assess",
+        "--tenant",
+        "t",
+        "--period",
+        "2024-B1",
+        "--format",
+        "csv",
+        "--rules-version",
+        "1",
+    ]);
+    assert_eq!(replay, v1);
+
+    // Two more loads (each commits a new state, even with the same rows): only the newest
+    // two states' sets stay.
+    for _ in 0..2 {
+        w.ok(&[
+            "ingest",
+            "--tenant",
+            "t",
+            datasets::sample_dir().to_str().expect("path"),
+        ]);
+    }
+    let now = kept(&w);
+    assert!(!now.contains(&first[0]), "the first state's set is cleared");
+    assert!(now.len() <= 2, "{now:?}");
+}
