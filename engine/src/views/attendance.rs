@@ -78,6 +78,10 @@ fn kind_label(kind: &str) -> String {
 /// checked in each of the quarter's months (group meetings for every party group of the
 /// branch); quarterly ones once in the quarter. Half-yearly and yearly requirements cannot be
 /// judged within a quarter and are not checked here.
+///
+/// Months and quarters are numbers while rows are matched (`m`: months since year 0, `q`:
+/// quarters since year 0, so `q = m / 3`); their text (`2024-03`, `2024-Q1`) is written only
+/// for the quarters and the gaps shown, not for every meeting and every required slot.
 pub fn compliance(rules: &Rules) -> String {
     let mut required = Vec::new();
     // Committee first, then party groups, then the quarterly meetings, as a report reads.
@@ -90,22 +94,23 @@ pub fn compliance(rules: &Rules) -> String {
             .unwrap_or(usize::MAX)
     };
     reqs.sort_by_key(|(k, f)| (!matches!(f, Frequency::Monthly), order(k)));
+    // A slot is a month (`m`, from 0 up) or a quarter (`-1 - q`, below 0): the two never meet.
     for (ord, (kind, freq)) in reqs.into_iter().enumerate() {
         let label = lit(&kind_label(kind));
         let k = lit(kind);
         match (freq, kind.as_str()) {
             (Frequency::Monthly, "group") => required.push(format!(
-                "SELECT g.branch_id, qm.quarter, {ord} AS ord, {k} AS kind, g.party_group AS pg, qm.month AS slot,
-                        concat({label}, ' ', g.party_group, ' ', qm.month) AS label
+                "SELECT g.branch_id, qm.q, {ord} AS ord, {k} AS kind, g.party_group AS pg, qm.m AS slot,
+                        {label} AS label
                  FROM party_groups g CROSS JOIN quarter_months qm"
             )),
             (Frequency::Monthly, _) => required.push(format!(
-                "SELECT b.branch_id, qm.quarter, {ord} AS ord, {k} AS kind, '' AS pg, qm.month AS slot,
-                        concat({label}, ' ', qm.month) AS label
+                "SELECT b.branch_id, qm.q, {ord} AS ord, {k} AS kind, '' AS pg, qm.m AS slot,
+                        {label} AS label
                  FROM branches b CROSS JOIN quarter_months qm"
             )),
             (Frequency::Quarterly, _) => required.push(format!(
-                "SELECT b.branch_id, q.quarter, {ord} AS ord, {k} AS kind, '' AS pg, q.quarter AS slot,
+                "SELECT b.branch_id, q.q, {ord} AS ord, {k} AS kind, '' AS pg, -1 - q.q AS slot,
                         {label} AS label
                  FROM branches b CROSS JOIN quarters q"
             )),
@@ -113,8 +118,8 @@ pub fn compliance(rules: &Rules) -> String {
         }
     }
     let required = if required.is_empty() {
-        "SELECT CAST(NULL AS VARCHAR) AS branch_id, CAST(NULL AS VARCHAR) AS quarter, 0 AS ord,
-                CAST(NULL AS VARCHAR) AS kind, '' AS pg, CAST(NULL AS VARCHAR) AS slot,
+        "SELECT CAST(NULL AS VARCHAR) AS branch_id, CAST(NULL AS BIGINT) AS q, 0 AS ord,
+                CAST(NULL AS VARCHAR) AS kind, '' AS pg, CAST(NULL AS BIGINT) AS slot,
                 CAST(NULL AS VARCHAR) AS label WHERE false"
             .to_string()
     } else {
@@ -122,48 +127,54 @@ pub fn compliance(rules: &Rules) -> String {
     };
     format!(
         "CREATE OR REPLACE VIEW meeting_compliance AS
-WITH held AS (
-    SELECT branch_id, kind,
+WITH held_months AS (
+    SELECT DISTINCT branch_id, kind,
            CASE WHEN kind = 'group' THEN COALESCE(party_group, '') ELSE '' END AS pg,
-           to_char(held_on, '%Y-%m') AS month,
-           concat(to_char(held_on, '%Y'), '-Q',
-                  CAST((CAST(date_part('month', held_on) AS BIGINT) + 2) / 3 AS VARCHAR)) AS quarter
+           CAST(date_part('year', held_on) AS BIGINT) * 12
+             + CAST(date_part('month', held_on) AS BIGINT) - 1 AS m
     FROM meetings
 ),
-quarters AS (SELECT DISTINCT quarter FROM held),
+quarters AS (
+    SELECT q, concat(CAST(q / 4 AS VARCHAR), '-Q', CAST(q % 4 + 1 AS VARCHAR)) AS quarter
+    FROM (SELECT DISTINCT m / 3 AS q FROM held_months)
+),
 quarter_months AS (
-    SELECT q.quarter,
-           concat(substr(q.quarter, 1, 4), '-',
-                  lpad(CAST((CAST(substr(q.quarter, 7, 1) AS BIGINT) - 1) * 3 + k.k AS VARCHAR), 2, '0')) AS month
-    FROM quarters q CROSS JOIN (VALUES (1), (2), (3)) AS k(k)
+    SELECT q.q, q.q * 3 + k.k AS m FROM quarters q CROSS JOIN (VALUES (0), (1), (2)) AS k(k)
 ),
 party_groups AS (
     SELECT DISTINCT branch_id, party_group FROM members
     WHERE party_group IS NOT NULL AND party_group <> ''
 ),
 held_slots AS (
-    SELECT DISTINCT branch_id, kind, pg, month AS slot FROM held
+    SELECT branch_id, kind, pg, m AS slot FROM held_months
     UNION
-    SELECT DISTINCT branch_id, kind, pg, quarter AS slot FROM held
+    SELECT DISTINCT branch_id, kind, pg, -1 - m / 3 AS slot FROM held_months
 ),
 required AS (
 {required}
 ),
 gaps AS (
-    SELECT r.* FROM required r
+    SELECT r.branch_id, r.q, r.ord, r.pg, r.slot,
+           CASE WHEN r.slot < 0 THEN r.label
+                ELSE concat(r.label, ' ',
+                            CASE WHEN r.pg = '' THEN '' ELSE concat(r.pg, ' ') END,
+                            CAST(r.slot / 12 AS VARCHAR), '-',
+                            lpad(CAST(r.slot % 12 + 1 AS VARCHAR), 2, '0'))
+           END AS label
+    FROM required r
     LEFT JOIN held_slots h
       ON h.branch_id = r.branch_id AND h.kind = r.kind AND h.pg = r.pg AND h.slot = r.slot
     WHERE h.branch_id IS NULL
 ),
 missing AS (
-    SELECT branch_id, quarter, string_agg(label, '; ' ORDER BY ord, pg, slot) AS missing
-    FROM gaps GROUP BY branch_id, quarter
+    SELECT branch_id, q, string_agg(label, '; ' ORDER BY ord, pg, slot) AS missing
+    FROM gaps GROUP BY branch_id, q
 )
 SELECT q.quarter, b.branch_id, b.name AS branch_name,
        m.missing IS NULL AS compliant,
        m.missing
 FROM branches b CROSS JOIN quarters q
-LEFT JOIN missing m ON m.branch_id = b.branch_id AND m.quarter = q.quarter"
+LEFT JOIN missing m ON m.branch_id = b.branch_id AND m.q = q.q"
     )
 }
 
