@@ -34,7 +34,12 @@ fn kept(w: &Warehouse) -> Vec<PathBuf> {
             entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+                .filter(|p| {
+                    !p.file_name()
+                        .expect("name")
+                        .to_string_lossy()
+                        .starts_with('.')
+                })
                 .collect()
         })
         .unwrap_or_default();
