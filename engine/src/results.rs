@@ -93,7 +93,18 @@ async fn keep(warehouse: &Warehouse, tenant: &str, again: bool) -> Result<Refres
             took: started.elapsed(),
         });
     }
-    let views = compute(&tenant, &manifest, version, &rules).await?;
+    let views = {
+        let (root, id, manifest) = (
+            warehouse.root().to_path_buf(),
+            tenant.id.clone(),
+            manifest.clone(),
+        );
+        crate::guard::on_tenants_runtime(std::slice::from_ref(&tenant.id), async move {
+            let tenant = Warehouse::open(&root)?.tenant(&id)?;
+            compute(&tenant, &manifest, version, &rules).await
+        })
+        .await?
+    };
     let rows = views
         .iter()
         .flat_map(|(_, _, batches)| batches.iter().map(|b| b.num_rows()))
