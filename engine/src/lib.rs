@@ -12,6 +12,7 @@ mod bounded_functions;
 mod constant_filters;
 pub mod error;
 pub mod guard;
+mod lazy_schema;
 pub mod metrics;
 pub mod results;
 pub mod session;

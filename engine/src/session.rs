@@ -15,9 +15,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
+use datafusion::datasource::TableType;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::logical_expr::lit;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use futures::FutureExt;
 use model::Limits;
 use model::schema::TABLES;
 use warehouse::{Manifest, Tenant, Warehouse, WarehouseError};
@@ -27,6 +29,7 @@ use crate::bounded_functions::bound_functions;
 use crate::constant_filters::ConstantFiltersAbove;
 use crate::error::QueryError;
 use crate::guard;
+use crate::lazy_schema::{LazySchema, Opener};
 
 /// A user's session: the tables and views `access` allows, under the tenants' limits.
 #[derive(Clone)]
@@ -116,21 +119,16 @@ async fn open_context(
     let config = || config.clone();
 
     let key = SessionKey::of(warehouse, access, &limits)?;
-    if let Some(providers) = cache::get(&key) {
-        let session = SessionContext::new_with_config_rt(config(), runtime);
-        for (name, provider) in providers.iter() {
-            session.register_table(*name, provider.clone())?;
+    let schema = match cache::get(&key) {
+        Some(schema) => schema,
+        None => {
+            let schema = build_session(warehouse, access, config, runtime.clone()).await?;
+            cache::put(key, schema.clone());
+            schema
         }
-        bound_functions(&session, &limits)?;
-        return Ok((session, limits));
-    }
-    let (session, names) = build_session(warehouse, access, config, runtime).await?;
+    };
+    let session = session_over(config(), runtime, &schema)?;
     bound_functions(&session, &limits)?;
-    let mut providers = Vec::with_capacity(names.len());
-    for name in names {
-        providers.push((name, session.table_provider(name).await?));
-    }
-    cache::put(key, providers);
     Ok((session, limits))
 }
 
@@ -179,7 +177,7 @@ pub fn forget_sessions() {
 mod cache {
     use super::*;
 
-    type Providers = Arc<Vec<(&'static str, Arc<dyn TableProvider>)>>;
+    type Providers = Arc<LazySchema>;
 
     /// Kinds of sessions kept at once; past it the oldest state goes first.
     const KEPT: usize = 32;
@@ -201,7 +199,7 @@ mod cache {
         Some(entry.1.clone())
     }
 
-    pub(super) fn put(key: SessionKey, providers: Vec<(&'static str, Arc<dyn TableProvider>)>) {
+    pub(super) fn put(key: SessionKey, providers: Providers) {
         let Ok(mut map) = map().lock() else { return };
         // An older committed state of the same user kind is never asked for again.
         map.retain(|k, _| k.access != key.access);
@@ -213,7 +211,7 @@ mod cache {
         {
             map.remove(&oldest);
         }
-        map.insert(key, (tick(), Arc::new(providers)));
+        map.insert(key, (tick(), providers));
     }
 
     pub(super) fn clear() {
@@ -223,27 +221,60 @@ mod cache {
     }
 }
 
-/// Opens the tenants' tables and registers what `access` may see; returns the session and
-/// the names registered in it.
+/// A session whose `public` schema is `schema` (a fork of it, so what the session registers
+/// later stays its own).
+fn session_over(
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+    schema: &LazySchema,
+) -> Result<SessionContext, QueryError> {
+    let session = SessionContext::new_with_config_rt(config, runtime);
+    let catalog = session
+        .catalog("datafusion")
+        .ok_or_else(|| QueryError::internal("the session has no default catalog"))?;
+    catalog.register_schema("public", Arc::new(schema.fork()))?;
+    Ok(session)
+}
+
+/// Registers what `access` may see of its tenants; returns the schema that holds it. Tables are
+/// opened when a query first names them ([`LazySchema`]); the views are the kept results, or
+/// views computed on first read.
 async fn build_session(
     warehouse: &Warehouse,
     access: &Access,
     config: impl Fn() -> SessionConfig,
     runtime: Arc<RuntimeEnv>,
-) -> Result<(SessionContext, Vec<&'static str>), QueryError> {
-    // One session per tenant, with (masked) tables and the views over them; the tenants'
-    // sessions are built at once (a city's ten, each opening nine Delta logs).
-    let mut per_tenant = futures::future::try_join_all(access.tenants.iter().map(|t| {
+) -> Result<Arc<LazySchema>, QueryError> {
+    // One session per tenant, with (masked) tables and the views over them, built at once.
+    let per_tenant = futures::future::try_join_all(access.tenants.iter().map(|t| {
         let (config, runtime) = (config(), runtime.clone());
         async move {
             let tenant = warehouse.tenant(t)?;
             let manifest = manifest_of(&tenant, access)?;
-            let ctx = SessionContext::new_with_config_rt(config, runtime);
+            let schema = LazySchema::default();
             let mask = access.role == Role::Analyst;
-            register_tables(&ctx, &tenant, &manifest, mask).await?;
-            if access.role == Role::Admin {
-                register_audit_loads(&ctx, &tenant, &manifest).await?;
+            let opening = Opening {
+                root: warehouse.root().to_path_buf(),
+                tenant: t.clone(),
+                manifest: manifest.clone(),
+                config: config.clone(),
+                runtime: runtime.clone(),
+            };
+            for table in TABLES {
+                schema.add(table.name, TableType::Base, opening.table(table.name, mask));
             }
+            if access.role == Role::Admin {
+                schema.add(
+                    crate::access::AUDIT_LOADS,
+                    TableType::View,
+                    opening.audit_loads(),
+                );
+            }
+            let schema = Arc::new(schema);
+            let ctx = SessionContext::new_with_config_rt(config, runtime);
+            ctx.catalog("datafusion")
+                .ok_or_else(|| QueryError::internal("the session has no default catalog"))?
+                .register_schema("public", schema.clone())?;
             let (version, _, rules) = match access.rules_version {
                 Some(v) => tenant.rules_version(v)?,
                 None => tenant.rules()?,
@@ -257,43 +288,115 @@ async fn build_session(
             if !kept {
                 crate::views::register(&ctx, &rules, version).await?;
             }
-            Ok::<_, QueryError>((t.clone(), ctx))
+            Ok::<_, QueryError>((t.clone(), ctx, schema))
         }
     }))
     .await?;
 
-    let names = access.names();
-    if per_tenant.len() == 1 && access.role != Role::Viewer {
-        let (_, ctx) = per_tenant.remove(0);
-        return Ok((ctx, names));
+    if let [(_, _, schema)] = per_tenant.as_slice()
+        && access.role != Role::Viewer
+    {
+        return Ok(schema.clone());
     }
 
-    // A fresh session that holds only the allowed names; each is a view over the tenant
-    // sessions' plans (one tenant), or their union with the tenant's id first.
-    let session = SessionContext::new_with_config_rt(config(), runtime);
-    let several = per_tenant.len() > 1;
-    for &name in &names {
-        let mut union: Option<DataFrame> = None;
-        for (t, ctx) in &per_tenant {
-            let df = ctx.table(name).await?;
-            let df = if several {
-                let mut exprs = vec![lit(t.as_str()).alias("tenant_id")];
-                exprs.extend(df.schema().fields().iter().map(|f| column(f.name())));
-                df.select(exprs)?
-            } else {
-                df
-            };
-            union = Some(match union {
-                None => df,
-                // Tenants may weigh different indicators; by name, missing ones are null.
-                Some(u) => u.union_by_name(df)?,
-            });
-        }
-        if let Some(df) = union {
-            session.register_table(name, df.into_view())?;
-        }
+    // A schema that holds only the allowed names; each is a view over the tenant sessions'
+    // tables (one tenant), or their union with the tenant's id first, made when a query first
+    // names it.
+    let per_tenant: Arc<Vec<(String, SessionContext)>> =
+        Arc::new(per_tenant.into_iter().map(|(t, ctx, _)| (t, ctx)).collect());
+    let schema = LazySchema::default();
+    for name in access.names() {
+        let per_tenant = per_tenant.clone();
+        schema.add(
+            name,
+            TableType::View,
+            Box::new(move || {
+                let per_tenant = per_tenant.clone();
+                async move { union_of(&per_tenant, name).await }.boxed()
+            }),
+        );
     }
-    Ok((session, names))
+    Ok(Arc::new(schema))
+}
+
+/// `name` of every tenant session, with the tenant's id first when there are several.
+async fn union_of(
+    per_tenant: &[(String, SessionContext)],
+    name: &str,
+) -> Result<Arc<dyn TableProvider>, QueryError> {
+    let several = per_tenant.len() > 1;
+    let mut union: Option<DataFrame> = None;
+    for (t, ctx) in per_tenant {
+        let df = ctx.table(name).await?;
+        let df = if several {
+            let mut exprs = vec![lit(t.as_str()).alias("tenant_id")];
+            exprs.extend(df.schema().fields().iter().map(|f| column(f.name())));
+            df.select(exprs)?
+        } else {
+            df
+        };
+        union = Some(match union {
+            None => df,
+            // Tenants may weigh different indicators; by name, missing ones are null.
+            Some(u) => u.union_by_name(df)?,
+        });
+    }
+    let df = union.ok_or_else(|| QueryError::internal("a session without tenants"))?;
+    Ok(df.into_view())
+}
+
+/// What opening one of a tenant's tables needs, owned, so the opener can run whenever a query
+/// first names the table.
+#[derive(Clone)]
+struct Opening {
+    root: std::path::PathBuf,
+    tenant: String,
+    manifest: Manifest,
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+}
+
+impl Opening {
+    /// A context to build a provider in: the session's runtime (where the table's object store
+    /// is registered), without a reference back to the session.
+    fn context(&self) -> SessionContext {
+        SessionContext::new_with_config_rt(self.config.clone(), self.runtime.clone())
+    }
+
+    fn table(&self, name: &'static str, mask: bool) -> Opener {
+        let opening = self.clone();
+        Box::new(move || {
+            let opening = opening.clone();
+            async move {
+                let tenant = Warehouse::open(&opening.root)?.tenant(&opening.tenant)?;
+                let ctx = opening.context();
+                let delta = tenant.delta_at(name, &opening.manifest).await?;
+                let provider = delta_provider(&ctx, &tenant, name, delta).await?;
+                let def = TABLES
+                    .iter()
+                    .find(|t| t.name == name)
+                    .ok_or_else(|| QueryError::internal(format!("no table {name}")))?;
+                if mask && def.columns.iter().any(|c| c.mask.is_some()) {
+                    crate::access::masked(&ctx, def, provider)
+                } else {
+                    Ok(provider)
+                }
+            }
+            .boxed()
+        })
+    }
+
+    fn audit_loads(&self) -> Opener {
+        let opening = self.clone();
+        Box::new(move || {
+            let opening = opening.clone();
+            async move {
+                let tenant = Warehouse::open(&opening.root)?.tenant(&opening.tenant)?;
+                audit_loads(&opening.context(), &tenant, &opening.manifest).await
+            }
+            .boxed()
+        })
+    }
 }
 
 /// The configuration of every gridassess session: DataFusion's defaults, then any
@@ -340,13 +443,13 @@ pub(crate) async fn register_tables(
     Ok(())
 }
 
-/// Registers [`crate::access::AUDIT_LOADS`]: the tenant's load log (`_loads`) with each load's
+/// [`crate::access::AUDIT_LOADS`]: the tenant's load log (`_loads`) with each load's
 /// reconciliation (`_load_tables`), as of `manifest`.
-async fn register_audit_loads(
+async fn audit_loads(
     ctx: &SessionContext,
     tenant: &Tenant,
     manifest: &Manifest,
-) -> Result<(), QueryError> {
+) -> Result<Arc<dyn TableProvider>, QueryError> {
     let read = async |table: &str| -> Result<DataFrame, QueryError> {
         let delta = tenant.delta_at(table, manifest).await?;
         Ok(ctx.read_table(delta_provider(ctx, tenant, table, delta).await?)?)
@@ -381,8 +484,7 @@ async fn register_audit_loads(
             column("rules_version"),
             column("files"),
         ])?;
-    ctx.register_table(crate::access::AUDIT_LOADS, joined.into_view())?;
-    Ok(())
+    Ok(joined.into_view())
 }
 
 /// The provider a session reads a tenant's Delta `table` through: its files reachable from the
