@@ -2,11 +2,13 @@
 //! [`Access`] (whose tenants, which role, which rules version). The CLI's metric commands, the
 //! report, `sql`, the wire server and the benchmark all come through here.
 //!
-//! Building a session opens every Delta table and plans every view; the views then compute
-//! their rows on first read (see [`crate::views::materialized`]). Both are kept per user kind
-//! and committed state ([`SessionKey`]), so the next session of the same kind — every psql
-//! connection, every dashboard refresh — starts from the same providers and reads the views'
-//! rows from memory until a load or a rules change commits a new state.
+//! Building a session registers every Delta table, opened when a query first names it
+//! ([`crate::lazy_schema`]), and every view: the rows kept with the commit
+//! ([`crate::results`]), or views that compute their rows on first read (see
+//! [`crate::views::materialized`]). Both are kept per user kind and committed state
+//! ([`SessionKey`]), so the next session of the same kind — every psql connection, every
+//! dashboard refresh — starts from the same providers and reads the views' rows from memory
+//! until a load or a rules change commits a new state.
 
 use std::collections::HashMap;
 use std::path::Path;
