@@ -322,30 +322,26 @@ def p1(args, data, res):
 
     import pyarrow as pa
     key = "tenant_id" if len(data.counties) > 1 else None
-    for v, (cols, _) in p1_common.VIEWS.items():
-        lib_table = pq.read_table(os.path.join(work, "library", f"{v}.parquet"))
+
+    def library_rows(folder, v, cols):
+        """A view as gridassess-bench wrote it, with tenant_id first even for one county."""
+        table = pq.read_table(os.path.join(work, folder, f"{v}.parquet"))
         if key is None:
-            lib_table = lib_table.add_column(0, "tenant_id",
-                                             pa.array([data.counties[0]] * lib_table.num_rows))
-        ours = p1_common.rows_of(lib_table, ["tenant_id", *cols])
+            table = table.add_column(0, "tenant_id", pa.array([data.counties[0]] * table.num_rows))
+        return p1_common.rows_of(table, ["tenant_id", *cols])
+
+    for v, (cols, _) in p1_common.VIEWS.items():
+        ours = library_rows("library", v, cols)
         cli_rows = list(csv.reader(cli_out[v].splitlines()))[1:]
         if key is None:
             cli_rows = [[data.counties[0], *r] for r in cli_rows]
         cli_rows = sorted(tuple(p1_common.norm(x) for x in r) for r in cli_rows)
         res.check("P1", f"{v}: CLI = library ({len(ours)} rows)",
                   p1_common.compare(v, "library", ours, "CLI", cli_rows))
-        concurrently = pq.read_table(os.path.join(work, "together", f"{v}.parquet"))
-        if key is None:
-            concurrently = concurrently.add_column(
-                0, "tenant_id", pa.array([data.counties[0]] * concurrently.num_rows))
         res.check("P1", f"{v}: concurrent = one by one",
-                  p1_common.rows_of(concurrently, ["tenant_id", *cols]) == ours)
-        from_kept = pq.read_table(os.path.join(work, "kept", f"{v}.parquet"))
-        if key is None:
-            from_kept = from_kept.add_column(
-                0, "tenant_id", pa.array([data.counties[0]] * from_kept.num_rows))
+                  library_rows("together", v, cols) == ours)
         res.check("P1", f"{v}: kept results = computed on read",
-                  p1_common.rows_of(from_kept, ["tenant_id", *cols]) == ours)
+                  library_rows("kept", v, cols) == ours)
         for engine, folder in outputs.items():
             theirs = p1_common.rows_of(pq.read_table(os.path.join(folder, f"{v}.parquet")),
                                        ["county", *cols])

@@ -183,3 +183,27 @@ pub fn run_checks(folder: &str, script: &str, args: &[String], min_checks: usize
     let passed = report.lines().filter(|l| l.starts_with("ok ")).count();
     assert!(passed >= min_checks, "{passed} checks passed:\n{report}");
 }
+
+/// Sets tenant `t`'s rules version 2: the default rules plus a tier from 0 points, so the flag
+/// holder of a low-scoring township is paid too (¥100).
+pub fn set_rules_paying_low_flag_holders(w: &Warehouse) {
+    let shown = w.ok(&["rules", "show", "--tenant", "t"]);
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("rules.toml");
+    let edited = shown.replace(
+        "{ min_score = 85, rewards = [300, 250, 200] } ]",
+        "{ min_score = 85, rewards = [300, 250, 200] },\n          { min_score = 0, rewards = [100] } ]",
+    );
+    assert_ne!(
+        edited, shown,
+        "the default rules' tiers are written as this expects"
+    );
+    std::fs::write(&file, edited).expect("write");
+    w.ok(&[
+        "rules",
+        "set",
+        "--tenant",
+        "t",
+        file.to_str().expect("path"),
+    ]);
+}

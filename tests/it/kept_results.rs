@@ -156,24 +156,7 @@ fn each_commit_keeps_its_own_results() {
     let v1 = w2.ok(&[
         "assess", "--tenant", "t", "--period", "2024-B1", "--format", "csv",
     ]);
-    let shown = w2.ok(&["rules", "show", "--tenant", "t"]);
-    let dir = tempfile::tempdir().expect("dir");
-    let file = dir.path().join("rules.toml");
-    fs::write(
-        &file,
-        shown.replace(
-            "{ min_score = 85, rewards = [300, 250, 200] } ]",
-            "{ min_score = 85, rewards = [300, 250, 200] },\n          { min_score = 0, rewards = [100] } ]",
-        ),
-    )
-    .expect("write");
-    w2.ok(&[
-        "rules",
-        "set",
-        "--tenant",
-        "t",
-        file.to_str().expect("path"),
-    ]);
+    crate::common::set_rules_paying_low_flag_holders(&w2);
     assert_eq!(kept(&w2).len(), 2, "one set per rules version");
     let v2 = w2.ok(&[
         "assess", "--tenant", "t", "--period", "2024-B1", "--format", "csv",

@@ -92,24 +92,7 @@ fn a_period_can_be_recomputed_under_an_earlier_rules_version() {
     let input = crate::common::fixtures().join("valid/gbk_chinese/input");
     w.ok(&["ingest", "--tenant", "t", input.to_str().expect("path")]);
     // Version 2 pays the flag holder of a low-scoring township too: a tier from 0 points.
-    let shown = w.ok(&["rules", "show", "--tenant", "t"]);
-    let dir = tempfile::tempdir().expect("dir");
-    let file = dir.path().join("rules.toml");
-    fs::write(
-        &file,
-        shown.replace(
-            "{ min_score = 85, rewards = [300, 250, 200] } ]",
-            "{ min_score = 85, rewards = [300, 250, 200] },\n          { min_score = 0, rewards = [100] } ]",
-        ),
-    )
-    .expect("write");
-    w.ok(&[
-        "rules",
-        "set",
-        "--tenant",
-        "t",
-        file.to_str().expect("path"),
-    ]);
+    crate::common::set_rules_paying_low_flag_holders(&w);
     let q = |extra: &[&str]| {
         let mut args = vec![
             "assess", "--tenant", "t", "--period", "2024-B1", "--format", "csv",
