@@ -28,6 +28,10 @@ const fn ev(canonical: &'static str, spellings: &'static [&'static str]) -> Enum
     }
 }
 
+/// The deepest level of the grid (SPEC: county 0 … household cell 5). With each unit's parent
+/// exactly one level up, no unit has more ancestors above it than this.
+pub const DEEPEST_GRID_LEVEL: i64 = 5;
+
 /// What a column holds, and so how a cell is parsed and stored.
 #[derive(Debug)]
 pub enum ColumnType {
@@ -273,7 +277,10 @@ pub static TABLES: &[TableDef] = &[
             col(
                 "level",
                 "网格级别",
-                ColumnType::Int { min: 0, max: 5 },
+                ColumnType::Int {
+                    min: 0,
+                    max: DEEPEST_GRID_LEVEL,
+                },
                 true,
             ),
             col("name", "名称", ColumnType::Text, true),

@@ -1,7 +1,7 @@
 //! Views computed once per session and then read from memory.
 //!
 //! A DataFusion view is re-planned and recomputed inside every query that names it, and the
-//! metric views name each other: every roll-up recomputes the recursive `grid_closure`,
+//! metric views name each other: every roll-up recomputes `grid_closure`,
 //! `red_flag_year` recomputes the whole ranking, a dashboard recomputes its view on every
 //! refresh. Over committed (immutable) tables a view's rows cannot change, so each view here is
 //! computed the first time a query reads it and its batches are kept for the session's life —
