@@ -18,6 +18,7 @@ use arrow::datatypes::{
 };
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::FunctionRegistry;
+use datafusion::execution::SessionStateDefaults;
 use datafusion::logical_expr::interval_arithmetic::Interval;
 use datafusion::logical_expr::preimage::PreimageResult;
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
@@ -64,6 +65,27 @@ pub fn bound_functions(ctx: &SessionContext, limits: &Limits) -> Result<()> {
         }));
     }
     Ok(())
+}
+
+/// The byte bound `udf` was registered with, when it is one of [`BOUNDED`]'s wrappers: what a
+/// plan sent to a cluster carries beside the function's name (see [`crate::cluster`]).
+pub(crate) fn bound_of(udf: &ScalarUDF) -> Option<u128> {
+    udf.inner().downcast_ref::<Bounded>().map(|b| b.max_bytes)
+}
+
+/// The wrapper [`bound_functions`] registers for `name`, refusing past `max_bytes`, around
+/// DataFusion's own function of that name: how an executor rebuilds a bounded function it
+/// received. `None` when `name` is not bounded, or DataFusion has no such function.
+pub(crate) fn bounded(name: &str, max_bytes: u128) -> Option<Arc<ScalarUDF>> {
+    let (_, bound) = BOUNDED.iter().find(|(n, _)| *n == name)?;
+    let inner = SessionStateDefaults::default_scalar_functions()
+        .into_iter()
+        .find(|f| f.name() == name)?;
+    Some(Arc::new(ScalarUDF::new_from_impl(Bounded {
+        inner,
+        bound: *bound,
+        max_bytes,
+    })))
 }
 
 /// A function that first checks how much it may build (see the module's comment).

@@ -71,6 +71,16 @@ pub enum QueryError {
     /// The tenant's committed tables could not be read.
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
+    /// The cluster the process runs its queries on (`--cluster`) did not answer.
+    #[error(
+        "cannot reach the cluster's scheduler at {scheduler} ({reason}); is `gridassess cluster scheduler` running there, and its port open to this machine?"
+    )]
+    ClusterUnreachable {
+        /// The scheduler's address (`df://HOST:PORT`).
+        scheduler: String,
+        /// Why, as the network said.
+        reason: String,
+    },
 }
 
 /// Which rule refused a query before it ran.
@@ -159,6 +169,7 @@ impl QueryError {
             QueryError::Refused { kind, .. } => kind.sqlstate(),
             QueryError::Internal { .. } => "XX000",
             QueryError::Warehouse(_) => "58000",
+            QueryError::ClusterUnreachable { .. } => "08001",
         }
     }
 }

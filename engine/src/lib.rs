@@ -9,6 +9,7 @@
 
 pub mod access;
 mod bounded_functions;
+pub mod cluster;
 mod constant_filters;
 pub mod error;
 pub mod guard;

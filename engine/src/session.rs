@@ -117,34 +117,55 @@ async fn open_context(
     }
     let limits = limits.unwrap_or_default();
     let runtime = guard::runtime_for(&access.tenants, &limits)?;
-    let config = config()?;
+    let cluster = crate::cluster::scheduler();
+    let config = match cluster {
+        Some(scheduler) => {
+            crate::cluster::reach(scheduler).await?;
+            crate::cluster::config(config()?)
+        }
+        None => config()?,
+    };
     let config = || config.clone();
 
-    let key = SessionKey::of(warehouse, access, &limits)?;
+    let key = SessionKey::of(warehouse, access, &limits, cluster.is_some())?;
     let schema = match cache::get(&key) {
         Some(schema) => schema,
         None => {
-            let schema = build_session(warehouse, access, config, runtime.clone()).await?;
+            let schema = build_session(
+                warehouse,
+                access,
+                config,
+                runtime.clone(),
+                cluster.is_some(),
+            )
+            .await?;
             cache::put(key, schema.clone());
             schema
         }
     };
-    let session = session_over(config(), runtime, &schema)?;
+    let session = session_over(config(), runtime, &schema, cluster).await?;
     bound_functions(&session, &limits)?;
     Ok((session, limits))
 }
 
 /// What makes two sessions the same: the user's tenants and role, each tenant's committed
-/// generation and rules version, and the memory pool their tables were registered under.
+/// generation and rules version, the memory pool their tables were registered under, and whether
+/// the tables are read in place or by a cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct SessionKey {
     access: Access,
     state: Vec<(u64, u32)>,
     memory_mb: u64,
+    on_cluster: bool,
 }
 
 impl SessionKey {
-    fn of(warehouse: &Warehouse, access: &Access, limits: &Limits) -> Result<Self, QueryError> {
+    fn of(
+        warehouse: &Warehouse,
+        access: &Access,
+        limits: &Limits,
+        on_cluster: bool,
+    ) -> Result<Self, QueryError> {
         let mut state = Vec::with_capacity(access.tenants.len());
         for t in &access.tenants {
             let tenant = warehouse.tenant(t)?;
@@ -158,6 +179,7 @@ impl SessionKey {
             access: access.clone(),
             state,
             memory_mb: limits.memory_mb,
+            on_cluster,
         })
     }
 }
@@ -224,13 +246,17 @@ mod cache {
 }
 
 /// A session whose `public` schema is `schema` (a fork of it, so what the session registers
-/// later stays its own).
-fn session_over(
+/// later stays its own), executing here or on `cluster`.
+async fn session_over(
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
     schema: &LazySchema,
+    cluster: Option<&crate::cluster::Scheduler>,
 ) -> Result<SessionContext, QueryError> {
-    let session = SessionContext::new_with_config_rt(config, runtime);
+    let session = match cluster {
+        Some(scheduler) => crate::cluster::context(scheduler, config, runtime).await?,
+        None => SessionContext::new_with_config_rt(config, runtime),
+    };
     let catalog = session
         .catalog("datafusion")
         .ok_or_else(|| QueryError::internal("the session has no default catalog"))?;
@@ -240,12 +266,14 @@ fn session_over(
 
 /// Registers what `access` may see of its tenants; returns the schema that holds it. Tables are
 /// opened when a query first names them ([`LazySchema`]); the views are the kept results, or
-/// views computed on first read.
+/// views computed on first read. For a cluster, tables are their committed files and views are
+/// inlined into each query (see [`crate::cluster`]).
 async fn build_session(
     warehouse: &Warehouse,
     access: &Access,
     config: impl Fn() -> SessionConfig,
     runtime: Arc<RuntimeEnv>,
+    on_cluster: bool,
 ) -> Result<Arc<LazySchema>, QueryError> {
     // One session per tenant, with (masked) tables and the views over them, built at once.
     let per_tenant = futures::future::try_join_all(access.tenants.iter().map(|t| {
@@ -261,6 +289,7 @@ async fn build_session(
                 manifest: manifest.clone(),
                 config: config.clone(),
                 runtime: runtime.clone(),
+                on_cluster,
             };
             for table in TABLES {
                 schema.add(table.name, TableType::Base, opening.table(table.name, mask));
@@ -281,6 +310,10 @@ async fn build_session(
                 Some(v) => tenant.rules_version(v)?,
                 None => tenant.rules()?,
             };
+            if on_cluster {
+                crate::views::register_inline(&ctx, &rules, version).await?;
+                return Ok::<_, QueryError>((t.clone(), ctx, schema));
+            }
             // The rows kept with the commit when there are any; computed on first read if not.
             let kept = tenant
                 .stored_results(&crate::results::key(manifest.generation, version, &rules))
@@ -356,6 +389,7 @@ struct Opening {
     manifest: Manifest,
     config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
+    on_cluster: bool,
 }
 
 impl Opening {
@@ -373,7 +407,8 @@ impl Opening {
                 let tenant = Warehouse::open(&opening.root)?.tenant(&opening.tenant)?;
                 let ctx = opening.context();
                 let delta = tenant.delta_at(name, &opening.manifest).await?;
-                let provider = delta_provider(&ctx, &tenant, name, delta).await?;
+                let provider =
+                    delta_provider(&ctx, &tenant, name, delta, opening.on_cluster).await?;
                 let def = TABLES
                     .iter()
                     .find(|t| t.name == name)
@@ -394,7 +429,8 @@ impl Opening {
             let opening = opening.clone();
             async move {
                 let tenant = Warehouse::open(&opening.root)?.tenant(&opening.tenant)?;
-                audit_loads(&opening.context(), &tenant, &opening.manifest).await
+                let ctx = opening.context();
+                audit_loads(&ctx, &tenant, &opening.manifest, opening.on_cluster).await
             }
             .boxed()
         })
@@ -434,7 +470,7 @@ pub(crate) async fn register_tables(
     )
     .await?;
     for (table, delta) in TABLES.iter().zip(opened) {
-        let provider = delta_provider(ctx, tenant, table.name, delta).await?;
+        let provider = delta_provider(ctx, tenant, table.name, delta, false).await?;
         let provider = if mask && table.columns.iter().any(|c| c.mask.is_some()) {
             crate::access::masked(ctx, table, provider)?
         } else {
@@ -451,10 +487,11 @@ async fn audit_loads(
     ctx: &SessionContext,
     tenant: &Tenant,
     manifest: &Manifest,
+    on_cluster: bool,
 ) -> Result<Arc<dyn TableProvider>, QueryError> {
     let read = async |table: &str| -> Result<DataFrame, QueryError> {
         let delta = tenant.delta_at(table, manifest).await?;
-        Ok(ctx.read_table(delta_provider(ctx, tenant, table, delta).await?)?)
+        Ok(ctx.read_table(delta_provider(ctx, tenant, table, delta, on_cluster).await?)?)
     };
     let loads = read(warehouse::LOADS_TABLE).await?;
     let tables = read(warehouse::LOAD_TABLES_TABLE).await?.select(vec![
@@ -490,16 +527,21 @@ async fn audit_loads(
 }
 
 /// The provider a session reads a tenant's Delta `table` through: its files reachable from the
-/// session, and filters without a column kept above the scan ([`ConstantFiltersAbove`]).
+/// session, and filters without a column kept above the scan ([`ConstantFiltersAbove`]). For a
+/// cluster, the Parquet files of the committed version ([`crate::cluster::committed_files`]).
 async fn delta_provider(
     ctx: &SessionContext,
     tenant: &Tenant,
     table: &str,
     delta: deltalake::DeltaTable,
+    on_cluster: bool,
 ) -> Result<Arc<dyn TableProvider>, QueryError> {
     delta
         .update_datafusion_session(&ctx.state())
         .map_err(|e| delta_err(&tenant.table_path(table), e))?;
+    if on_cluster {
+        return crate::cluster::committed_files(ctx, &delta, &tenant.table_path(table)).await;
+    }
     Ok(Arc::new(ConstantFiltersAbove(
         delta.table_provider().await?,
     )))
