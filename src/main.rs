@@ -33,6 +33,17 @@ struct Cli {
     #[arg(long, global = true, value_name = "LOAD")]
     as_of: Option<u64>,
 
+    /// Run the query commands (assess, coverage, attendance, points, grid, sql, report, serve)
+    /// on an Apache DataFusion Ballista cluster started with `gridassess cluster`: the same
+    /// answers, computed by its executors.
+    #[arg(
+        long,
+        global = true,
+        env = "GRIDASSESS_CLUSTER",
+        value_name = "df://HOST:PORT"
+    )]
+    cluster: Option<engine::cluster::Scheduler>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -209,6 +220,9 @@ enum Command {
         #[arg(long, default_value_t = server::AdmissionLimits::default().failures_before_lockout)]
         lockout_after: u32,
     },
+    /// Start the processes of a cluster, for when one machine is not enough (see `--cluster`).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// The sample county end to end: load, rank, write the metrics and the report.
     Demo {
         #[arg(long, default_value = "demo")]
@@ -303,6 +317,39 @@ enum TenantCommand {
         #[arg(long)]
         max_function_output_mb: Option<u64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Start a scheduler: it splits each query of a `--cluster` client into stages and hands
+    /// them to its executors. Keep its port on a trusted network: the cluster checks no
+    /// passwords (users and roles are checked by the client that plans the query).
+    Scheduler {
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        listen: std::net::SocketAddr,
+    },
+    /// Start an executor that reads the warehouse (`--warehouse`, at the same path as every
+    /// client sees it) and runs the scheduler's tasks.
+    Executor {
+        /// The scheduler to register with: HOST:PORT or df://HOST:PORT.
+        #[arg(long, value_parser = scheduler_address)]
+        scheduler: engine::cluster::Scheduler,
+        /// Where it serves its results; the next port takes its tasks.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: std::net::SocketAddr,
+        /// Tasks it runs at once (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        slots: usize,
+    },
+}
+
+/// A scheduler given as HOST:PORT (as `cluster scheduler --listen` printed it) or df://HOST:PORT.
+fn scheduler_address(s: &str) -> Result<engine::cluster::Scheduler, String> {
+    if s.contains("://") {
+        s.parse()
+    } else {
+        format!("df://{s}").parse()
+    }
 }
 
 #[derive(Debug, Subcommand)]

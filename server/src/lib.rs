@@ -6,6 +6,7 @@
 
 pub mod admission;
 mod audit;
+pub mod cluster;
 mod message_limit;
 pub mod users;
 mod web;

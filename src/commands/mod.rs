@@ -26,6 +26,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             )
             .exit();
     }
+    if let Some(scheduler) = cli.cluster {
+        if !reads_as_of(&cli.command) && !matches!(cli.command, Command::Serve { .. }) {
+            use clap::CommandFactory;
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--cluster is for the query commands (assess, coverage, attendance, points, grid, sql, report, serve); loads and the cluster's own processes run here",
+                )
+                .exit();
+        }
+        engine::cluster::run_on(scheduler)?;
+    }
     match cli.command {
         Command::Init => tenant::init(&wh),
         Command::Tenant(cmd) => tenant::run(&wh, cmd).await,
@@ -158,7 +170,38 @@ pub async fn run(cli: Cli) -> Result<()> {
             query,
         } => sql::run(&wh, &tenant, role, as_of, query.as_deref(), &out.output()).await,
         Command::User(cmd) => users::run(&wh, cmd),
+        Command::Cluster(cmd) => cluster(&wh, cmd).await,
     }
+}
+
+/// `gridassess cluster …`: runs the process until it is stopped.
+async fn cluster(wh: &std::path::Path, cmd: crate::ClusterCommand) -> Result<()> {
+    let process = async {
+        match cmd {
+            crate::ClusterCommand::Scheduler { listen } => {
+                eprintln!("cluster scheduler listening on {listen} (df://{listen})");
+                server::cluster::scheduler(listen).await
+            }
+            crate::ClusterCommand::Executor {
+                scheduler,
+                listen,
+                slots,
+            } => {
+                eprintln!("cluster executor on {listen}, registering with {scheduler}");
+                let options = server::cluster::ExecutorOptions {
+                    scheduler,
+                    listen,
+                    slots,
+                };
+                server::cluster::executor(wh, options).await
+            }
+        }
+    };
+    tokio::select! {
+        stopped = process => stopped?,
+        () = shutdown_signal() => eprintln!("stopped"),
+    }
+    Ok(())
 }
 
 /// Computes and keeps the metric results of `tenant`'s committed state (see

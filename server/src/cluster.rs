@@ -1,0 +1,133 @@
+//! The processes of a gridassess cluster (`gridassess cluster scheduler|executor`): Apache
+//! DataFusion Ballista's scheduler and executor, started from this binary so that both speak
+//! gridassess' plans (the codec of [`engine::cluster`]: the guard's bounded functions travel
+//! with their bound).
+//!
+//! A client (`gridassess --cluster df://HOST:PORT …`) plans each query in its own process, for
+//! its own user: only that user's tenants, masked by role, go into the plan. The scheduler splits
+//! the plan into stages; executors read the committed Parquet files the plan names and shuffle
+//! between stages. So every process must reach the warehouse at the same path (a shared
+//! filesystem), and the scheduler's and executors' ports belong on a trusted network: Ballista
+//! authenticates no one, which is why the users and their roles stay with the client.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::{SchedulerConfig, TaskDistributionPolicy};
+use ballista_scheduler::scheduler_process::start_server;
+use engine::cluster::{Codec, Scheduler};
+
+/// What a cluster process could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// Ballista refused its configuration, or stopped with an error.
+    #[error("the {process} stopped: {source}")]
+    Ballista {
+        /// "scheduler" or "executor".
+        process: &'static str,
+        /// Ballista's error.
+        #[source]
+        source: ballista_core::error::BallistaError,
+    },
+    /// The executor cannot read the warehouse it was told to serve.
+    #[error("the executor cannot read the warehouse {}: {source}", path.display())]
+    Warehouse {
+        /// The folder given.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: warehouse::WarehouseError,
+    },
+    /// Its working folder (shuffle files) could not be made.
+    #[error("cannot make the executor's working folder: {0}")]
+    WorkDir(#[source] std::io::Error),
+    /// Two listening ports are needed, and the second one would not fit.
+    #[error("the executor listens on {0} and the next port for its tasks; choose a lower port")]
+    Port(SocketAddr),
+}
+
+/// Runs a scheduler on `listen` until the process is stopped.
+pub async fn scheduler(listen: SocketAddr) -> Result<(), ClusterError> {
+    let codec = Arc::new(Codec::default());
+    let config = SchedulerConfig {
+        bind_host: listen.ip().to_string(),
+        bind_port: listen.port(),
+        external_host: listen.ip().to_string(),
+        // One task to each executor in turn: a county's queries are short, and Ballista's
+        // default (fill one executor's slots first) leaves the second machine idle.
+        task_distribution: TaskDistributionPolicy::RoundRobin,
+        override_logical_codec: Some(codec.clone()),
+        override_physical_codec: Some(codec),
+        ..SchedulerConfig::default()
+    };
+    let ballista = |source| ClusterError::Ballista {
+        process: "scheduler",
+        source,
+    };
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(ballista)?;
+    tracing::info!(%listen, "cluster scheduler listening");
+    start_server(cluster, listen, Arc::new(config))
+        .await
+        .map_err(ballista)
+}
+
+/// What an executor is told at start.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// The scheduler it registers with.
+    pub scheduler: Scheduler,
+    /// Where it serves its results (Arrow Flight); the next port takes its tasks (gRPC).
+    pub listen: SocketAddr,
+    /// Tasks it runs at once (0: one per core).
+    pub slots: usize,
+}
+
+/// Runs an executor of `warehouse`'s tables until the process is stopped (or the scheduler
+/// tells it to stop).
+pub async fn executor(warehouse: &Path, options: ExecutorOptions) -> Result<(), ClusterError> {
+    // A plan names the committed files by their path: an executor that cannot read the
+    // warehouse there would fail every task it takes, so it refuses to start instead.
+    warehouse::Warehouse::open(warehouse).map_err(|source| ClusterError::Warehouse {
+        path: warehouse.to_path_buf(),
+        source,
+    })?;
+    let grpc_port = options
+        .listen
+        .port()
+        .checked_add(1)
+        .ok_or(ClusterError::Port(options.listen))?;
+    // Shuffle files live here while a job needs them, and go with the process.
+    let work_dir = tempfile::Builder::new()
+        .prefix("gridassess-executor-")
+        .tempdir()
+        .map_err(ClusterError::WorkDir)?;
+    let codec = Arc::new(Codec::default());
+    let ip = options.listen.ip();
+    let config = ExecutorProcessConfig {
+        bind_host: ip.to_string(),
+        // An executor listening on every interface is reached at the address the scheduler
+        // sees its registration come from.
+        external_host: (!ip.is_unspecified()).then(|| ip.to_string()),
+        port: options.listen.port(),
+        grpc_port,
+        scheduler_host: options.scheduler.host().to_string(),
+        scheduler_port: options.scheduler.port(),
+        vcores: options.slots,
+        work_dir: Some(work_dir.path().to_string_lossy().into_owned()),
+        override_logical_codec: Some(codec.clone()),
+        override_physical_codec: Some(codec),
+        ..ExecutorProcessConfig::default()
+    };
+    tracing::info!(listen = %options.listen, scheduler = %options.scheduler, "cluster executor starting");
+    let result = start_executor_process(Arc::new(config)).await;
+    drop(work_dir);
+    result.map_err(|source| ClusterError::Ballista {
+        process: "executor",
+        source,
+    })
+}
