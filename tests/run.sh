@@ -3,8 +3,9 @@
 # every test of the workspace. Arguments go to `cargo test` (e.g. `tests/run.sh -p engine`).
 #
 # The tests talk to real programs: DuckDB and Polars re-compute every metric, openpyxl reads
-# the workbook back, psycopg and psql talk to the SQL server, Chromium opens the HTML report and
-# (through chromium-driver and selenium) drives the web console.
+# the workbook back, deltalake (delta-rs) reads the warehouse's tables, psycopg and psql talk to
+# the SQL server, Chromium opens the HTML report and (through chromium-driver and selenium)
+# drives the web console.
 # The Python modules go into a virtual environment under the build directory (nothing is
 # installed into the system's Python); Chromium, psql (and Python's venv module, where Debian
 # splits it off) come from apt when they are missing and this user may install packages (root,
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target"
 venv="$(cd "$target" && pwd)/test-python"
-modules=(duckdb polars pyarrow openpyxl "psycopg[binary]" selenium)
+modules=(duckdb polars pyarrow openpyxl "psycopg[binary]" selenium deltalake)
 
 step() { printf '== %s\n' "$1" >&2; }
 

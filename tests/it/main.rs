@@ -5,6 +5,7 @@ mod common;
 mod atomic_load;
 mod bench_smoke;
 mod cli_errors;
+mod cluster;
 mod demo;
 mod differential;
 mod fixtures;
