@@ -24,6 +24,9 @@ of --runs with --threads threads for every engine:
   P6  `gridassess serve`: p50/p95 of a dashboard query under 20 concurrent psycopg clients.
   P7  every metric command of one county as a process of its own, after the load kept the
       county's results: what a county office waits for.
+  P8  P2's query in-process, then on a Ballista cluster started on this machine from the same
+      build (`gridassess cluster`): one executor with every core, then two sharing them. The
+      peak RSS is the client's plus the scheduler's and the executors'.
 
 Each engine runs in a child process of its own, so its peak RSS is its own. The table goes to
 stdout and to bench/results/<date>-<scale>.md. With --check the timings are not reported:
@@ -31,6 +34,7 @@ only whether every engine's results are equal (exit status 1 when not).
 """
 
 import argparse
+import contextlib
 import csv
 import datetime
 import json
@@ -49,10 +53,10 @@ sys.path.insert(0, HERE)
 
 import p1_common  # noqa: E402
 
-PHASES = ["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
+PHASES = ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"]
 # P1 (the whole assessment) is measured at city scale and below; P3 is defined on ~5 M rows (a
 # city's point entries). A province is for P2's 100 M+ rows, and loads only its first county.
-DEFAULT_PHASES = {"province": ["P2", "P4", "P5", "P6", "P7"]}
+DEFAULT_PHASES = {"province": ["P2", "P4", "P5", "P6", "P7", "P8"]}
 
 
 def log(msg):
@@ -662,6 +666,95 @@ def p7(args, data, res):
         res.check("P7", f"{' '.join(argv)}: answered ({len(out.splitlines()) - 1} rows)",
                   len(out.splitlines()) > 1)
         res.add("P7", f"gridassess {' '.join(argv)}", times, rss)
+
+
+def free_ports():
+    """A local port nothing listens on, with the next one free too (an executor takes both)."""
+    import socket
+    while True:
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                    return port
+                except OSError:
+                    continue
+
+
+@contextlib.contextmanager
+def ballista_cluster(data, executors, slots):
+    """A scheduler and `executors` executors (`slots` tasks each) of this build, on local
+    ports; yields the cluster's address and the processes."""
+    import socket
+    logs = tempfile.mkdtemp(prefix="cluster-", dir=data.dir)
+    env = dict(data.env, GRIDASSESS_LOG="warn,ballista_executor=info")
+    procs = []
+
+    def spawn(name, argv):
+        log_path = os.path.join(logs, f"{name}.log")
+        with open(log_path, "w") as f:
+            p = subprocess.Popen([data.binary, *argv], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=f)
+        procs.append((p, log_path))
+        return p, log_path
+
+    def wait(what, done, p, log_path):
+        deadline = time.time() + 60
+        while not done():
+            if p.poll() is not None or time.time() > deadline:
+                raise SystemExit(f"the cluster's {what} did not start:\n"
+                                 f"{open(log_path).read()[-3000:]}")
+            time.sleep(0.1)
+
+    def listening(port):
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        port = free_ports()
+        p, path = spawn("scheduler", ["cluster", "scheduler", "--listen", f"127.0.0.1:{port}"])
+        wait("scheduler", lambda: listening(port), p, path)
+        for i in range(executors):
+            p, path = spawn(f"executor-{i}", [
+                "cluster", "executor", "--scheduler", f"127.0.0.1:{port}",
+                "--listen", f"127.0.0.1:{free_ports()}", "--slots", str(slots)])
+            wait("executor", lambda: "Executor registration succeed" in open(path).read(),
+                 p, path)
+        yield f"df://127.0.0.1:{port}", [p for p, _ in procs]
+    finally:
+        for p, _ in procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(logs, ignore_errors=True)
+
+
+def p8(args, data, res):
+    """P2's query in-process and on a Ballista cluster of this machine; results checked equal."""
+    import pyarrow.parquet as pq
+    work = tempfile.mkdtemp(prefix="P8-", dir=data.dir)
+    label = "attendance per branch per month"
+    keys = ["county", "branch_id", "month"]
+    here = os.path.join(work, "in-process.parquet")
+    r = bench_binary(args, ["parquet", "--root", data.root, "--sql", P2_SQL, "--out", here])
+    res.add("P8", f"gridassess in-process — {label}", r["times"], r["peak_rss_mb"])
+    base = statistics.median(r["times"])
+    want = pq.read_table(here)
+    for executors in (1, 2):
+        slots = max(1, args.threads // executors)
+        out = os.path.join(work, f"cluster-{executors}.parquet")
+        with ballista_cluster(data, executors, slots) as (address, procs):
+            r = bench_binary(args, ["parquet", "--root", data.root, "--sql", P2_SQL,
+                                    "--out", out, "--cluster", address])
+            rss = r["peak_rss_mb"] + sum(peak_rss_mb(p.pid) or 0 for p in procs)
+        t = statistics.median(r["times"])
+        res.add("P8", f"gridassess on {executors} executor{'s' if executors > 1 else ''} × "
+                      f"{slots} slot{'s' if slots > 1 else ''} — {label}", r["times"], rss,
+                f"{t / base:.2f}× in-process")
+        res.check("P8", f"{label}: {executors} executor(s) = in-process ({want.num_rows} rows)",
+                  same_table(want, pq.read_table(out), keys))
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _has_user(data, user):

@@ -69,6 +69,10 @@ enum Command {
         /// Writes the result of the last run to this Parquet file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Runs the query on this Ballista cluster (`gridassess cluster`) instead of in
+        /// this process: planned here, executed by the cluster's executors.
+        #[arg(long, value_name = "df://HOST:PORT")]
+        cluster: Option<engine::cluster::Scheduler>,
     },
 }
 
@@ -99,9 +103,12 @@ fn main() -> Result<()> {
                 )
                 .await
             }
-            Command::Parquet { root, sql, out } => {
-                parquet_runs(&cli, root, sql, out.as_deref()).await
-            }
+            Command::Parquet {
+                root,
+                sql,
+                out,
+                cluster,
+            } => parquet_runs(&cli, root, sql, out.as_deref(), cluster.as_ref()).await,
         }
     })?;
     let mut report = report;
@@ -206,6 +213,7 @@ async fn parquet_runs(
     root: &Path,
     sql: &str,
     out: Option<&Path>,
+    cluster: Option<&engine::cluster::Scheduler>,
 ) -> Result<serde_json::Value> {
     let tables = parquet_tables(root)?;
     let mut times = Vec::new();
@@ -214,7 +222,14 @@ async fn parquet_runs(
     for _ in 0..cli.runs {
         let start = Instant::now();
         let config = engine::session::config()?.with_target_partitions(cli.threads);
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = match cluster {
+            Some(scheduler) => {
+                let runtime = Arc::new(datafusion::execution::runtime_env::RuntimeEnv::default());
+                engine::cluster::context(scheduler, engine::cluster::config(config), runtime)
+                    .await?
+            }
+            None => SessionContext::new_with_config(config),
+        };
         for table in &tables {
             let suffix = format!("/{table}.parquet");
             let options = ParquetReadOptions::default()

@@ -1,7 +1,8 @@
 //! The benchmark's smoke run: `bench/run.py --check` at sample scale, with the binaries of
 //! this build. It times nothing worth reading; it proves every phase still runs and that
 //! gridassess, DuckDB and Polars compute the same results (P1 every metric, P2 the attendance
-//! group-by, P3 the township ranks). Needs python3 with duckdb, polars, pyarrow and psycopg;
+//! group-by, P3 the township ranks, P8 the group-by on a Ballista cluster of one and of two
+//! executors). Needs python3 with duckdb, polars, pyarrow and psycopg;
 //! `.ci/run` installs them.
 
 use std::path::Path;
@@ -36,9 +37,9 @@ fn the_benchmark_runs_and_every_engine_agrees_on_the_sample() {
     assert!(out.status.success(), "{report}\n{log}");
     // P1: 10 views × (CLI, concurrent, kept results, DuckDB, Polars); P2: 2; P3: 4; P4: 3
     // (every row of the GBK CSV, Parquet and xlsx inputs loaded); P5: 1; P6: 2; P7: 9 metric
-    // commands answered.
+    // commands answered; P8: 2 (one and two executors, each equal to in-process).
     assert!(
-        report.contains("Results checked equal: 71 of 71."),
+        report.contains("Results checked equal: 73 of 73."),
         "{report}\n{log}"
     );
 }
