@@ -153,6 +153,15 @@ fn ok(warehouse: &Path, cluster: Option<&str>, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
+/// Asserts that `out` failed and that its stderr says `says`.
+fn assert_refused(out: &std::process::Output, says: &str, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains(says),
+        "{what} was not refused with {says:?}: {stderr}"
+    );
+}
+
 /// Every metric command of the sample county (tenant a), as the CLI's CSV.
 const METRICS: &[&[&str]] = &[
     &["assess", "--tenant", "a", "--period", "2024-B6"],
@@ -248,10 +257,10 @@ fn the_sample_countys_every_metric_on_two_executors_equals_the_in_process_answer
                 "SELECT length(repeat(name, 1000000)) FROM members",
             ],
         );
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            !out.status.success() && stderr.contains("max_function_output_mb"),
-            "repeat was not refused ({cluster:?}): {stderr}"
+        assert_refused(
+            &out,
+            "max_function_output_mb",
+            &format!("repeat ({cluster:?})"),
         );
     }
 
@@ -378,10 +387,7 @@ fn cluster_flags_are_checked_before_anything_runs() {
             "choose a lower port",
         ),
     ] {
-        let out = w.run(args);
-        assert!(!out.status.success(), "{args:?} succeeded");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert_refused(&w.run(args), says, &format!("{args:?}"));
     }
     // An executor refuses to start where the warehouse cannot be read.
     let out = bin()
@@ -396,10 +402,10 @@ fn cluster_flags_are_checked_before_anything_runs() {
         ])
         .output()
         .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("cannot read the warehouse"),
-        "{stderr}"
+    assert_refused(
+        &out,
+        "cannot read the warehouse",
+        "an executor without a warehouse",
     );
     // A cluster that is not there: the query fails, naming the cluster.
     let out = w.run(&[
@@ -410,22 +416,17 @@ fn cluster_flags_are_checked_before_anything_runs() {
         "t",
         "SELECT count(*) FROM branches",
     ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("cannot reach the cluster's scheduler at df://"),
-        "{stderr}"
+    assert_refused(
+        &out,
+        "cannot reach the cluster's scheduler at df://",
+        "no scheduler",
     );
 }
 
 #[test]
 fn another_engine_reads_the_committed_rows_no_more_and_no_fewer() {
     let w = Warehouse::new();
-    w.ok(&[
-        "ingest",
-        "--tenant",
-        "t",
-        datasets::sample_dir().to_str().expect("path"),
-    ]);
+    w.load_sample();
     let keys: serde_json::Map<String, serde_json::Value> = model::schema::TABLES
         .iter()
         .map(|t| (t.name.to_string(), serde_json::json!(t.primary_key)))

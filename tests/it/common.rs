@@ -53,6 +53,16 @@ impl Warehouse {
         self.command(args).output().expect("run gridassess")
     }
 
+    /// Loads the bundled sample county into `t`; returns the load's report.
+    pub fn load_sample(&self) -> String {
+        self.ok(&[
+            "ingest",
+            "--tenant",
+            "t",
+            datasets::sample_dir().to_str().expect("path"),
+        ])
+    }
+
     /// Runs and asserts success; returns stdout.
     pub fn ok_in(&self, cwd: &Path, args: &[&str]) -> String {
         let out = self.run_in(cwd, args);

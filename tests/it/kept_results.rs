@@ -178,12 +178,7 @@ fn each_commit_keeps_its_own_results() {
     // Two more loads (each commits a new state, even with the same rows): only the newest
     // two states' sets stay.
     for _ in 0..2 {
-        w.ok(&[
-            "ingest",
-            "--tenant",
-            "t",
-            datasets::sample_dir().to_str().expect("path"),
-        ]);
+        w.load_sample();
     }
     let now = kept(&w);
     assert!(!now.contains(&first[0]), "the first state's set is cleared");

@@ -100,12 +100,7 @@ fn binary_formats_are_written_to_the_output_file() {
 #[test]
 fn the_sample_countys_ranking_and_coverage_as_people_and_machines_see_them() {
     let w = Warehouse::new();
-    w.ok(&[
-        "ingest",
-        "--tenant",
-        "t",
-        datasets::sample_dir().to_str().expect("path"),
-    ]);
+    w.load_sample();
     let runs: &[(&str, &[&str])] = &[
         (
             "sample_assess_b6",

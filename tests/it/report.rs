@@ -17,12 +17,7 @@ struct Sample {
 
 fn sample_report(scope: &[&str]) -> Sample {
     let w = Warehouse::new();
-    w.ok(&[
-        "ingest",
-        "--tenant",
-        "t",
-        datasets::sample_dir().to_str().expect("path"),
-    ]);
+    w.load_sample();
     let out = w.dir.path().join("report");
     let mut args = vec!["report", "--tenant", "t"];
     args.extend_from_slice(scope);
@@ -451,12 +446,7 @@ fn a_year_report_ranks_branches_by_their_mean_total() {
 #[test]
 fn a_period_without_scores_is_an_error_that_lists_the_periods() {
     let w = Warehouse::new();
-    w.ok(&[
-        "ingest",
-        "--tenant",
-        "t",
-        datasets::sample_dir().to_str().expect("path"),
-    ]);
+    w.load_sample();
     let out = w.run(&[
         "report",
         "--tenant",

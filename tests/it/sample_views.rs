@@ -5,12 +5,7 @@ use crate::common::Warehouse;
 
 fn sample() -> Warehouse {
     let w = Warehouse::new();
-    w.ok(&[
-        "ingest",
-        "--tenant",
-        "t",
-        datasets::sample_dir().to_str().expect("path"),
-    ]);
+    w.load_sample();
     w
 }
 
