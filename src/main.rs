@@ -51,7 +51,15 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create an empty warehouse.
-    Init,
+    Init {
+        /// Keep the tables in an S3-compatible object store (an empty bucket or prefix),
+        /// so that cluster executors on other machines read them: s3://BUCKET/PREFIX. The
+        /// credentials and endpoint come from the environment (AWS_ACCESS_KEY_ID,
+        /// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP); the manifest and
+        /// the rest of the warehouse stay in its folder.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX", value_parser = tables_url)]
+        tables: Option<url::Url>,
+    },
     /// Add or list tenants (counties).
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -328,8 +336,8 @@ enum ClusterCommand {
         #[arg(long, default_value = "127.0.0.1:50050")]
         listen: std::net::SocketAddr,
     },
-    /// Start an executor that reads the warehouse (`--warehouse`, at the same path as every
-    /// client sees it) and runs the scheduler's tasks.
+    /// Start an executor that reads the warehouse's tables (`--warehouse`, at the same path as
+    /// every client sees it, or `--tables`) and runs the scheduler's tasks.
     Executor {
         /// The scheduler to register with: HOST:PORT or df://HOST:PORT.
         #[arg(long, value_parser = scheduler_address)]
@@ -340,7 +348,16 @@ enum ClusterCommand {
         /// Tasks it runs at once (default: one per core).
         #[arg(long, default_value_t = 0)]
         slots: usize,
+        /// On a machine without the warehouse folder: the object store its tables are in (as
+        /// `init --tables` named it), reached with this machine's AWS_* environment.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX", value_parser = tables_url)]
+        tables: Option<url::Url>,
     },
+}
+
+/// An object store place for the tables, checked as `init --tables` takes it.
+fn tables_url(s: &str) -> Result<url::Url, String> {
+    warehouse::store::parse_tables_url(s).map_err(|e| e.to_string())
 }
 
 /// A scheduler given as HOST:PORT (as `cluster scheduler --listen` printed it) or df://HOST:PORT.

@@ -4,8 +4,9 @@
 #
 # The tests talk to real programs: DuckDB and Polars re-compute every metric, openpyxl reads
 # the workbook back, deltalake (delta-rs) reads the warehouse's tables, psycopg and psql talk to
-# the SQL server, Chromium opens the HTML report and (through chromium-driver and selenium)
-# drives the web console.
+# the SQL server, moto's S3 server holds the tables of a warehouse made with `init --tables`,
+# Chromium opens the HTML report and (through chromium-driver and selenium) drives the web
+# console.
 # The Python modules go into a virtual environment under the build directory (nothing is
 # installed into the system's Python); Chromium, psql (and Python's venv module, where Debian
 # splits it off) come from apt when they are missing and this user may install packages (root,
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target"
 venv="$(cd "$target" && pwd)/test-python"
-modules=(duckdb polars pyarrow openpyxl "psycopg[binary]" selenium deltalake)
+modules=(duckdb polars pyarrow openpyxl "psycopg[binary]" selenium deltalake "moto[server]")
 
 step() { printf '== %s\n' "$1" >&2; }
 

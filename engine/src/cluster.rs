@@ -38,6 +38,7 @@ use datafusion::datasource::listing::{
 use datafusion::datasource::source_as_provider;
 use datafusion::execution::TaskContext;
 use datafusion::execution::context::QueryPlanner;
+use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{EmptyRelation, Extension, LogicalPlan, ScalarUDF};
@@ -47,6 +48,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use datafusion_proto::protobuf::LogicalPlanNode;
+use object_store::ObjectStore;
 
 use crate::bounded_functions::{bound_of, bounded};
 use crate::error::QueryError;
@@ -277,6 +279,49 @@ pub(crate) async fn committed_files(
         .with_listing_options(options)
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// The object stores a scheduler and its executors read committed files from: this machine's
+/// files, and any S3-compatible bucket a plan names (a warehouse made with `init --tables
+/// s3://…`), reached with the process' own environment (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`,
+/// …; see `warehouse::store`). A bucket's store is made the first time a plan names it.
+#[derive(Debug, Default)]
+pub struct TableStores {
+    known: DefaultObjectStoreRegistry,
+}
+
+impl TableStores {
+    /// The registry, ready to give a [`RuntimeEnv`].
+    pub fn shared() -> Arc<dyn ObjectStoreRegistry> {
+        Arc::new(Self::default())
+    }
+}
+
+impl ObjectStoreRegistry for TableStores {
+    fn register_store(
+        &self,
+        url: &url::Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
+        self.known.register_store(url, store)
+    }
+
+    fn deregister_store(&self, url: &url::Url) -> DfResult<Arc<dyn ObjectStore>> {
+        self.known.deregister_store(url)
+    }
+
+    fn get_store(&self, url: &url::Url) -> DfResult<Arc<dyn ObjectStore>> {
+        match self.known.get_store(url) {
+            Ok(store) => Ok(store),
+            Err(e) if !matches!(url.scheme(), "s3" | "s3a") => Err(e),
+            Err(_) => {
+                let store = warehouse::store::object_store(url)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                self.known.register_store(url, store.clone());
+                Ok(store)
+            }
+        }
+    }
 }
 
 /// The logical and physical codec of every gridassess cluster process (the client here, the

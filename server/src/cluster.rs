@@ -6,9 +6,11 @@
 //! A client (`gridassess --cluster df://HOST:PORT …`) plans each query in its own process, for
 //! its own user: only that user's tenants, masked by role, go into the plan. The scheduler splits
 //! the plan into stages; executors read the committed Parquet files the plan names and shuffle
-//! between stages. So every process must reach the warehouse at the same path (a shared
-//! filesystem), and the scheduler's and executors' ports belong on a trusted network: Ballista
-//! authenticates no one, which is why the users and their roles stay with the client.
+//! between stages. So every process must reach the tables where the plan names them: at the
+//! same path (a shared filesystem), or in the S3-compatible bucket a warehouse made with
+//! `init --tables s3://…` keeps them in, with credentials from each process' environment. The
+//! scheduler's and executors' ports belong on a trusted network: Ballista authenticates no
+//! one, which is why the users and their roles stay with the client.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,7 +20,10 @@ use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::{SchedulerConfig, TaskDistributionPolicy};
 use ballista_scheduler::scheduler_process::start_server;
-use engine::cluster::{Codec, Scheduler};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use engine::cluster::{Codec, Scheduler, TableStores};
+use url::Url;
 
 /// What a cluster process could not do.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +46,9 @@ pub enum ClusterError {
         #[source]
         source: warehouse::WarehouseError,
     },
+    /// The executor cannot reach the object store the tables are in.
+    #[error("the executor cannot read the tables: {0}")]
+    Tables(#[source] warehouse::WarehouseError),
     /// Its working folder (shuffle files) could not be made.
     #[error("cannot make the executor's working folder: {0}")]
     WorkDir(#[source] std::io::Error),
@@ -52,6 +60,7 @@ pub enum ClusterError {
 /// Runs a scheduler on `listen` until the process is stopped.
 pub async fn scheduler(listen: SocketAddr) -> Result<(), ClusterError> {
     let codec = Arc::new(Codec::default());
+    let stores = TableStores::shared();
     let config = SchedulerConfig {
         bind_host: listen.ip().to_string(),
         bind_port: listen.port(),
@@ -59,6 +68,16 @@ pub async fn scheduler(listen: SocketAddr) -> Result<(), ClusterError> {
         // One task to each executor in turn: a county's queries are short, and Ballista's
         // default (fill one executor's slots first) leaves the second machine idle.
         task_distribution: TaskDistributionPolicy::RoundRobin,
+        // Planning lists the committed files, which may be in an S3 bucket.
+        override_session_builder: Some(Arc::new(move |config| {
+            let state = ballista_core::utils::default_session_builder(config)?;
+            let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
+                .with_object_store_registry(stores.clone())
+                .build_arc()?;
+            Ok(SessionStateBuilder::new_from_existing(state)
+                .with_runtime_env(runtime)
+                .build())
+        })),
         override_logical_codec: Some(codec.clone()),
         override_physical_codec: Some(codec),
         ..SchedulerConfig::default()
@@ -85,17 +104,31 @@ pub struct ExecutorOptions {
     pub listen: SocketAddr,
     /// Tasks it runs at once (0: one per core).
     pub slots: usize,
+    /// The object store the tables are in (`s3://BUCKET/PREFIX`), for an executor on a machine
+    /// without the warehouse folder; `None` reads the warehouse folder to find them.
+    pub tables: Option<Url>,
 }
 
 /// Runs an executor of `warehouse`'s tables until the process is stopped (or the scheduler
 /// tells it to stop).
 pub async fn executor(warehouse: &Path, options: ExecutorOptions) -> Result<(), ClusterError> {
-    // A plan names the committed files by their path: an executor that cannot read the
-    // warehouse there would fail every task it takes, so it refuses to start instead.
-    warehouse::Warehouse::open(warehouse).map_err(|source| ClusterError::Warehouse {
-        path: warehouse.to_path_buf(),
-        source,
-    })?;
+    // A plan names the committed files by their path or URL: an executor that cannot read them
+    // there would fail every task it takes, so it refuses to start instead.
+    let tables = match &options.tables {
+        Some(url) => Some(url.clone()),
+        None => warehouse::Warehouse::open(warehouse)
+            .map_err(|source| ClusterError::Warehouse {
+                path: warehouse.to_path_buf(),
+                source,
+            })?
+            .tables_url()
+            .cloned(),
+    };
+    if let Some(url) = &tables {
+        warehouse::store::probe(url)
+            .await
+            .map_err(ClusterError::Tables)?;
+    }
     let grpc_port = options
         .listen
         .port()
@@ -108,6 +141,8 @@ pub async fn executor(warehouse: &Path, options: ExecutorOptions) -> Result<(), 
         .map_err(ClusterError::WorkDir)?;
     let codec = Arc::new(Codec::default());
     let ip = options.listen.ip();
+    let spill_dir = work_dir.path().to_string_lossy().into_owned();
+    let stores = TableStores::shared();
     let config = ExecutorProcessConfig {
         bind_host: ip.to_string(),
         // An executor listening on every interface is reached at the address the scheduler
@@ -118,7 +153,14 @@ pub async fn executor(warehouse: &Path, options: ExecutorOptions) -> Result<(), 
         scheduler_host: options.scheduler.host().to_string(),
         scheduler_port: options.scheduler.port(),
         vcores: options.slots,
-        work_dir: Some(work_dir.path().to_string_lossy().into_owned()),
+        work_dir: Some(spill_dir.clone()),
+        // Ballista's own runtime, plus the tables' S3 bucket when a plan names one.
+        override_runtime_producer: Some(Arc::new(move |_| {
+            RuntimeEnvBuilder::new()
+                .with_temp_file_path(spill_dir.clone())
+                .with_object_store_registry(stores.clone())
+                .build_arc()
+        })),
         override_logical_codec: Some(codec.clone()),
         override_physical_codec: Some(codec),
         ..ExecutorProcessConfig::default()

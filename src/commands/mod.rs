@@ -39,7 +39,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         engine::cluster::run_on(scheduler)?;
     }
     match cli.command {
-        Command::Init => tenant::init(&wh),
+        Command::Init { tables } => tenant::init(&wh, tables.as_ref()).await,
         Command::Tenant(cmd) => tenant::run(&wh, cmd).await,
         Command::Rules(cmd) => rules::run(&wh, cmd).await,
         Command::Headers(cmd) => headers::run(&wh, cmd),
@@ -186,12 +186,14 @@ async fn cluster(wh: &std::path::Path, cmd: crate::ClusterCommand) -> Result<()>
                 scheduler,
                 listen,
                 slots,
+                tables,
             } => {
                 eprintln!("cluster executor on {listen}, registering with {scheduler}");
                 let options = server::cluster::ExecutorOptions {
                     scheduler,
                     listen,
                     slots,
+                    tables,
                 };
                 server::cluster::executor(wh, options).await
             }

@@ -6,9 +6,20 @@ use warehouse::Warehouse;
 use crate::TenantCommand;
 use crate::output::write_text_table;
 
-pub fn init(wh: &Path) -> Result<()> {
-    Warehouse::init(wh)?;
-    println!("created an empty warehouse in {}", wh.display());
+pub async fn init(wh: &Path, tables: Option<&url::Url>) -> Result<()> {
+    match tables {
+        None => {
+            Warehouse::init(wh)?;
+            println!("created an empty warehouse in {}", wh.display());
+        }
+        Some(tables) => {
+            Warehouse::init_with_tables(wh, tables).await?;
+            println!(
+                "created an empty warehouse in {}, its tables in {tables}",
+                wh.display()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use crate::common::{Warehouse, bin, two_counties};
 
 /// A process of the cluster, killed with the test; its stderr goes to `log`.
-struct Process {
-    child: Child,
+pub(crate) struct Process {
+    pub(crate) child: Child,
     log: PathBuf,
 }
 
@@ -27,12 +27,12 @@ impl Drop for Process {
 }
 
 impl Process {
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Waits until the log shows `line`, or fails with the log.
-    fn wait_for(&mut self, line: &str) {
+    pub(crate) fn wait_for(&mut self, line: &str) {
         let start = Instant::now();
         while !self.log().contains(line) {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -49,7 +49,7 @@ impl Process {
 }
 
 /// A port nothing listens on, with the next one free too (an executor takes both).
-fn free_ports() -> u16 {
+pub(crate) fn free_ports() -> u16 {
     loop {
         let first = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = first.local_addr().expect("addr").port();
@@ -59,19 +59,30 @@ fn free_ports() -> u16 {
     }
 }
 
-struct Cluster {
+pub(crate) struct Cluster {
     scheduler: Process,
-    executors: Vec<Process>,
-    address: String,
+    pub(crate) executors: Vec<Process>,
+    pub(crate) address: String,
     _logs: tempfile::TempDir,
 }
 
 /// A scheduler and `executors` executors of `warehouse`, each registered.
 fn start_cluster(warehouse: &Path, executors: usize) -> Cluster {
+    start_cluster_with(warehouse, executors, &[], &[])
+}
+
+/// [`start_cluster`], every process with `env` and each executor with `executor_args` too.
+pub(crate) fn start_cluster_with(
+    warehouse: &Path,
+    executors: usize,
+    env: &[(String, String)],
+    executor_args: &[&str],
+) -> Cluster {
     let logs = tempfile::tempdir().expect("logs");
     let spawn = |name: &str, args: &[String]| {
         let log = logs.path().join(format!("{name}.log"));
         let child = bin()
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("GRIDASSESS_WAREHOUSE", warehouse)
             .env(
                 "GRIDASSESS_LOG",
@@ -108,19 +119,18 @@ fn start_cluster(warehouse: &Path, executors: usize) -> Cluster {
     }
     let executors = (0..executors)
         .map(|i| {
-            let mut executor = spawn(
-                &format!("executor-{i}"),
-                &[
-                    "cluster".into(),
-                    "executor".into(),
-                    "--scheduler".into(),
-                    format!("127.0.0.1:{port}"),
-                    "--listen".into(),
-                    format!("127.0.0.1:{}", free_ports()),
-                    "--slots".into(),
-                    "2".into(),
-                ],
-            );
+            let mut args: Vec<String> = vec![
+                "cluster".into(),
+                "executor".into(),
+                "--scheduler".into(),
+                format!("127.0.0.1:{port}"),
+                "--listen".into(),
+                format!("127.0.0.1:{}", free_ports()),
+                "--slots".into(),
+                "2".into(),
+            ];
+            args.extend(executor_args.iter().map(|a| a.to_string()));
+            let mut executor = spawn(&format!("executor-{i}"), &args);
             executor.wait_for("Executor registration succeed");
             executor
         })
@@ -143,7 +153,7 @@ fn run(warehouse: &Path, cluster: Option<&str>, args: &[&str]) -> std::process::
     command.args(args).output().expect("run gridassess")
 }
 
-fn ok(warehouse: &Path, cluster: Option<&str>, args: &[&str]) -> String {
+pub(crate) fn ok(warehouse: &Path, cluster: Option<&str>, args: &[&str]) -> String {
     let out = run(warehouse, cluster, args);
     assert!(
         out.status.success(),
@@ -154,7 +164,7 @@ fn ok(warehouse: &Path, cluster: Option<&str>, args: &[&str]) -> String {
 }
 
 /// Asserts that `out` failed and that its stderr says `says`.
-fn assert_refused(out: &std::process::Output, says: &str, what: &str) {
+pub(crate) fn assert_refused(out: &std::process::Output, says: &str, what: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success() && stderr.contains(says),
@@ -163,7 +173,7 @@ fn assert_refused(out: &std::process::Output, says: &str, what: &str) {
 }
 
 /// Every metric command of the sample county (tenant a), as the CLI's CSV.
-const METRICS: &[&[&str]] = &[
+pub(crate) const METRICS: &[&[&str]] = &[
     &["assess", "--tenant", "a", "--period", "2024-B6"],
     &["assess", "--tenant", "a", "--year", "2024"],
     &["coverage", "--tenant", "a"],
@@ -427,17 +437,36 @@ fn cluster_flags_are_checked_before_anything_runs() {
 fn another_engine_reads_the_committed_rows_no_more_and_no_fewer() {
     let w = Warehouse::new();
     w.load_sample();
+    let read = read_by_delta_rs(&w.path(), "t", &["--stray", "branches"], &[]);
+    assert_same_rows(&|args| ok(&w.path(), None, args), "t", &read);
+    // The stray version is there for a reader of the newest version, and for neither of us.
+    let branches = &read["branches"];
+    assert_eq!(
+        branches["newest_rows"].as_u64(),
+        branches["rows"].as_u64().map(|n| n + 1),
+        "{branches}"
+    );
+}
+
+/// Tenant `tenant`'s committed tables as delta-rs's Python binding reads them
+/// (`tests/cluster/open_format.py`, run with `args` and `env`).
+pub(crate) fn read_by_delta_rs(
+    warehouse: &Path,
+    tenant: &str,
+    args: &[&str],
+    env: &[(String, String)],
+) -> serde_json::Value {
     let keys: serde_json::Map<String, serde_json::Value> = model::schema::TABLES
         .iter()
         .map(|t| (t.name.to_string(), serde_json::json!(t.primary_key)))
         .collect();
-    let tenant = w.path().join("tenants").join("t");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cluster/open_format.py");
     let out = std::process::Command::new("python3")
         .arg(script)
-        .arg(&tenant)
+        .arg(warehouse.join("tenants").join(tenant))
         .arg(serde_json::Value::Object(keys).to_string())
-        .args(["--stray", "branches"])
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("python3 (tests/run.sh installs deltalake)");
     assert!(
@@ -445,8 +474,17 @@ fn another_engine_reads_the_committed_rows_no_more_and_no_fewer() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let read: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    serde_json::from_slice(&out.stdout).expect("json")
+}
 
+/// Asserts that every table `read` (from [`read_by_delta_rs`]) holds the rows gridassess
+/// (`gridassess`: runs the CLI, returns stdout) answers for, by primary key: no more and no
+/// fewer.
+pub(crate) fn assert_same_rows(
+    gridassess: &dyn Fn(&[&str]) -> String,
+    tenant: &str,
+    read: &serde_json::Value,
+) {
     for table in model::schema::TABLES {
         let theirs = &read[table.name];
         let key = table
@@ -455,10 +493,10 @@ fn another_engine_reads_the_committed_rows_no_more_and_no_fewer() {
             .map(|c| format!("CAST({c} AS VARCHAR)"))
             .collect::<Vec<_>>()
             .join(" || '|' || ");
-        let ours = w.ok(&[
+        let ours = gridassess(&[
             "sql",
             "--tenant",
-            "t",
+            tenant,
             "--format",
             "csv",
             &format!("SELECT {key} AS k FROM {} ORDER BY k", table.name),
@@ -474,11 +512,4 @@ fn another_engine_reads_the_committed_rows_no_more_and_no_fewer() {
         assert!(!ours.is_empty(), "{} is empty", table.name);
         assert_eq!(ours, theirs_keys, "{}: the rows differ", table.name);
     }
-    // The stray version is there for a reader of the newest version, and for neither of us.
-    let branches = &read["branches"];
-    assert_eq!(
-        branches["newest_rows"].as_u64(),
-        branches["rows"].as_u64().map(|n| n + 1),
-        "{branches}"
-    );
 }

@@ -14,6 +14,7 @@ mod headers_cli;
 mod history;
 mod kept_results;
 mod metrics_cli;
+mod object_store;
 mod readme;
 mod reload;
 mod report;

@@ -23,6 +23,7 @@
 
 mod headers;
 mod results;
+pub mod store;
 
 pub use results::{ResultsKey, StoredResults};
 
@@ -62,6 +63,17 @@ pub enum WarehouseError {
     /// `init` on a folder with other files in it.
     #[error("{} is not empty and is not a warehouse; choose an empty or new folder", .path.display())]
     NotEmpty { path: PathBuf },
+    /// `init --tables` with a place that is not an object store we can use.
+    #[error("the tables' place {url:?} cannot be used: {reason}")]
+    TablesUrl { url: String, reason: String },
+    /// The object store holding the tables did not answer (credentials, endpoint, bucket).
+    #[error(
+        "cannot reach the tables at {url}: {reason} (credentials and endpoint come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP)"
+    )]
+    TablesUnreachable { url: String, reason: String },
+    /// `init --tables` on a place that already holds something.
+    #[error("{url} is not empty; choose an empty bucket or prefix for a new warehouse's tables")]
+    TablesNotEmpty { url: String },
     /// A tenant id that cannot be a folder name and a database name.
     #[error(
         "tenant id '{id}' is not valid: use 1–64 lower-case letters, digits, '_' or '-', starting with a letter"
@@ -189,6 +201,9 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 #[derive(Debug, Serialize, Deserialize)]
 struct Marker {
     format: u32,
+    /// Where the tables live when not in the folder: an object store URL (`store` module).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tables: Option<String>,
 }
 
 /// Who a tenant is (`tenant.json`).
@@ -216,11 +231,30 @@ pub struct Manifest {
 /// A warehouse folder: its tenants and their tables.
 pub struct Warehouse {
     root: PathBuf,
+    /// Where the tables live when not in the folder (see [`store`]).
+    tables: Option<Url>,
 }
 
 impl Warehouse {
     /// Creates an empty warehouse at `root` (the folder may exist if it is empty).
     pub fn init(root: &Path) -> Result<Warehouse> {
+        Self::check_new(root)?;
+        Self::create(root, None)
+    }
+
+    /// Creates an empty warehouse at `root` whose tables live in the object store at `tables`
+    /// (an empty bucket or prefix, reached with the environment's credentials).
+    pub async fn init_with_tables(root: &Path, tables: &Url) -> Result<Warehouse> {
+        Self::check_new(root)?;
+        if store::probe(tables).await? {
+            return Err(WarehouseError::TablesNotEmpty {
+                url: tables.to_string(),
+            });
+        }
+        Self::create(root, Some(tables))
+    }
+
+    fn check_new(root: &Path) -> Result<()> {
         if root.join(MARKER).exists() {
             return Err(WarehouseError::AlreadyExists {
                 path: root.to_path_buf(),
@@ -234,34 +268,59 @@ impl Warehouse {
                 });
             }
         }
+        Ok(())
+    }
+
+    fn create(root: &Path, tables: Option<&Url>) -> Result<Warehouse> {
         let tenants = root.join("tenants");
         fs::create_dir_all(&tenants).map_err(io_err(&tenants))?;
         write_json(
             &root.join(MARKER),
             &Marker {
                 format: FORMAT_VERSION,
+                tables: tables.map(Url::to_string),
             },
         )?;
-        Ok(Warehouse {
-            root: root.to_path_buf(),
-        })
+        Self::open(root)
     }
 
     /// Opens the warehouse at `root`, or says there is none and how to make one.
     pub fn open(root: &Path) -> Result<Warehouse> {
-        if !root.join(MARKER).is_file() {
+        let marker = root.join(MARKER);
+        if !marker.is_file() {
             return Err(WarehouseError::NotAWarehouse {
                 path: root.to_path_buf(),
             });
         }
+        let tables = read_json::<Marker>(&marker)?
+            .tables
+            .map(|url| store::parse_tables_url(&url))
+            .transpose()?;
+        if tables.is_some() {
+            store::register_with_deltalake();
+        }
         Ok(Warehouse {
             root: root.to_path_buf(),
+            tables,
         })
     }
 
     /// Its folder.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The object store its tables live in, when they are not in its folder.
+    pub fn tables_url(&self) -> Option<&Url> {
+        self.tables.as_ref()
+    }
+
+    /// Where tenant `id`'s tables live, when not in its folder.
+    fn tenant_tables(&self, id: &str) -> Option<Url> {
+        self.tables.as_ref().map(|base| {
+            base.join(&format!("tenants/{id}/tables/"))
+                .expect("a tenant id is a plain path segment")
+        })
     }
 
     fn tenant_dir(&self, id: &str) -> PathBuf {
@@ -300,6 +359,7 @@ impl Warehouse {
         let staged = Tenant {
             id: id.to_string(),
             dir: staging.clone(),
+            tables: self.tenant_tables(id),
         };
         write_atomic(
             &staging.join("rules").join(rules_file_name(1)),
@@ -308,11 +368,25 @@ impl Warehouse {
         let mut tables = BTreeMap::new();
         for (name, schema) in all_table_schemas() {
             let path = staged.table_path(&name);
-            fs::create_dir_all(&path).map_err(io_err(&path))?;
-            // Built without loading: there is no log yet to load.
-            let table = deltalake::DeltaTableBuilder::from_url(table_url(&path)?)
-                .and_then(|b| b.build())
-                .map_err(|e| delta_err(&path, e))?;
+            let url = staged.table_url(&name)?;
+            let new_table = |url: Url| {
+                // Built without loading: there is no log yet to load.
+                deltalake::DeltaTableBuilder::from_url(url)
+                    .and_then(|b| b.build())
+                    .map_err(|e| delta_err(&path, e))
+            };
+            let table = if url.scheme() == "file" {
+                fs::create_dir_all(&path).map_err(io_err(&path))?;
+                new_table(url)?
+            } else {
+                // In an object store there is no staging folder to rename: a tenant whose
+                // adding was stopped left its tables there, and they are overwritten.
+                match DeltaTable::try_from_url(url.clone()).await {
+                    Ok(table) => table,
+                    Err(DeltaTableError::NotATable(_)) => new_table(url)?,
+                    Err(e) => return Err(delta_err(&path, e)),
+                }
+            };
             let table = table
                 .write(vec![RecordBatch::new_empty(schema)])
                 .with_save_mode(SaveMode::Overwrite)
@@ -341,6 +415,7 @@ impl Warehouse {
         Ok(Tenant {
             id: id.to_string(),
             dir,
+            tables: self.tenant_tables(id),
         })
     }
 
@@ -376,6 +451,7 @@ impl Warehouse {
         Ok(Tenant {
             id: id.to_string(),
             dir,
+            tables: self.tenant_tables(id),
         })
     }
 }
@@ -401,7 +477,12 @@ fn table_url(path: &Path) -> Result<Url> {
 
 /// Writes one table's new contents as its next Delta version, on disk before it returns;
 /// returns that version.
-async fn write_table(path: PathBuf, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<u64> {
+async fn write_table(
+    url: Url,
+    path: PathBuf,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<u64> {
     let mut batches: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
     if batches.is_empty() {
         batches.push(RecordBatch::new_empty(schema));
@@ -409,20 +490,23 @@ async fn write_table(path: PathBuf, schema: SchemaRef, batches: Vec<RecordBatch>
     // Overwrite from the committed state: versions a killed load left behind are replaced,
     // never built upon. A table written under an older schema (the load log gained a column)
     // takes the current one.
-    let table = open_delta(&path).await?;
+    let table = open_delta(&url, &path).await?;
     let table = table
         .write(batches)
         .with_save_mode(SaveMode::Overwrite)
         .with_schema_mode(SchemaMode::Overwrite)
         .await
         .map_err(|e| delta_err(&path, e))?;
-    // The manifest must never name data that is not on disk yet.
-    sync_version(&path, &table)?;
+    // The manifest must never name data that is not on disk yet. (An object store has it
+    // stored once the write is acknowledged.)
+    if url.scheme() == "file" {
+        sync_version(&path, &table)?;
+    }
     Ok(table.version().unwrap_or_default())
 }
 
-async fn open_delta(path: &Path) -> Result<DeltaTable> {
-    DeltaTable::try_from_url(table_url(path)?)
+async fn open_delta(url: &Url, path: &Path) -> Result<DeltaTable> {
+    DeltaTable::try_from_url(url.clone())
         .await
         .map_err(|e| delta_err(path, e))
 }
@@ -578,6 +662,8 @@ pub struct Tenant {
     /// Its id.
     pub id: String,
     dir: PathBuf,
+    /// Where its tables live when not in its folder (an object store folder URL).
+    tables: Option<Url>,
 }
 
 impl Tenant {
@@ -591,9 +677,30 @@ impl Tenant {
         read_json(&self.dir.join("tenant.json"))
     }
 
-    /// The folder of its Delta table `table`.
+    /// Its Delta table `table` as messages name it: the folder, or the object store URL when
+    /// the tables live in one.
     pub fn table_path(&self, table: &str) -> PathBuf {
-        self.dir.join("tables").join(table)
+        match &self.tables {
+            None => self.dir.join("tables").join(table),
+            Some(_) => PathBuf::from(self.remote_table_url(table).to_string()),
+        }
+    }
+
+    /// The URL deltalake opens its Delta table `table` at.
+    pub fn table_url(&self, table: &str) -> Result<Url> {
+        match &self.tables {
+            None => table_url(&self.table_path(table)),
+            Some(_) => Ok(self.remote_table_url(table)),
+        }
+    }
+
+    fn remote_table_url(&self, table: &str) -> Url {
+        let base = self
+            .tables
+            .as_ref()
+            .expect("called for tables in an object store");
+        base.join(&format!("{table}/"))
+            .expect("a table name is a plain path segment")
     }
 
     /// Its committed state: what every reader reads.
@@ -638,7 +745,8 @@ impl Tenant {
         let mut rolled = false;
         for (name, version) in manifest.tables.clone() {
             let path = self.table_path(&name);
-            let table = open_delta(&path).await?;
+            let url = self.table_url(&name)?;
+            let table = open_delta(&url, &path).await?;
             if table.version().is_none_or(|head| head <= version) {
                 continue;
             }
@@ -647,7 +755,9 @@ impl Tenant {
                 .with_version_to_restore(version)
                 .await
                 .map_err(|e| delta_err(&path, e))?;
-            sync_version(&path, &table)?;
+            if url.scheme() == "file" {
+                sync_version(&path, &table)?;
+            }
             manifest
                 .tables
                 .insert(name, table.version().unwrap_or_default());
@@ -753,7 +863,7 @@ impl Tenant {
     pub async fn delta_at(&self, table: &str, manifest: &Manifest) -> Result<DeltaTable> {
         let path = self.table_path(table);
         let version = manifest.tables.get(table).copied().unwrap_or(0);
-        deltalake::open_table_with_version(table_url(&path)?, version)
+        deltalake::open_table_with_version(self.table_url(table)?, version)
             .await
             .map_err(|e| delta_err(&path, e))
     }
@@ -793,11 +903,12 @@ impl Tenant {
         let mut writes = Vec::new();
         for (name, batches) in tables {
             let path = self.table_path(&name);
+            let url = self.table_url(&name)?;
             let schema = schema_of(&name).ok_or_else(|| WarehouseError::Schema {
                 table: name.clone(),
                 source: arrow::error::ArrowError::SchemaError("not a warehouse table".into()),
             })?;
-            let task = tokio::spawn(write_table(path.clone(), schema, batches));
+            let task = tokio::spawn(write_table(url, path.clone(), schema, batches));
             writes.push((name, path, task));
         }
         // Every write is waited for, failed or not: none may still be writing once the caller
@@ -895,7 +1006,9 @@ mod tests {
 
         // The dead load: a Delta commit with no manifest update.
         let path = tenant.table_path("grid_units");
-        let orphan = open_delta(&path).await.unwrap();
+        let orphan = open_delta(&tenant.table_url("grid_units").unwrap(), &path)
+            .await
+            .unwrap();
         orphan
             .write(vec![units(&["A", "ORPHAN"])])
             .with_save_mode(SaveMode::Overwrite)
