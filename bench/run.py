@@ -686,7 +686,8 @@ def free_ports():
 @contextlib.contextmanager
 def ballista_cluster(data, executors, slots):
     """A scheduler and `executors` executors (`slots` tasks each) of this build, on local
-    ports; yields the cluster's address and the processes."""
+    ports; yields the cluster's address, the processes, and a function that gives the bytes of
+    shuffle files the executors hold (Ballista keeps a finished job's files for 5 minutes)."""
     import socket
     logs = tempfile.mkdtemp(prefix="cluster-", dir=data.dir)
     env = dict(data.env, GRIDASSESS_LOG="warn,ballista_executor=info")
@@ -694,9 +695,12 @@ def ballista_cluster(data, executors, slots):
 
     def spawn(name, argv):
         log_path = os.path.join(logs, f"{name}.log")
+        # Each process's working folder (an executor's shuffle files) under a folder of its own.
+        tmp = os.path.join(logs, f"{name}-tmp")
+        os.makedirs(tmp)
         with open(log_path, "w") as f:
-            p = subprocess.Popen([data.binary, *argv], env=env, stdout=subprocess.DEVNULL,
-                                 stderr=f)
+            p = subprocess.Popen([data.binary, *argv], env=dict(env, TMPDIR=tmp),
+                                 stdout=subprocess.DEVNULL, stderr=f)
         procs.append((p, log_path))
         return p, log_path
 
@@ -722,7 +726,16 @@ def ballista_cluster(data, executors, slots):
                 "--listen", f"127.0.0.1:{free_ports()}", "--slots", str(slots)])
             wait("executor", lambda: "Executor registration succeed" in open(path).read(),
                  p, path)
-        yield f"df://127.0.0.1:{port}", [p for p, _ in procs]
+        def shuffle_bytes():
+            total = 0
+            for folder, _, files in os.walk(logs):
+                for name in files:
+                    if not name.endswith(".log"):
+                        with contextlib.suppress(OSError):
+                            total += os.path.getsize(os.path.join(folder, name))
+            return total
+
+        yield f"df://127.0.0.1:{port}", [p for p, _ in procs], shuffle_bytes
     finally:
         for p, _ in procs:
             p.kill()
@@ -744,10 +757,13 @@ def p8(args, data, res):
     for executors in (1, 2):
         slots = max(1, args.threads // executors)
         out = os.path.join(work, f"cluster-{executors}.parquet")
-        with ballista_cluster(data, executors, slots) as (address, procs):
+        with ballista_cluster(data, executors, slots) as (address, procs, shuffle_bytes):
             r = bench_binary(args, ["parquet", "--root", data.root, "--sql", P2_SQL,
                                     "--out", out, "--cluster", address])
             rss = r["peak_rss_mb"] + sum(peak_rss_mb(p.pid) or 0 for p in procs)
+            shuffled = shuffle_bytes() / args.runs
+        res.notes.append(f"P8 on {executors} executor(s): {shuffled / 1e6:.1f} MB of shuffle "
+                         f"files written per query")
         t = statistics.median(r["times"])
         res.add("P8", f"gridassess on {executors} executor{'s' if executors > 1 else ''} × "
                       f"{slots} slot{'s' if slots > 1 else ''} — {label}", r["times"], rss,
