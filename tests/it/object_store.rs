@@ -259,7 +259,7 @@ fn an_object_store_that_cannot_be_used_is_named_before_anything_is_written() {
     let out = init("a", "s3://no-such-bucket/w");
     assert_refused(
         &out,
-        "cannot reach the tables at s3://no-such-bucket/w/",
+        "cannot reach the tables at s3://no-such-bucket/w/: the bucket does not exist",
         "a missing bucket",
     );
     assert!(!dir.path().join("a").join("gridassess.json").exists());
@@ -304,4 +304,46 @@ fn an_object_store_that_cannot_be_used_is_named_before_anything_is_written() {
         "the executor cannot read the tables",
         "an executor without the bucket",
     );
+}
+
+#[test]
+fn a_tenant_whose_adding_was_stopped_is_added_again_over_its_tables() {
+    let s3 = S3::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let wh = dir.path().join("wh");
+    ok(&s3, &wh, None, &["init", "--tables", &s3.url("w")]);
+    let add = run(&s3, &wh, None, &["tenant", "add", "t", "--name", "测试县"]);
+    assert!(add.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&add.stderr),
+        "",
+        "adding says nothing more"
+    );
+    // Stopped before its folder was renamed into place: the tables are in the bucket, the
+    // tenant is not in the folder.
+    std::fs::remove_dir_all(wh.join("tenants/t")).expect("remove");
+    assert!(!s3.keys("w/tenants/t/tables/").is_empty());
+
+    ok(&s3, &wh, None, &["tenant", "add", "t", "--name", "测试县"]);
+    let sample = datasets::sample_dir();
+    ok(
+        &s3,
+        &wh,
+        None,
+        &["ingest", "--tenant", "t", sample.to_str().expect("path")],
+    );
+    let count = ok(
+        &s3,
+        &wh,
+        None,
+        &[
+            "sql",
+            "--tenant",
+            "t",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM branches",
+        ],
+    );
+    assert_eq!(count, "n\n38\n");
 }

@@ -381,10 +381,10 @@ impl Warehouse {
             } else {
                 // In an object store there is no staging folder to rename: a tenant whose
                 // adding was stopped left its tables there, and they are overwritten.
-                match DeltaTable::try_from_url(url.clone()).await {
-                    Ok(table) => table,
-                    Err(DeltaTableError::NotATable(_)) => new_table(url)?,
-                    Err(e) => return Err(delta_err(&path, e)),
+                if store::probe(&url).await? {
+                    open_delta(&url, &path).await?
+                } else {
+                    new_table(url)?
                 }
             };
             let table = table

@@ -65,7 +65,7 @@ pub fn object_store(url: &Url) -> Result<Arc<dyn ObjectStore>> {
         // Delta commits a version by a create-if-absent write; this is what makes it one.
         .with_conditional_put(S3ConditionalPut::ETagMatch)
         .build()
-        .map_err(|e| WarehouseError::TablesUrl {
+        .map_err(|e| WarehouseError::TablesUnreachable {
             url: url.to_string(),
             reason: e.to_string(),
         })?;
@@ -87,9 +87,30 @@ pub async fn probe(url: &Url) -> Result<bool> {
         Some(Ok(_)) => Ok(true),
         Some(Err(e)) => Err(WarehouseError::TablesUnreachable {
             url: url.to_string(),
-            reason: e.to_string(),
+            reason: plain_reason(&e.to_string()),
         }),
     }
+}
+
+/// The store's answer in words where S3 gave one of its well-known codes (its whole answer is
+/// an XML document); otherwise the answer as it came.
+fn plain_reason(answer: &str) -> String {
+    const CODES: &[(&str, &str)] = &[
+        ("NoSuchBucket", "the bucket does not exist"),
+        (
+            "InvalidAccessKeyId",
+            "the store does not know the access key",
+        ),
+        (
+            "SignatureDoesNotMatch",
+            "the secret key does not match the access key",
+        ),
+        ("AccessDenied", "the credentials may not list the bucket"),
+    ];
+    CODES
+        .iter()
+        .find(|(code, _)| answer.contains(&format!("<Code>{code}</Code>")))
+        .map_or_else(|| answer.to_string(), |(_, plain)| plain.to_string())
 }
 
 /// Teaches deltalake to open and commit tables at `s3://` URLs with [`object_store`]'s stores
@@ -166,5 +187,16 @@ mod tests {
             let e = parse_tables_url(bad).unwrap_err().to_string();
             assert!(e.contains(bad) && e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn an_s3_error_code_is_said_in_words_and_anything_else_as_it_came() {
+        let answer = "404 Not Found: <?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code>\
+                      <Message>The specified bucket does not exist</Message></Error>";
+        assert_eq!(plain_reason(answer), "the bucket does not exist");
+        assert_eq!(
+            plain_reason("error sending request: connection refused"),
+            "error sending request: connection refused"
+        );
     }
 }
