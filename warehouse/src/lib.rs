@@ -475,6 +475,12 @@ fn table_url(path: &Path) -> Result<Url> {
     })
 }
 
+/// Table `table` in the object store folder `base` of its tenant's tables.
+fn remote_table_url(base: &Url, table: &str) -> Url {
+    base.join(&format!("{table}/"))
+        .expect("a table name is a plain path segment")
+}
+
 /// Writes one table's new contents as its next Delta version, on disk before it returns;
 /// returns that version.
 async fn write_table(
@@ -497,11 +503,8 @@ async fn write_table(
         .with_schema_mode(SchemaMode::Overwrite)
         .await
         .map_err(|e| delta_err(&path, e))?;
-    // The manifest must never name data that is not on disk yet. (An object store has it
-    // stored once the write is acknowledged.)
-    if url.scheme() == "file" {
-        sync_version(&path, &table)?;
-    }
+    // The manifest must never name data that is not on disk yet.
+    sync_version(&url, &path, &table)?;
     Ok(table.version().unwrap_or_default())
 }
 
@@ -513,8 +516,12 @@ async fn open_delta(url: &Url, path: &Path) -> Result<DeltaTable> {
 
 /// Flushes to disk the data files and the log entry of `table`'s current version, and the
 /// folders that name them, so that a manifest written after never names data a power cut
-/// could lose. (object_store writes local files without syncing them.)
-fn sync_version(path: &Path, table: &DeltaTable) -> Result<()> {
+/// could lose. (object_store writes local files without syncing them; a table in an object
+/// store at `url` is stored once its writes are acknowledged, and has nothing to flush.)
+fn sync_version(url: &Url, path: &Path, table: &DeltaTable) -> Result<()> {
+    if url.scheme() != "file" {
+        return Ok(());
+    }
     let sync = |file: &Path| -> Result<()> {
         fs::File::open(file)
             .and_then(|f| f.sync_all())
@@ -682,7 +689,7 @@ impl Tenant {
     pub fn table_path(&self, table: &str) -> PathBuf {
         match &self.tables {
             None => self.dir.join("tables").join(table),
-            Some(_) => PathBuf::from(self.remote_table_url(table).to_string()),
+            Some(base) => PathBuf::from(remote_table_url(base, table).to_string()),
         }
     }
 
@@ -690,17 +697,8 @@ impl Tenant {
     pub fn table_url(&self, table: &str) -> Result<Url> {
         match &self.tables {
             None => table_url(&self.table_path(table)),
-            Some(_) => Ok(self.remote_table_url(table)),
+            Some(base) => Ok(remote_table_url(base, table)),
         }
-    }
-
-    fn remote_table_url(&self, table: &str) -> Url {
-        let base = self
-            .tables
-            .as_ref()
-            .expect("called for tables in an object store");
-        base.join(&format!("{table}/"))
-            .expect("a table name is a plain path segment")
     }
 
     /// Its committed state: what every reader reads.
@@ -755,9 +753,7 @@ impl Tenant {
                 .with_version_to_restore(version)
                 .await
                 .map_err(|e| delta_err(&path, e))?;
-            if url.scheme() == "file" {
-                sync_version(&path, &table)?;
-            }
+            sync_version(&url, &path, &table)?;
             manifest
                 .tables
                 .insert(name, table.version().unwrap_or_default());
