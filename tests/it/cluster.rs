@@ -172,6 +172,18 @@ pub(crate) fn assert_refused(out: &std::process::Output, says: &str, what: &str)
     );
 }
 
+/// The first members' names of tenant a as an analyst reads them: masked.
+pub(crate) const MASKED_NAMES: &[&str] = &[
+    "sql",
+    "--tenant",
+    "a",
+    "--role",
+    "analyst",
+    "--format",
+    "csv",
+    "SELECT member_id, name FROM members ORDER BY member_id LIMIT 5",
+];
+
 /// Every metric command of the sample county (tenant a), as the CLI's CSV.
 pub(crate) const METRICS: &[&[&str]] = &[
     &["assess", "--tenant", "a", "--period", "2024-B6"],
@@ -212,16 +224,7 @@ fn the_sample_countys_every_metric_on_two_executors_equals_the_in_process_answer
         assert_eq!(here, ok(&wh, on, args), "{args:?}");
         here
     };
-    let masked = same(&[
-        "sql",
-        "--tenant",
-        "a",
-        "--role",
-        "analyst",
-        "--format",
-        "csv",
-        "SELECT member_id, name FROM members ORDER BY member_id LIMIT 5",
-    ]);
+    let masked = same(MASKED_NAMES);
     assert!(masked.contains('*'), "names are masked: {masked}");
     let city = same(&[
         "sql",
