@@ -15,6 +15,8 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
@@ -22,7 +24,9 @@ use ballista_scheduler::config::{SchedulerConfig, TaskDistributionPolicy};
 use ballista_scheduler::scheduler_process::start_server;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::SessionConfig;
 use engine::cluster::{Codec, Scheduler, TableStores};
+use futures::StreamExt;
 use url::Url;
 
 /// What a cluster process could not do.
@@ -61,6 +65,9 @@ pub enum ClusterError {
 pub async fn scheduler(listen: SocketAddr) -> Result<(), ClusterError> {
     let codec = Arc::new(Codec::default());
     let stores = TableStores::shared();
+    // The cores of the executors registered now; kept current below.
+    let cluster_cores = Arc::new(AtomicUsize::new(0));
+    let cores = Arc::clone(&cluster_cores);
     let config = SchedulerConfig {
         bind_host: listen.ip().to_string(),
         bind_port: listen.port(),
@@ -68,8 +75,18 @@ pub async fn scheduler(listen: SocketAddr) -> Result<(), ClusterError> {
         // One task to each executor in turn: a county's queries are short, and Ballista's
         // default (fill one executor's slots first) leaves the second machine idle.
         task_distribution: TaskDistributionPolicy::RoundRobin,
-        // Planning lists the committed files, which may be in an S3 bucket.
-        override_session_builder: Some(Arc::new(move |config| {
+        // A client plans its query into as many partitions as its own session has (by default
+        // its own cores, 2 on an office PC). Here each partition of a stage is a task, so a
+        // cluster with more cores than the client's would leave executors idle and hold each
+        // join's side in fewer, larger shares: the scheduler plans for at least every core of
+        // the cluster. Planning also lists the committed files, which may be in an S3 bucket.
+        override_session_builder: Some(Arc::new(move |config: SessionConfig| {
+            let cores = cores.load(Ordering::Relaxed);
+            let config = if cores > config.target_partitions() {
+                config.with_target_partitions(cores)
+            } else {
+                config
+            };
             let state = ballista_core::utils::default_session_builder(config)?;
             let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
                 .with_object_store_registry(stores.clone())
@@ -89,6 +106,26 @@ pub async fn scheduler(listen: SocketAddr) -> Result<(), ClusterError> {
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(ballista)?;
+    // Executors come and go: their cores are counted again when one registers or is removed,
+    // and every second in case an event was missed (a query planned in between is split for
+    // the cores counted last: slower, never wrong).
+    let state = cluster.cluster_state();
+    let mut events = state.cluster_state_events().await.map_err(ballista)?;
+    tokio::spawn(async move {
+        loop {
+            let cores: usize = state
+                .registered_executor_metadata()
+                .await
+                .iter()
+                .map(|executor| executor.specification.vcores as usize)
+                .sum();
+            cluster_cores.store(cores, Ordering::Relaxed);
+            if let Ok(None) = tokio::time::timeout(Duration::from_secs(1), events.next()).await {
+                // No more events (the scheduler is stopping): a second between counts still.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    });
     tracing::info!(%listen, "cluster scheduler listening");
     start_server(cluster, listen, Arc::new(config))
         .await

@@ -363,6 +363,58 @@ fn the_sample_countys_every_metric_on_two_executors_equals_the_in_process_answer
     drop(cluster.scheduler);
 }
 
+/// A query sent from a machine with fewer cores than the cluster (an office PC driving a
+/// rack) is still split into one partition per executor core: each stage's tasks reach every
+/// executor, and each join's side held in memory is a smaller share.
+#[test]
+fn a_query_from_a_client_with_fewer_cores_is_split_for_every_core_of_the_cluster() {
+    let dir = tempfile::tempdir().expect("dir");
+    let wh = dir.path().join("wh");
+    two_counties(&wh);
+    // Two executors of two slots each: four cores. The client asks for one partition.
+    let cluster = start_cluster(&wh, 2);
+    let out = bin()
+        .env("GRIDASSESS_WAREHOUSE", &wh)
+        .env("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "1")
+        .args([
+            "--cluster",
+            &cluster.address,
+            "grid",
+            "--tenant",
+            "a",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .expect("run gridassess");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The scheduler logs each job's plan; every exchange in it says into how many partitions.
+    let log = cluster.scheduler.log();
+    let exchanges: Vec<&str> = log
+        .lines()
+        .filter_map(|line| line.split("RepartitionExec: partitioning=Hash(").nth(1))
+        .collect();
+    assert!(
+        log.contains("Submitting execution graph"),
+        "no plan in the scheduler's log:\n{log}"
+    );
+    assert!(
+        !exchanges.is_empty(),
+        "the plan was not split at all:\n{log}"
+    );
+    for exchange in exchanges {
+        let partitions = exchange
+            .split("], ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next());
+        assert_eq!(partitions, Some("4"), "an exchange of the plan: {exchange}");
+    }
+}
+
 #[test]
 fn cluster_flags_are_checked_before_anything_runs() {
     let w = Warehouse::new();
