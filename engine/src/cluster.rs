@@ -129,7 +129,20 @@ pub fn scheduler() -> Option<&'static Scheduler> {
 }
 
 /// `config` as a cluster session needs it: Ballista's settings (a stage boundary cannot carry
-/// some of DataFusion's in-process shortcuts), and gridassess' codecs.
+/// some of DataFusion's in-process shortcuts), gridassess' codecs, and [`plan_settings`].
+pub fn config(config: SessionConfig) -> SessionConfig {
+    plan_settings(
+        config
+            .upgrade_for_ballista()
+            .with_ballista_logical_extension_codec(Arc::new(Codec::default()))
+            .with_ballista_physical_extension_codec(Arc::new(Codec::default()))
+            .with_ballista_job_name("gridassess"),
+    )
+}
+
+/// What a plan needs to give the in-process answer on a cluster. The client sets it, and the
+/// scheduler sets it again on every query it plans: a client with other settings (a
+/// `DATAFUSION_*` variable, another program) must not bring back a plan that is wrong there.
 ///
 /// Ballista's adaptive planner is off: in 55.0 it rewrites window functions into stages whose
 /// input has lost its order, and `assess --year` (ranks and running counts per branch) failed
@@ -141,25 +154,23 @@ pub fn scheduler() -> Option<&'static Scheduler> {
 /// an executor, reading the rows from another stage, no longer knows it, so `points --year`
 /// failed the same way. One sort above the exchange keeps what it knows.
 ///
-/// Joins are hash joins, as in-process. Ballista defaults to sort-merge joins (its hash join
-/// cannot spill), which sorted every shuffled side: a province's attendance joined to its
-/// meetings took 106 s on two executors against 15.5 s in one process. Ballista itself decides
-/// which hash joins broadcast their smaller side (`broadcast_join_threshold_*`): DataFusion is
-/// told never to collect a side into one partition (`hash_join_single_partition_threshold*`
-/// = 0). When DataFusion did, Ballista 55 re-partitioned every such join it found unsafe to
-/// broadcast (a LEFT join, a side over its threshold) under a plan that still counted on the
-/// old partitioning, and `assess --period` on the sample lost three of its five groups with no
-/// error. Both cluster tests that compare every metric with the in-process answer caught it.
-pub fn config(config: SessionConfig) -> SessionConfig {
-    let mut config = config
-        .upgrade_for_ballista()
-        .with_ballista_adaptive_query_planner(false)
-        .with_ballista_logical_extension_codec(Arc::new(Codec::default()))
-        .with_ballista_physical_extension_codec(Arc::new(Codec::default()))
-        .with_ballista_job_name("gridassess");
+/// Joins are hash joins, as in-process. Ballista defaults to sort-merge joins (DataFusion's
+/// hash join cannot spill), which sorted every shuffled side: a province's attendance joined
+/// to its meetings took 106 s on two executors against 15.5 s in one process. Ballista alone
+/// decides which hash joins broadcast their smaller side (`broadcast_join_threshold_bytes`);
+/// DataFusion is told never to collect a side into one partition, neither by size
+/// (`hash_join_single_partition_threshold*` = 0) nor for every join (`repartition_joins`).
+/// When DataFusion did, Ballista 55 re-partitioned each such join it found unsafe to
+/// broadcast (a LEFT join, a side over its threshold or of unknown size) under a plan that
+/// still counted on the old partitioning, and `assess --period` on the sample lost three of its
+/// five groups with no error. Both cluster tests that compare every metric with the in-process
+/// answer caught it.
+pub fn plan_settings(config: SessionConfig) -> SessionConfig {
+    let mut config = config.with_ballista_adaptive_query_planner(false);
     let optimizer = &mut config.options_mut().optimizer;
     optimizer.repartition_sorts = false;
     optimizer.prefer_hash_join = true;
+    optimizer.repartition_joins = true;
     optimizer.hash_join_single_partition_threshold = 0;
     optimizer.hash_join_single_partition_threshold_rows = 0;
     config

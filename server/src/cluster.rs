@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use ballista_core::serde::generated::ballista::executor_status;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::{SchedulerConfig, TaskDistributionPolicy};
@@ -76,10 +77,12 @@ pub async fn scheduler(listen: SocketAddr) -> Result<(), ClusterError> {
         // default (fill one executor's slots first) leaves the second machine idle.
         task_distribution: TaskDistributionPolicy::RoundRobin,
         // A client plans its query into as many partitions as its own session has (by default
-        // its own cores, 2 on an office PC). Here each partition of a stage is a task, so a
-        // cluster with more cores than the client's would leave executors idle and hold each
-        // join's side in fewer, larger shares: the scheduler plans for at least every core of
-        // the cluster. Planning also lists the committed files, which may be in an S3 bucket.
+        // its own cores, 2 on an office PC), and Ballista gives a task as many of a stage's
+        // partitions as the executor it goes to has free cores: two partitions all went to
+        // the first executor, and a cluster's other executors stayed idle. So the scheduler
+        // plans for at least every core of the cluster, and with the settings a cluster plan
+        // needs (`engine::cluster::plan_settings`), whatever the client sent. Planning also
+        // lists the committed files, which may be in an S3 bucket.
         override_session_builder: Some(Arc::new(move |config: SessionConfig| {
             let cores = cores.load(Ordering::Relaxed);
             let config = if cores > config.target_partitions() {
@@ -87,6 +90,7 @@ pub async fn scheduler(listen: SocketAddr) -> Result<(), ClusterError> {
             } else {
                 config
             };
+            let config = engine::cluster::plan_settings(config);
             let state = ballista_core::utils::default_session_builder(config)?;
             let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
                 .with_object_store_registry(stores.clone())
@@ -107,29 +111,56 @@ pub async fn scheduler(listen: SocketAddr) -> Result<(), ClusterError> {
         .await
         .map_err(ballista)?;
     // Executors come and go: their cores are counted again when one registers or is removed,
-    // and every second in case an event was missed (a query planned in between is split for
-    // the cores counted last: slower, never wrong).
+    // and every second for one that stopped answering (a query planned in between is split
+    // for the cores counted last: slower, never wrong). An executor counts while it is active
+    // and was heard from within the time after which Ballista gives it up.
     let state = cluster.cluster_state();
     let mut events = state.cluster_state_events().await.map_err(ballista)?;
-    tokio::spawn(async move {
+    let given_up_after = config.executor_timeout_seconds;
+    let counting = tokio::spawn(async move {
+        let mut counted = 0;
         loop {
+            let heard_since = now_secs().saturating_sub(given_up_after);
+            let alive = state.executor_heartbeats();
+            let alive = |id: &str| {
+                alive.get(id).is_some_and(|heartbeat| {
+                    let active = matches!(
+                        heartbeat.status.as_ref().and_then(|s| s.status.as_ref()),
+                        Some(executor_status::Status::Active(_))
+                    );
+                    active && heartbeat.timestamp > heard_since
+                })
+            };
             let cores: usize = state
                 .registered_executor_metadata()
                 .await
                 .iter()
+                .filter(|executor| alive(&executor.id))
                 .map(|executor| executor.specification.vcores as usize)
                 .sum();
-            cluster_cores.store(cores, Ordering::Relaxed);
-            if let Ok(None) = tokio::time::timeout(Duration::from_secs(1), events.next()).await {
-                // No more events (the scheduler is stopping): a second between counts still.
-                tokio::time::sleep(Duration::from_secs(1)).await;
+            if cores != counted {
+                tracing::info!(
+                    cores,
+                    "the executors have {cores} cores; queries are split for them"
+                );
+                counted = cores;
             }
+            cluster_cores.store(cores, Ordering::Relaxed);
+            // The state that sends the events lives as long as this task: the stream never ends.
+            let _ = tokio::time::timeout(Duration::from_secs(1), events.next()).await;
         }
     });
     tracing::info!(%listen, "cluster scheduler listening");
-    start_server(cluster, listen, Arc::new(config))
-        .await
-        .map_err(ballista)
+    let served = start_server(cluster, listen, Arc::new(config)).await;
+    counting.abort();
+    served.map_err(ballista)
+}
+
+/// Seconds since the epoch, as Ballista stamps a heartbeat.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 /// What an executor is told at start.
