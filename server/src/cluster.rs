@@ -120,7 +120,7 @@ pub async fn scheduler(listen: SocketAddr) -> Result<(), ClusterError> {
     let counting = tokio::spawn(async move {
         let mut counted = 0;
         loop {
-            let heard_since = now_secs().saturating_sub(given_up_after);
+            let heard_since = ballista_core::utils::get_time_before(given_up_after);
             let alive = state.executor_heartbeats();
             let alive = |id: &str| {
                 alive.get(id).is_some_and(|heartbeat| {
@@ -154,13 +154,6 @@ pub async fn scheduler(listen: SocketAddr) -> Result<(), ClusterError> {
     let served = start_server(cluster, listen, Arc::new(config)).await;
     counting.abort();
     served.map_err(ballista)
-}
-
-/// Seconds since the epoch, as Ballista stamps a heartbeat.
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
 }
 
 /// What an executor is told at start.

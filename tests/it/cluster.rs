@@ -143,14 +143,23 @@ pub(crate) fn start_cluster_with(
     }
 }
 
-/// Runs gridassess on `warehouse`, in-process or on `cluster`; returns the output.
-fn run(warehouse: &Path, cluster: Option<&str>, args: &[&str]) -> std::process::Output {
+/// gridassess on `warehouse`, in-process or on `cluster`, for a test to add its arguments (and
+/// any environment of its own) to.
+fn gridassess(warehouse: &Path, cluster: Option<&str>) -> std::process::Command {
     let mut command = bin();
     command.env("GRIDASSESS_WAREHOUSE", warehouse);
     if let Some(address) = cluster {
         command.args(["--cluster", address]);
     }
-    command.args(args).output().expect("run gridassess")
+    command
+}
+
+/// Runs gridassess on `warehouse`, in-process or on `cluster`; returns the output.
+fn run(warehouse: &Path, cluster: Option<&str>, args: &[&str]) -> std::process::Output {
+    gridassess(warehouse, cluster)
+        .args(args)
+        .output()
+        .expect("run gridassess")
 }
 
 pub(crate) fn ok(warehouse: &Path, cluster: Option<&str>, args: &[&str]) -> String {
@@ -218,19 +227,22 @@ fn the_sample_countys_every_metric_on_two_executors_equals_the_in_process_answer
 
         // A client whose DATAFUSION_* variables ask for the joins Ballista 55 gets wrong (one
         // side collected into one partition) is planned as any other.
-        let out = bin()
-            .env("GRIDASSESS_WAREHOUSE", &wh)
+        let out = gridassess(&wh, on)
             .env("DATAFUSION_OPTIMIZER_REPARTITION_JOINS", "false")
             .env(
                 "DATAFUSION_OPTIMIZER_HASH_JOIN_SINGLE_PARTITION_THRESHOLD",
                 "1000000000",
             )
-            .args(["--cluster", &cluster.address])
             .args(&args)
             .output()
             .expect("run gridassess");
         let hostile = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(here, hostile, "{args:?} with a client's own join settings");
+        assert_eq!(
+            here,
+            hostile,
+            "{args:?} with a client's own join settings: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     // Roles and tenants as in-process: an analyst sees names masked; a city analyst sees both
@@ -300,15 +312,8 @@ fn the_sample_countys_every_metric_on_two_executors_equals_the_in_process_answer
         &["user", "add", "wang", "--tenant", "a", "--role", "analyst"],
         Some("pw-wang\n"),
     );
-    let mut serve = bin()
-        .env("GRIDASSESS_WAREHOUSE", &wh)
-        .args([
-            "--cluster",
-            &cluster.address,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
+    let mut serve = gridassess(&wh, on)
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -392,18 +397,9 @@ fn a_query_from_a_client_with_fewer_cores_is_split_for_every_core_of_the_cluster
     cluster
         .scheduler
         .wait_for("the executors have 4 cores; queries are split for them");
-    let out = bin()
-        .env("GRIDASSESS_WAREHOUSE", &wh)
+    let out = gridassess(&wh, Some(&cluster.address))
         .env("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "1")
-        .args([
-            "--cluster",
-            &cluster.address,
-            "grid",
-            "--tenant",
-            "a",
-            "--format",
-            "csv",
-        ])
+        .args(["grid", "--tenant", "a", "--format", "csv"])
         .output()
         .expect("run gridassess");
     assert!(
