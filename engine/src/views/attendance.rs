@@ -65,6 +65,10 @@ LEFT JOIN per_unit prev ON prev.unit_id = p.unit_id AND prev.month = p.previous_
         .to_string()
 }
 
+/// A meeting's month as a number: months since year 0, so `m / 3` is its quarter.
+const MONTH_NUMBER: &str = "CAST(date_part('year', held_on) AS BIGINT) * 12 \
+     + CAST(date_part('month', held_on) AS BIGINT) - 1";
+
 fn kind_label(kind: &str) -> String {
     MEETING_KINDS
         .iter()
@@ -102,17 +106,17 @@ pub fn compliance(rules: &Rules) -> String {
             (Frequency::Monthly, "group") => required.push(format!(
                 "SELECT g.branch_id, qm.q, {ord} AS ord, {k} AS kind, g.party_group AS pg, qm.m AS slot,
                         {label} AS label
-                 FROM party_groups g CROSS JOIN quarter_months qm"
+                 FROM party_groups g JOIN quarter_months qm ON qm.one = g.one"
             )),
             (Frequency::Monthly, _) => required.push(format!(
                 "SELECT b.branch_id, qm.q, {ord} AS ord, {k} AS kind, '' AS pg, qm.m AS slot,
                         {label} AS label
-                 FROM branches b CROSS JOIN quarter_months qm"
+                 FROM every_branch b JOIN quarter_months qm ON qm.one = b.one"
             )),
             (Frequency::Quarterly, _) => required.push(format!(
                 "SELECT b.branch_id, q.q, {ord} AS ord, {k} AS kind, '' AS pg, -1 - q.q AS slot,
                         {label} AS label
-                 FROM branches b CROSS JOIN quarters q"
+                 FROM every_branch b JOIN quarters q ON q.one = b.one"
             )),
             (Frequency::HalfYear | Frequency::Yearly, _) => {}
         }
@@ -130,19 +134,27 @@ pub fn compliance(rules: &Rules) -> String {
 WITH held_months AS (
     SELECT DISTINCT branch_id, kind,
            CASE WHEN kind = 'group' THEN COALESCE(party_group, '') ELSE '' END AS pg,
-           CAST(date_part('year', held_on) AS BIGINT) * 12
-             + CAST(date_part('month', held_on) AS BIGINT) - 1 AS m
+           {month} AS m
     FROM meetings
 ),
 quarters AS (
-    SELECT q, concat(CAST(q / 4 AS VARCHAR), '-Q', CAST(q % 4 + 1 AS VARCHAR)) AS quarter
-    FROM (SELECT DISTINCT m / 3 AS q FROM held_months)
+    -- From the meetings' dates, not from held_months: every use of a CTE computes it again,
+    -- and one number per meeting is cheaper than held_months' four.
+    SELECT q, concat(CAST(q / 4 AS VARCHAR), '-Q', CAST(q % 4 + 1 AS VARCHAR)) AS quarter,
+           {one} AS one
+    FROM (SELECT DISTINCT ({month}) / 3 AS q FROM meetings)
 ),
 quarter_months AS (
-    SELECT q.q, q.q * 3 + k.k AS m FROM quarters q CROSS JOIN (VALUES (0), (1), (2)) AS k(k)
+    SELECT q.q, q.q * 3 + k.k AS m, q.one
+    FROM quarters q JOIN (VALUES (0, {one}), (1, {one}), (2, {one})) AS k(k, one) ON k.one = q.one
+),
+-- Every branch with every quarter (or month) is a join on `one`, a key equal on every row: see
+-- `views::EVERY_PAIR_KEY`.
+every_branch AS (
+    SELECT branch_id, name, {one} AS one FROM branches
 ),
 party_groups AS (
-    SELECT DISTINCT branch_id, party_group FROM members
+    SELECT DISTINCT branch_id, party_group, {one} AS one FROM members
     WHERE party_group IS NOT NULL AND party_group <> ''
 ),
 held_slots AS (
@@ -173,8 +185,10 @@ missing AS (
 SELECT q.quarter, b.branch_id, b.name AS branch_name,
        m.missing IS NULL AS compliant,
        m.missing
-FROM branches b CROSS JOIN quarters q
-LEFT JOIN missing m ON m.branch_id = b.branch_id AND m.q = q.q"
+FROM every_branch b JOIN quarters q ON q.one = b.one
+LEFT JOIN missing m ON m.branch_id = b.branch_id AND m.q = q.q",
+        one = super::EVERY_PAIR_KEY,
+        month = MONTH_NUMBER,
     )
 }
 

@@ -99,6 +99,14 @@ async fn create(
     Ok(())
 }
 
+/// The key of a join that pairs every row of one side with every row of the other, written in
+/// place of `CROSS JOIN`: both sides select it as a column (`… AS one`) and join `ON a.one =
+/// b.one`. DataFusion 55's cross join emits one batch per row of its buffered side times each
+/// batch of the other, so every branch × every quarter became thousands of one-row batches that
+/// each later operator paid for; a hash join on one key emits full batches. (The pairs are the
+/// same: the key is equal on every row.)
+pub(crate) const EVERY_PAIR_KEY: &str = "CAST(0 AS BIGINT)";
+
 /// A SQL string literal.
 pub(crate) fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
