@@ -201,23 +201,31 @@ pub fn alerts(rules: &Rules) -> String {
     // A run of n absences needs n absences: members below both thresholds cannot be alerted,
     // and only the others' attendance is put in order.
     let fewest = warning.min(consecutive);
+    // A member with no absence in a year is alerted only when a threshold is 0; otherwise the
+    // counts need only the absences (4 % of attendance), not every attendance row.
+    let only_absences = if fewest > 0 {
+        "WHERE a.status = 'absent'"
+    } else {
+        ""
+    };
     format!(
         "CREATE OR REPLACE VIEW attendance_alerts AS
-WITH a AS (
+WITH meeting_years AS (
     -- The year is taken per meeting, before the join, not once per attendance row.
-    SELECT a.member_id, a.status, m.meeting_id, m.held_on, m.year
-    FROM attendance a
-    JOIN (SELECT meeting_id, held_on, CAST(date_part('year', held_on) AS BIGINT) AS year
-          FROM meetings) m ON m.meeting_id = a.meeting_id
+    SELECT meeting_id, held_on, CAST(date_part('year', held_on) AS BIGINT) AS year FROM meetings
 ),
 counts AS (
-    SELECT member_id, year, SUM(CASE WHEN status = 'absent' THEN 1 ELSE 0 END) AS unexcused
-    FROM a GROUP BY member_id, year
+    SELECT a.member_id, m.year, SUM(CASE WHEN a.status = 'absent' THEN 1 ELSE 0 END) AS unexcused
+    FROM attendance a JOIN meeting_years m ON m.meeting_id = a.meeting_id
+    {only_absences}
+    GROUP BY a.member_id, m.year
 ),
 candidates AS (
     -- The few alerted keys first: the join keeps them in memory and streams attendance past.
-    SELECT a.* FROM (SELECT member_id, year FROM counts WHERE unexcused >= {fewest}) k
-    JOIN a ON a.member_id = k.member_id AND a.year = k.year
+    SELECT a.member_id, a.status, m.meeting_id, m.held_on, m.year
+    FROM (SELECT member_id, year FROM counts WHERE unexcused >= {fewest}) k
+    JOIN attendance a ON a.member_id = k.member_id
+    JOIN meeting_years m ON m.meeting_id = a.meeting_id AND m.year = k.year
 ),
 numbered AS (
     SELECT *, ROW_NUMBER() OVER (PARTITION BY member_id, year ORDER BY held_on, meeting_id) AS rn
