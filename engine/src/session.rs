@@ -542,8 +542,13 @@ async fn delta_provider(
     if on_cluster {
         return crate::cluster::committed_files(ctx, &delta, &tenant.table_path(table)).await;
     }
+    // The scan follows the session's `datafusion.execution.parquet.pushdown_filters` (off by
+    // default) rather than delta-rs' own default (on).
     Ok(Arc::new(ConstantFiltersAbove(
-        delta.table_provider().await?,
+        delta
+            .table_provider()
+            .with_session(Arc::new(ctx.state()))
+            .await?,
     )))
 }
 
