@@ -216,10 +216,17 @@ fn a_filter_runs_above_the_scan_unless_pushdown_is_asked_for() {
             c.env("DATAFUSION_EXECUTION_PARQUET_PUSHDOWN_FILTERS", v);
         }
         let out = c.output().expect("run gridassess");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).expect("utf-8");
         // The physical plan only: the logical plan has its own Filter line.
-        text.split("physical_plan").nth(1).expect("a physical plan").to_string()
+        text.split("physical_plan")
+            .nth(1)
+            .expect("a physical plan")
+            .to_string()
     };
     let default = plan(None);
     assert!(default.contains("FilterExec"), "{default}");
