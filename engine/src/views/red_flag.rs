@@ -173,20 +173,24 @@ pub fn year() -> String {
 WITH r AS (
     SELECT *, CAST(substr(period, 1, 4) AS BIGINT) AS year FROM red_flag_ranking
 ),
-year_periods AS (
-    SELECT year, period, DENSE_RANK() OVER (PARTITION BY year ORDER BY period) AS pidx
-    FROM (SELECT DISTINCT year, period FROM r)
+-- One chain over the ranking's rows, not CTEs read several times and joined back (DataFusion
+-- plans and computes a CTE again at every use): a period's place in its year, the islands of
+-- flags in consecutive periods, and each flag's run length.
+placed AS (
+    SELECT *, DENSE_RANK() OVER (PARTITION BY year ORDER BY period) AS pidx FROM r
 ),
-flag_islands AS (
-    SELECT r.branch_id, r.year,
-           yp.pidx - ROW_NUMBER() OVER (PARTITION BY r.branch_id, r.year ORDER BY yp.pidx) AS island
-    FROM r JOIN year_periods yp ON yp.year = r.year AND yp.period = r.period
-    WHERE r.red_flag
+islands AS (
+    SELECT *,
+           pidx - ROW_NUMBER() OVER (PARTITION BY branch_id, year, red_flag ORDER BY pidx) AS island
+    FROM placed
 ),
-longest_run AS (
-    SELECT branch_id, year, MAX(n) AS longest
-    FROM (SELECT branch_id, year, island, COUNT(*) AS n FROM flag_islands GROUP BY branch_id, year, island)
-    GROUP BY branch_id, year
+runs AS (
+    SELECT *,
+           CASE WHEN red_flag
+                THEN COUNT(*) OVER (PARTITION BY branch_id, year, red_flag, island)
+                ELSE 0
+           END AS run
+    FROM islands
 ),
 per_year AS (
     SELECT year, branch_id,
@@ -199,15 +203,15 @@ per_year AS (
            -- DataFusion plans ROUND(decimal, 2) at the input scale but computes two places: say so.
            CAST(ROUND(SUM(total) / COUNT(*), 2) AS DECIMAL(38, 2)) AS mean_total,
            SUM(reward_yuan) AS reward_yuan,
-           SUM(CASE WHEN penalty IS NOT NULL THEN 1 ELSE 0 END) AS penalties
-    FROM r
+           SUM(CASE WHEN penalty IS NOT NULL THEN 1 ELSE 0 END) AS penalties,
+           MAX(run) AS longest
+    FROM runs
     GROUP BY year, branch_id
 )
 SELECT y.year, y.group_id, y.branch_id, y.branch_name, y.periods, y.flags, y.best_rank,
        y.worst_rank, y.mean_total, y.reward_yuan, y.penalties,
-       COALESCE(l.longest, 0) >= 2 AS bonus_funding,
+       y.longest >= 2 AS bonus_funding,
        y.flags = 0 AS subsidy_cancelled
-FROM per_year y
-LEFT JOIN longest_run l ON l.branch_id = y.branch_id AND l.year = y.year"
+FROM per_year y"
         .to_string()
 }
