@@ -242,16 +242,22 @@ counts AS (
 ),
 candidates AS (
     -- The few alerted keys first: the join keeps them in memory and streams attendance past.
+    -- Then the meetings, written first so that they, not the candidates' 300,000 rows, are
+    -- the side held in memory.
     SELECT a.member_id, a.status, m.meeting_id, m.held_on, m.year
-    FROM (SELECT member_id, year FROM counts WHERE unexcused >= {fewest}) k
-    JOIN attendance a ON a.member_id = k.member_id
-    JOIN meeting_years m ON m.meeting_id = a.meeting_id AND m.year = k.year
+    FROM meeting_years m
+    JOIN (SELECT a.member_id, a.meeting_id, a.status, k.year
+          FROM (SELECT member_id, year FROM counts WHERE unexcused >= {fewest}) k
+          JOIN attendance a ON a.member_id = k.member_id) a
+      ON m.meeting_id = a.meeting_id AND m.year = a.year
 ),
 numbered AS (
     SELECT *, ROW_NUMBER() OVER (PARTITION BY member_id, year ORDER BY held_on, meeting_id) AS rn
     FROM candidates
 ),
 absence_islands AS (
+    -- A running count of absences in the first window would save this one, but DataFusion's
+    -- running SUM over 300,000 rows took longer than both ROW_NUMBERs.
     SELECT member_id, year,
            rn - ROW_NUMBER() OVER (PARTITION BY member_id, year ORDER BY rn) AS island
     FROM numbered WHERE status = 'absent'
