@@ -487,7 +487,7 @@ fn remote_table_url(base: &Url, table: &str) -> Url {
 /// DuckDB writes groups of 122,880 rows; half that gives 16 cores a share of a county's
 /// 1.5 M attendance rows. Measured on 2 cores: one view after another, 6 % less time; every
 /// view at once (a load's results), the same time (the cores were busy either way).
-pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+const ROW_GROUP_ROWS: usize = 64 * 1024;
 
 /// Writes one table's new contents as its next Delta version, on disk before it returns;
 /// returns that version.
@@ -995,40 +995,47 @@ mod tests {
         out
     }
 
-    /// A load that dies after committing a Delta version but before `current.json` moves on
-    /// leaves a version nobody reads; the next commit replaces it rather than building on it.
+    /// A new warehouse with one tenant, `t`; the folder goes when the first value is dropped.
+    async fn one_tenant() -> (tempfile::TempDir, Warehouse, Tenant) {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::init(&dir.path().join("wh")).unwrap();
+        let tenant = wh.add_tenant("t", "测试县").await.unwrap();
+        (dir, wh, tenant)
+    }
+
+    /// Commits grid units `ids` as load `load` over the tenant's current state.
+    async fn commit_units(tenant: &Tenant, lock: &TenantLock, load: u64, ids: &[&str]) {
+        let base = tenant.manifest().unwrap();
+        tenant
+            .commit(
+                lock,
+                &base,
+                load,
+                vec![("grid_units".into(), vec![units(ids)])],
+            )
+            .await
+            .unwrap();
+    }
+
     /// A table is written in row groups of [`ROW_GROUP_ROWS`], not one: a reader gives each
     /// core a share of a file's row groups, so a county's 616,000 points entries in one row
     /// group were read, and aggregated, by one core while the other waited.
     #[tokio::test]
     async fn a_large_table_is_written_in_row_groups_every_core_can_share() {
-        let dir = tempfile::tempdir().unwrap();
-        let wh = Warehouse::init(&dir.path().join("wh")).unwrap();
-        let tenant = wh.add_tenant("t", "测试县").await.unwrap();
+        use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
+
+        let (_dir, _wh, tenant) = one_tenant().await;
         let lock = tenant.lock().unwrap();
-        let base = tenant.manifest().unwrap();
         let ids: Vec<String> = (0..3 * ROW_GROUP_ROWS + 5)
             .map(|i| format!("U{i}"))
             .collect();
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        tenant
-            .commit(
-                &lock,
-                &base,
-                1,
-                vec![("grid_units".into(), vec![units(&ids)])],
-            )
-            .await
-            .unwrap();
+        commit_units(&tenant, &lock, 1, &ids).await;
         let mut groups = Vec::new();
         for file in fs::read_dir(tenant.table_path("grid_units")).unwrap() {
             let path = file.unwrap().path();
             if path.extension().is_some_and(|e| e == "parquet") {
-                let reader = deltalake::parquet::file::reader::SerializedFileReader::new(
-                    fs::File::open(&path).unwrap(),
-                )
-                .unwrap();
-                use deltalake::parquet::file::reader::FileReader;
+                let reader = SerializedFileReader::new(fs::File::open(&path).unwrap()).unwrap();
                 let meta = reader.metadata();
                 groups.extend((0..meta.num_row_groups()).map(|g| meta.row_group(g).num_rows()));
             }
@@ -1037,22 +1044,13 @@ mod tests {
         assert_eq!(groups, [size, size, size, 5], "row groups of every file");
     }
 
+    /// A load that dies after committing a Delta version but before `current.json` moves on
+    /// leaves a version nobody reads; the next commit replaces it rather than building on it.
     #[tokio::test]
     async fn versions_written_by_a_dead_load_are_never_read_or_built_upon() {
-        let dir = tempfile::tempdir().unwrap();
-        let wh = Warehouse::init(&dir.path().join("wh")).unwrap();
-        let tenant = wh.add_tenant("t", "测试县").await.unwrap();
+        let (_dir, _wh, tenant) = one_tenant().await;
         let lock = tenant.lock().unwrap();
-        let base = tenant.manifest().unwrap();
-        tenant
-            .commit(
-                &lock,
-                &base,
-                1,
-                vec![("grid_units".into(), vec![units(&["A"])])],
-            )
-            .await
-            .unwrap();
+        commit_units(&tenant, &lock, 1, &["A"]).await;
         assert_eq!(ids(&tenant).await, ["A"]);
 
         // The dead load: a Delta commit with no manifest update.
@@ -1071,25 +1069,14 @@ mod tests {
             "readers follow current.json only"
         );
 
-        let base = tenant.manifest().unwrap();
-        tenant
-            .commit(
-                &lock,
-                &base,
-                2,
-                vec![("grid_units".into(), vec![units(&["A", "B"])])],
-            )
-            .await
-            .unwrap();
+        commit_units(&tenant, &lock, 2, &["A", "B"]).await;
         assert_eq!(ids(&tenant).await, ["A", "B"]);
         assert_eq!(tenant.manifest().unwrap().last_load_id, 2);
     }
 
     #[tokio::test]
     async fn a_second_writer_is_told_the_tenant_is_busy() {
-        let dir = tempfile::tempdir().unwrap();
-        let wh = Warehouse::init(&dir.path().join("wh")).unwrap();
-        let tenant = wh.add_tenant("t", "测试县").await.unwrap();
+        let (_dir, wh, tenant) = one_tenant().await;
         let _held = tenant.lock().unwrap();
         let again = wh.tenant("t").unwrap();
         assert!(matches!(again.lock(), Err(WarehouseError::Busy { .. })));
