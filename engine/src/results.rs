@@ -140,39 +140,27 @@ async fn compute(
     crate::session::register_tables(&ctx, tenant, manifest, true).await?;
     crate::views::register(&ctx, rules, version).await?;
     // A task per view: planning a view is CPU work on the task that reads it, and in one task
-    // the eleven plans were made one after another while the other core waited.
-    let tasks: Vec<_> = VIEW_NAMES
-        .iter()
-        .map(|&name| {
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                let df = ctx.table(name).await?;
-                let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-                let batches = df.collect().await.map_err(QueryError::running)?;
-                Ok::<_, QueryError>((name, schema, batches))
-            })
-        })
-        .collect();
-    // Every task is waited for, so none outlives a failed refresh.
-    let mut computed = Vec::with_capacity(tasks.len());
-    let mut failed = None;
-    for task in tasks {
-        match task.await {
-            Ok(Ok(view)) => computed.push(view),
-            Ok(Err(e)) => {
-                failed.get_or_insert(e);
-            }
-            Err(e) => {
-                failed.get_or_insert(QueryError::internal(format!(
-                    "computing the metric results stopped: {e}"
-                )));
-            }
-        }
+    // the eleven plans were made one after another while the other core waited. The set aborts
+    // the others when one fails or the refresh is dropped, as one future of them all did.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (order, &name) in VIEW_NAMES.iter().enumerate() {
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            let df = ctx.table(name).await?;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await.map_err(QueryError::running)?;
+            Ok::<_, QueryError>((order, (name, schema, batches)))
+        });
     }
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(computed),
+    let mut computed = Vec::with_capacity(VIEW_NAMES.len());
+    while let Some(done) = tasks.join_next().await {
+        let done = done.map_err(|e| {
+            QueryError::internal(format!("computing the metric results stopped: {e}"))
+        })?;
+        computed.push(done?);
     }
+    computed.sort_by_key(|(order, _)| *order);
+    Ok(computed.into_iter().map(|(_, view)| view).collect())
 }
 
 /// Registers `stored`'s views in `ctx` in place of computing them. Returns false (and registers
