@@ -296,10 +296,18 @@ enum TenantCommand {
         #[arg(long)]
         name: String,
     },
-    /// Compute and keep (again) the metric results of a tenant's committed state. A load and
-    /// `rules set` do this themselves; run it when a load warned that it could not, or when a
-    /// command says the kept results cannot be read.
-    Refresh { id: String },
+    /// Compute and keep (again) the metric results of tenants' committed states. A load and
+    /// `rules set` do this themselves; run it when a load warned that it could not, when a
+    /// command says the kept results cannot be read, or after loading several counties: those
+    /// under the same rules are computed together, quicker than one by one.
+    Refresh {
+        /// The tenants (one or more).
+        #[arg(required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every tenant of the warehouse.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
     /// List the tenants.
     List {
         #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -148,17 +148,11 @@ async fn session_runs(
         }
         let start = Instant::now();
         if kept {
-            // The tenants at once, as loads of several counties would run.
-            let mut refreshes = tokio::task::JoinSet::new();
-            for tenant in &access.tenants {
-                let (root, tenant) = (warehouse.root().to_path_buf(), tenant.clone());
-                refreshes.spawn(async move {
-                    engine::results::refresh(&Warehouse::open(&root)?, &tenant).await?;
-                    anyhow::Ok(())
-                });
-            }
-            while let Some(done) = refreshes.join_next().await {
-                done??;
+            // The tenants at once, as `gridassess tenant refresh` of several counties runs.
+            for (tenant, refreshed) in
+                engine::results::refresh_many(&warehouse, &access.tenants).await
+            {
+                refreshed.with_context(|| format!("keeping the results of {tenant}"))?;
             }
             refresh_times.push(start.elapsed().as_secs_f64());
         }

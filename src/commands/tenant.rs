@@ -30,15 +30,33 @@ pub async fn run(wh: &Path, cmd: TenantCommand) -> Result<()> {
             warehouse.add_tenant(&id, &name).await?;
             println!("added tenant {id} ({name}) with the default rules");
         }
-        TenantCommand::Refresh { id } => {
-            let refreshed = engine::results::recompute(&warehouse, &id).await?;
-            {
-                println!(
-                    "kept the metric results of tenant {id}: {} rows, computed in {:.1} s",
-                    refreshed.rows,
-                    refreshed.took.as_secs_f64()
-                );
+        TenantCommand::Refresh { ids, all } => {
+            let ids = if all {
+                warehouse.tenants()?.into_iter().map(|t| t.id).collect()
+            } else {
+                ids
+            };
+            let mut failed = Vec::new();
+            for (id, refreshed) in engine::results::recompute_many(&warehouse, &ids).await {
+                match refreshed {
+                    Ok(refreshed) => println!(
+                        "kept the metric results of tenant {id}: {} rows, computed in {:.1} s",
+                        refreshed.rows,
+                        refreshed.took.as_secs_f64()
+                    ),
+                    Err(e) => {
+                        eprintln!("error: tenant {id}: {e}");
+                        failed.push(id);
+                    }
+                }
             }
+            anyhow::ensure!(
+                failed.is_empty(),
+                "the metric results of {} of {} tenants could not be kept: {}",
+                failed.len(),
+                ids.len(),
+                failed.join(", ")
+            );
         }
         TenantCommand::List { format } => {
             let tenants = warehouse.tenants()?;

@@ -47,13 +47,23 @@ fn kept(w: &Warehouse) -> Vec<PathBuf> {
     sets
 }
 
-/// Every name `role` may read, each as sorted pretty-printed rows.
+/// Every name `role` may read of tenant `t`, each as sorted pretty-printed rows.
 fn everything(wh: &Path, role: Role, rules_version: Option<u32>) -> Vec<(String, String)> {
+    everything_of(wh, "t", role, rules_version)
+}
+
+/// Every name `role` may read of `tenant`, each as sorted pretty-printed rows.
+fn everything_of(
+    wh: &Path,
+    tenant: &str,
+    role: Role,
+    rules_version: Option<u32>,
+) -> Vec<(String, String)> {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         forget_sessions();
         let warehouse = warehouse::Warehouse::open(wh).expect("warehouse");
-        let access = Access::new(vec!["t".to_string()], role).with_rules_version(rules_version);
+        let access = Access::new(vec![tenant.to_string()], role).with_rules_version(rules_version);
         let session = Session::open(&warehouse, &access).await.expect("session");
         let mut all = Vec::new();
         for name in access.names() {
@@ -71,7 +81,117 @@ fn everything(wh: &Path, role: Role, rules_version: Option<u32>) -> Vec<(String,
 }
 
 fn forget_kept(w: &Warehouse) {
-    let _ = fs::remove_dir_all(w.path().join("tenants/t/results"));
+    forget_kept_of(w, "t");
+}
+
+fn forget_kept_of(w: &Warehouse, tenant: &str) {
+    let _ = fs::remove_dir_all(w.path().join("tenants").join(tenant).join("results"));
+}
+
+/// Each view's columns (name, type, nullable), as the kept file or the view declares them.
+fn view_columns(wh: &Path, tenant: &str) -> Vec<(String, String)> {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        forget_sessions();
+        let warehouse = warehouse::Warehouse::open(wh).expect("warehouse");
+        let access = Access::new(vec![tenant.to_string()], Role::Admin);
+        let session = Session::open(&warehouse, &access).await.expect("session");
+        let mut all = Vec::new();
+        for name in engine::views::VIEW_NAMES {
+            let df = session.context().table(*name).await.expect(name);
+            let columns = df
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| format!("{} {} {}", f.name(), f.data_type(), f.is_nullable()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            all.push((name.to_string(), columns));
+        }
+        all
+    })
+}
+
+/// A refresh of several tenants computes each set under the same rules as one (their rows
+/// told apart by a tenant number) and keeps, for each tenant, exactly the rows and columns its
+/// views compute alone: four counties under the default rules (the sample, the sample less one
+/// period's scores, so that every id of one is also the other's, a GBK county with Chinese
+/// headers and an English one), and one under rules of its own, which is computed apart.
+#[test]
+fn a_refresh_of_several_tenants_keeps_what_each_alone_computes() {
+    let w = Warehouse::new();
+    w.load_sample();
+    crate::common::set_rules_paying_low_flag_holders(&w);
+    let sample = datasets::sample_dir();
+    let fixtures = crate::common::fixtures();
+    for (tenant, input) in [
+        ("a", sample.clone()),
+        ("b", fixtures.join("valid/gbk_chinese/input")),
+        ("c", fixtures.join("valid/utf8_english/input")),
+    ] {
+        w.ok(&["tenant", "add", tenant, "--name", tenant]);
+        w.ok(&["ingest", "--tenant", tenant, input.to_str().expect("path")]);
+    }
+    // `d` is `a` without one period's scores: its ids are all `a`'s, and its assessed periods
+    // skip 2024-B3, so its flags of B2 and B4 are consecutive for it and not for `a`.
+    let d = tempfile::tempdir().expect("dir");
+    for table in model::schema::TABLES {
+        let filter = if table.name == "scores" {
+            " WHERE period <> '2024-B3'"
+        } else {
+            ""
+        };
+        let csv = w.ok(&[
+            "sql",
+            "--tenant",
+            "a",
+            "--format",
+            "csv",
+            &format!("SELECT * FROM {}{filter}", table.name),
+        ]);
+        fs::write(d.path().join(format!("{}.csv", table.name)), csv).expect("write");
+    }
+    w.ok(&["tenant", "add", "d", "--name", "d"]);
+    w.ok(&["ingest", "--tenant", "d", d.path().to_str().expect("path")]);
+    let tenants = ["t", "a", "b", "c", "d"];
+    for tenant in tenants {
+        forget_kept_of(&w, tenant);
+    }
+    let out = w.ok(&["tenant", "refresh", "--all"]);
+    for tenant in tenants {
+        assert!(
+            out.contains(&format!("kept the metric results of tenant {tenant}:")),
+            "{out}"
+        );
+    }
+    let mut read = Vec::new();
+    for tenant in tenants {
+        read.push((
+            everything_of(&w.path(), tenant, Role::Admin, None),
+            view_columns(&w.path(), tenant),
+        ));
+        forget_kept_of(&w, tenant);
+    }
+    for (tenant, (rows, columns)) in tenants.iter().zip(read) {
+        let alone = everything_of(&w.path(), tenant, Role::Admin, None);
+        assert_eq!(rows.len(), alone.len());
+        for ((name, a), (_, b)) in rows.iter().zip(&alone) {
+            assert!(
+                a == b,
+                "{tenant}: {name} kept by the refresh of several differs from its own views:\n{a}\n---\n{b}"
+            );
+        }
+        assert_eq!(
+            columns,
+            view_columns(&w.path(), tenant),
+            "{tenant}: the kept columns"
+        );
+    }
+    // The rows differ between the counties, so the comparison above could tell them apart.
+    assert_ne!(
+        everything_of(&w.path(), "a", Role::Admin, None),
+        everything_of(&w.path(), "c", Role::Admin, None)
+    );
 }
 
 /// The rows a session reads from the kept results are the rows the views compute, for the
