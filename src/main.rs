@@ -297,9 +297,8 @@ enum TenantCommand {
         name: String,
     },
     /// Compute and keep (again) the metric results of tenants' committed states. A load and
-    /// `rules set` do this themselves; run it when a load warned that it could not, when a
-    /// command says the kept results cannot be read, or after loading several counties: those
-    /// under the same rules are computed together, quicker than one by one.
+    /// `rules set` do this themselves; run it when a load warned that it could not, or when a
+    /// command says the kept results cannot be read. Several tenants are computed at once.
     Refresh {
         /// The tenants (one or more).
         #[arg(required_unless_present = "all")]

@@ -112,11 +112,10 @@ fn view_columns(wh: &Path, tenant: &str) -> Vec<(String, String)> {
     })
 }
 
-/// A refresh of several tenants computes each set under the same rules as one (their rows
-/// told apart by a tenant number) and keeps, for each tenant, exactly the rows and columns its
-/// views compute alone: four counties under the default rules (the sample, the sample less one
-/// period's scores, so that every id of one is also the other's, a GBK county with Chinese
-/// headers and an English one), and one under rules of its own, which is computed apart.
+/// A refresh of several tenants at once keeps, for each tenant, exactly the rows and columns
+/// its views compute alone: four counties under the default rules (the sample, the sample less
+/// one period's scores, so that every id of one is also the other's, a GBK county with Chinese
+/// headers and an English one), and one under rules of its own.
 #[test]
 fn a_refresh_of_several_tenants_keeps_what_each_alone_computes() {
     let w = Warehouse::new();
@@ -303,4 +302,27 @@ fn each_commit_keeps_its_own_results() {
     let now = kept(&w);
     assert!(!now.contains(&first[0]), "the first state's set is cleared");
     assert!(now.len() <= 2, "{now:?}");
+}
+
+/// A refresh of several tenants names each one it could not do and keeps the others'.
+#[test]
+fn a_refresh_of_several_tenants_names_the_one_it_cannot_do() {
+    let w = sample();
+    forget_kept(&w);
+    let out = w.run(&["tenant", "refresh", "t", "nosuch"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("kept the metric results of tenant t:"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("tenant nosuch")
+            && stderr.contains("1 of 2 tenants could not be kept: nosuch"),
+        "{stderr}"
+    );
+    assert_eq!(kept(&w).len(), 1, "t's results are kept");
 }

@@ -41,105 +41,28 @@ pub const VIEW_NAMES: &[&str] = &[
     "grid_visits",
 ];
 
-/// The SQL of every view, as `(name, CREATE VIEW statement)`: the views of one tenant, as
-/// every session registers them and `information_schema.views` shows them.
+/// The SQL of every view, as `(name, CREATE VIEW statement)`.
 pub fn view_sql(rules: &Rules, rules_version: u32) -> Vec<(&'static str, String)> {
-    views_over(Tenants::One, rules, rules_version)
-}
-
-/// The same views over the tables of several tenants at once, each row tagged with its
-/// tenant's number in [`TENANT_NO`]: every join, grouping and window also matches on it, and
-/// every view returns it as its first column. A refresh of many tenants under the same rules
-/// computes them once instead of once per tenant (see `crate::results::refresh_many`).
-pub(crate) fn view_sql_over_many(rules: &Rules, rules_version: u32) -> Vec<(&'static str, String)> {
-    views_over(Tenants::Many, rules, rules_version)
-}
-
-fn views_over(k: Tenants, rules: &Rules, rules_version: u32) -> Vec<(&'static str, String)> {
     vec![
-        ("grid_closure", grid::closure(k)),
-        (
-            "red_flag_ranking",
-            red_flag::ranking(k, rules, rules_version),
-        ),
-        ("red_flag_year", red_flag::year(k)),
-        ("coverage", coverage::coverage(k)),
-        ("coverage_findings", coverage::findings(k, rules)),
-        ("attendance_monthly", attendance::monthly(k)),
-        ("attendance_monthly_by_unit", attendance::monthly_by_unit(k)),
-        ("meeting_compliance", attendance::compliance(k, rules)),
-        ("attendance_alerts", attendance::alerts(k, rules)),
-        ("member_points", points::member_points(k, rules)),
-        ("grid_visits", grid::visits(k)),
+        ("grid_closure", grid::closure()),
+        ("red_flag_ranking", red_flag::ranking(rules, rules_version)),
+        ("red_flag_year", red_flag::year()),
+        ("coverage", coverage::coverage()),
+        ("coverage_findings", coverage::findings(rules)),
+        ("attendance_monthly", attendance::monthly()),
+        ("attendance_monthly_by_unit", attendance::monthly_by_unit()),
+        ("meeting_compliance", attendance::compliance(rules)),
+        ("attendance_alerts", attendance::alerts(rules)),
+        ("member_points", points::member_points(rules)),
+        ("grid_visits", grid::visits()),
     ]
-}
-
-/// The column that tells the tenants' rows apart in [`view_sql_over_many`]'s views and their
-/// tables: the tenant's place in the refresh's list (a number hashes and compares quicker
-/// than the tenant's id, and the views only need to keep tenants apart).
-pub(crate) const TENANT_NO: &str = "tenant_no";
-
-/// Whose rows a view's SQL is written for: one tenant's, or several tenants' kept apart by
-/// [`TENANT_NO`]. For one tenant every method returns nothing, so its SQL is the views' own
-/// text; for many, the tenant number goes in front of every key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Tenants {
-    One,
-    Many,
-}
-
-impl Tenants {
-    /// `alias.tenant_no, ` (or `tenant_no, ` for an empty alias): the first item of a select
-    /// list, a `GROUP BY` or a `PARTITION BY`.
-    pub(crate) fn key(self, alias: &str) -> String {
-        match self {
-            Tenants::One => String::new(),
-            Tenants::Many if alias.is_empty() => format!("{TENANT_NO}, "),
-            Tenants::Many => format!("{alias}.{TENANT_NO}, "),
-        }
-    }
-
-    /// `a.tenant_no = b.tenant_no AND `: the first condition of a join of `a` and `b`.
-    pub(crate) fn same(self, a: &str, b: &str) -> String {
-        match self {
-            Tenants::One => String::new(),
-            Tenants::Many => format!("{a}.{TENANT_NO} = {b}.{TENANT_NO} AND "),
-        }
-    }
-
-    /// `PARTITION BY tenant_no `: the partition of a window that spans the whole tenant.
-    pub(crate) fn whole(self) -> String {
-        match self {
-            Tenants::One => String::new(),
-            Tenants::Many => format!("PARTITION BY {TENANT_NO} "),
-        }
-    }
-
-    /// The key that pairs every row of one side with every row of the other (see
-    /// [`EVERY_PAIR_KEY`]); over many tenants, every row with every row of its own tenant.
-    pub(crate) fn every_pair(self) -> &'static str {
-        match self {
-            Tenants::One => EVERY_PAIR_KEY,
-            Tenants::Many => TENANT_NO,
-        }
-    }
 }
 
 /// Creates (or replaces) every view in `ctx`, over the committed tables already registered
 /// there. Each is registered as a [`MaterializedView`]: computed once, on first read, and later
 /// views read the earlier ones' rows instead of recomputing them.
 pub async fn register(ctx: &SessionContext, rules: &Rules, rules_version: u32) -> Result<()> {
-    create(ctx, view_sql(rules, rules_version), true).await
-}
-
-/// Creates every view over many tenants ([`view_sql_over_many`]) in `ctx`, whose tables hold
-/// the tenants' rows tagged with [`TENANT_NO`]; computed once, on first read, as [`register`]'s.
-pub(crate) async fn register_over_many(
-    ctx: &SessionContext,
-    rules: &Rules,
-    rules_version: u32,
-) -> Result<()> {
-    create(ctx, view_sql_over_many(rules, rules_version), true).await
+    create(ctx, rules, rules_version, true).await
 }
 
 /// Creates every view as a plain DataFusion view, recomputed by each query: for tables that
@@ -149,15 +72,16 @@ pub async fn register_inline(
     rules: &Rules,
     rules_version: u32,
 ) -> Result<()> {
-    create(ctx, view_sql(rules, rules_version), false).await
+    create(ctx, rules, rules_version, false).await
 }
 
 async fn create(
     ctx: &SessionContext,
-    views: Vec<(&'static str, String)>,
+    rules: &Rules,
+    rules_version: u32,
     materialize: bool,
 ) -> Result<()> {
-    for (name, sql) in views {
+    for (name, sql) in view_sql(rules, rules_version) {
         ctx.sql(&sql)
             .await
             .map_err(|e| e.context(format!("creating view {name}")))?;

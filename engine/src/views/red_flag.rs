@@ -1,7 +1,7 @@
 //! The rotating red flag (流动红旗, 涌溪乡): per-period ranking with rewards, the flag and
 //! escalating penalties, and the yearly summary.
 
-use super::{Tenants, dec, ident, lit};
+use super::{dec, ident, lit};
 use model::rules::{PeriodKind, Rules};
 
 /// The LIKE pattern of the periods the rules assess (`2024-B3` for bimonthly, …).
@@ -15,7 +15,7 @@ fn period_pattern(kind: PeriodKind) -> &'static str {
 }
 
 /// `red_flag_ranking`: one row per branch taking part in each period of the rules' kind.
-pub(crate) fn ranking(k: Tenants, rules: &Rules, rules_version: u32) -> String {
+pub fn ranking(rules: &Rules, rules_version: u32) -> String {
     let a = &rules.assessment;
     let indicators = a.indicators.get_ref();
     let types = rules
@@ -98,46 +98,46 @@ pub(crate) fn ranking(k: Tenants, rules: &Rules, rules_version: u32) -> String {
     format!(
         "CREATE OR REPLACE VIEW red_flag_ranking AS
 WITH taking_part AS (
-    SELECT {ts}s.period, s.branch_id,
+    SELECT s.period, s.branch_id,
            {pivot}
-    FROM scores s JOIN branches b ON {same_bs}b.branch_id = s.branch_id
+    FROM scores s JOIN branches b ON b.branch_id = s.branch_id
     WHERE b.type IN ({types}) AND s.period LIKE {pattern}
-    GROUP BY {ts}s.period, s.branch_id
+    GROUP BY s.period, s.branch_id
 ),
 scored AS (
-    SELECT {tt}t.period, t.branch_id, b.name AS branch_name,
+    SELECT t.period, t.branch_id, b.name AS branch_name,
            COALESCE(c.ancestor_id, b.unit_id) AS group_id,
            {total} AS total,
            NULLIF(concat_ws('、', {missing}), '') AS missing_indicators,
            {per_indicator}
     FROM taking_part t
-    JOIN branches b ON {same_bt}b.branch_id = t.branch_id
-    LEFT JOIN grid_closure c ON {same_cb}c.unit_id = b.unit_id AND c.ancestor_level = {group_level}
+    JOIN branches b ON b.branch_id = t.branch_id
+    LEFT JOIN grid_closure c ON c.unit_id = b.unit_id AND c.ancestor_level = {group_level}
 ),
 ranked AS (
     SELECT *,
-           RANK() OVER (PARTITION BY {t}period, group_id ORDER BY {order}) AS rank,
-           COUNT(*) OVER (PARTITION BY {t}period, group_id) AS group_size,
+           RANK() OVER (PARTITION BY period, group_id ORDER BY {order}) AS rank,
+           COUNT(*) OVER (PARTITION BY period, group_id) AS group_size,
            -- The tenant's assessed periods in order, numbered 1, 2, … (a period's place).
-           DENSE_RANK() OVER ({whole}ORDER BY period) AS pidx
+           DENSE_RANK() OVER (ORDER BY period) AS pidx
     FROM scored
 ),
 placed AS (
     SELECT *,
            rank = 1 AS red_flag,
-           group_size >= 2 AND rank = MAX(rank) OVER (PARTITION BY {t}period, group_id) AS last_place
+           group_size >= 2 AND rank = MAX(rank) OVER (PARTITION BY period, group_id) AS last_place
     FROM ranked
 ),
 penalized AS (
     SELECT *,
            CASE WHEN last_place AND total < {penalty_below} THEN
                SUM(CASE WHEN last_place AND total < {penalty_below} THEN 1 ELSE 0 END)
-                   OVER (PARTITION BY {t}branch_id, substr(period, 1, 4) ORDER BY period
+                   OVER (PARTITION BY branch_id, substr(period, 1, 4) ORDER BY period
                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
            END AS penalty_n,
            -- Gaps and islands: within a run of flags in consecutive periods, a period's place
            -- minus its place among the branch's flags is the same number.
-           pidx - ROW_NUMBER() OVER (PARTITION BY {t}branch_id, red_flag ORDER BY pidx) AS island
+           pidx - ROW_NUMBER() OVER (PARTITION BY branch_id, red_flag ORDER BY pidx) AS island
     FROM placed
 ),
 -- One chain of windows over the same rows, not a CTE read three times and joined back:
@@ -146,12 +146,12 @@ penalized AS (
 streaks AS (
     SELECT *,
            CASE WHEN red_flag
-                THEN ROW_NUMBER() OVER (PARTITION BY {t}branch_id, red_flag, island ORDER BY pidx)
+                THEN ROW_NUMBER() OVER (PARTITION BY branch_id, red_flag, island ORDER BY pidx)
                 ELSE 0
            END AS consecutive_flags
     FROM penalized
 )
-SELECT {tp}p.period, p.group_id, g.name AS group_name, p.rank, p.branch_id, p.branch_name,
+SELECT p.period, p.group_id, g.name AS group_name, p.rank, p.branch_id, p.branch_name,
        p.total, p.missing_indicators,
        {reward} AS reward_yuan,
        p.red_flag, p.last_place,
@@ -160,26 +160,16 @@ SELECT {tp}p.period, p.group_id, g.name AS group_name, p.rank, p.branch_id, p.br
        {indicator_columns},
        {rules_version} AS rules_version
 FROM streaks p
-LEFT JOIN grid_units g ON {same_gp}g.unit_id = p.group_id",
+LEFT JOIN grid_units g ON g.unit_id = p.group_id",
         pattern = lit(period_pattern(a.period)),
         group_level = a.group_level.get_ref(),
         penalty_below = dec(a.penalty_below),
-        t = k.key(""),
-        ts = k.key("s"),
-        tt = k.key("t"),
-        tp = k.key("p"),
-        whole = k.whole(),
-        same_bs = k.same("b", "s"),
-        same_bt = k.same("b", "t"),
-        same_cb = k.same("c", "b"),
-        same_gp = k.same("g", "p"),
     )
 }
 
 /// `red_flag_year`: per branch and calendar year, over the periods it took part in.
-pub(crate) fn year(k: Tenants) -> String {
-    format!(
-        "CREATE OR REPLACE VIEW red_flag_year AS
+pub fn year() -> String {
+    "CREATE OR REPLACE VIEW red_flag_year AS
 WITH r AS (
     SELECT *, CAST(substr(period, 1, 4) AS BIGINT) AS year FROM red_flag_ranking
 ),
@@ -187,23 +177,23 @@ WITH r AS (
 -- plans and computes a CTE again at every use): a period's place in its year, the islands of
 -- flags in consecutive periods, and each flag's run length.
 placed AS (
-    SELECT *, DENSE_RANK() OVER (PARTITION BY {t}year ORDER BY period) AS pidx FROM r
+    SELECT *, DENSE_RANK() OVER (PARTITION BY year ORDER BY period) AS pidx FROM r
 ),
 islands AS (
     SELECT *,
-           pidx - ROW_NUMBER() OVER (PARTITION BY {t}branch_id, year, red_flag ORDER BY pidx) AS island
+           pidx - ROW_NUMBER() OVER (PARTITION BY branch_id, year, red_flag ORDER BY pidx) AS island
     FROM placed
 ),
 runs AS (
     SELECT *,
            CASE WHEN red_flag
-                THEN COUNT(*) OVER (PARTITION BY {t}branch_id, year, red_flag, island)
+                THEN COUNT(*) OVER (PARTITION BY branch_id, year, red_flag, island)
                 ELSE 0
            END AS run
     FROM islands
 ),
 per_year AS (
-    SELECT {t}year, branch_id,
+    SELECT year, branch_id,
            last_value(group_id ORDER BY period) AS group_id,
            last_value(branch_name ORDER BY period) AS branch_name,
            COUNT(*) AS periods,
@@ -216,14 +206,12 @@ per_year AS (
            SUM(CASE WHEN penalty IS NOT NULL THEN 1 ELSE 0 END) AS penalties,
            MAX(run) AS longest
     FROM runs
-    GROUP BY {t}year, branch_id
+    GROUP BY year, branch_id
 )
-SELECT {ty}y.year, y.group_id, y.branch_id, y.branch_name, y.periods, y.flags, y.best_rank,
+SELECT y.year, y.group_id, y.branch_id, y.branch_name, y.periods, y.flags, y.best_rank,
        y.worst_rank, y.mean_total, y.reward_yuan, y.penalties,
        y.longest >= 2 AS bonus_funding,
        y.flags = 0 AS subsidy_cancelled
-FROM per_year y",
-        t = k.key(""),
-        ty = k.key("y"),
-    )
+FROM per_year y"
+        .to_string()
 }
