@@ -412,8 +412,11 @@ enum RulesCommand {
 }
 
 fn main() -> ExitCode {
-    allocator::cap_arenas();
     let cli = Cli::parse();
+    // Parsing starts no thread, so the allocator's policy is still set before any exists.
+    if matches!(cli.command, Command::Serve { .. }) {
+        allocator::cap_arenas();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GRIDASSESS_LOG")

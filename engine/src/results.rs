@@ -121,8 +121,7 @@ async fn keep(warehouse: &Warehouse, tenant: &str, again: bool) -> Result<Refres
 }
 
 /// Computes and keeps the metric results of each of `tenants` (as [`refresh`] does for one),
-/// at once: each tenant on its own runtime, so the cores stay busy while one tenant's views
-/// are planned. Returns each tenant's outcome, in `tenants`' order; one county's failure is
+/// as many at a time as there are cores, each on its own runtime. Returns each tenant's outcome, in `tenants`' order; one county's failure is
 /// its own and the others are kept.
 ///
 /// Computing a set of tenants as one (their tables unioned with a tenant number, every join,
@@ -150,10 +149,17 @@ async fn keep_many(
     tenants: &[String],
     again: bool,
 ) -> Vec<(String, Result<Refreshed, QueryError>)> {
+    // As many tenants at a time as there are cores: each keeps the cores busy by itself while
+    // its views run. A city's ten counties at once on two cores took 4.3-5.0 s and 850 MB;
+    // two at a time, 4.0 s and 480-560 MB.
+    let at_once = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let turns = Arc::new(tokio::sync::Semaphore::new(at_once));
     let mut tasks = tokio::task::JoinSet::new();
     for (order, tenant) in tenants.iter().enumerate() {
         let (root, tenant) = (warehouse.root().to_path_buf(), tenant.clone());
+        let turns = turns.clone();
         tasks.spawn(async move {
+            let _turn = turns.acquire_owned().await;
             let outcome = match Warehouse::open(&root) {
                 Ok(warehouse) => keep(&warehouse, &tenant, again).await,
                 Err(e) => Err(e.into()),
