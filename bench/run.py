@@ -297,8 +297,8 @@ def p1(args, data, res):
             together["peak_rss_mb"])
 
     # The CLI as an office scripts it: the results computed (what a load does; here one
-    # `tenant refresh` of every county, which plans each view once for counties under the same
-    # rules), then one `sql` process per view reading them.
+    # `tenant refresh` of every county, as many at a time as there are cores), then one `sql`
+    # process per view reading them.
     cli_times, read_times, cli_rss, cli_out = [], [], 0, {}
     for _ in range(args.runs):
         total, rss = data.gridassess("tenant", "refresh", *data.counties)[0::2]

@@ -413,8 +413,9 @@ enum RulesCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Parsing starts no thread, so the allocator's policy is still set before any exists.
-    if matches!(cli.command, Command::Serve { .. }) {
+    // Only the processes that run until stopped (the server, a cluster's scheduler and
+    // executors) are capped; parsing starts no thread, so this still comes before any.
+    if matches!(cli.command, Command::Serve { .. } | Command::Cluster(_)) {
         allocator::cap_arenas();
     }
     tracing_subscriber::fmt()

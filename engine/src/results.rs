@@ -121,8 +121,10 @@ async fn keep(warehouse: &Warehouse, tenant: &str, again: bool) -> Result<Refres
 }
 
 /// Computes and keeps the metric results of each of `tenants` (as [`refresh`] does for one),
-/// as many at a time as there are cores, each on its own runtime. Returns each tenant's outcome, in `tenants`' order; one county's failure is
-/// its own and the others are kept.
+/// as many at a time as there are cores, each on its own runtime. Returns each tenant's
+/// outcome, in `tenants`' order; one county's failure is its own and the others are kept.
+/// Name each tenant once: two refreshes of one tenant at once would drop and write the same
+/// results under each other.
 ///
 /// Computing a set of tenants as one (their tables unioned with a tenant number, every join,
 /// grouping and window of the views keyed by it) was measured and is slower: DataFusion 55

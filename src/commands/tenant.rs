@@ -31,11 +31,19 @@ pub async fn run(wh: &Path, cmd: TenantCommand) -> Result<()> {
             println!("added tenant {id} ({name}) with the default rules");
         }
         TenantCommand::Refresh { ids, all } => {
-            let ids = if all {
+            let mut ids: Vec<String> = if all {
                 warehouse.tenants()?.into_iter().map(|t| t.id).collect()
             } else {
                 ids
             };
+            // Each once, in the order given: two refreshes of one tenant at once would drop
+            // and write the same results under each other.
+            let mut seen = std::collections::HashSet::new();
+            ids.retain(|id| seen.insert(id.clone()));
+            if ids.is_empty() {
+                eprintln!("no tenants in the warehouse: nothing to refresh");
+                return Ok(());
+            }
             let mut failed = Vec::new();
             for (id, refreshed) in engine::results::recompute_many(&warehouse, &ids).await {
                 match refreshed {

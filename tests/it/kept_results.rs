@@ -326,3 +326,30 @@ fn a_refresh_of_several_tenants_names_the_one_it_cannot_do() {
     );
     assert_eq!(kept(&w).len(), 1, "t's results are kept");
 }
+
+/// A tenant named twice is refreshed once (two refreshes of one tenant at once would drop and
+/// write the same results under each other), and `--all` over a warehouse without tenants
+/// says there is nothing to do.
+#[test]
+fn a_refresh_names_each_tenant_once_and_says_when_there_is_none() {
+    let w = sample();
+    let out = w.ok(&["tenant", "refresh", "t", "t"]);
+    assert_eq!(
+        out.matches("kept the metric results of tenant t:").count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(kept(&w).len(), 1);
+
+    let empty = tempfile::tempdir().expect("dir");
+    let wh = empty.path().join("wh");
+    crate::common::run_in(&wh, &["init"]);
+    let out = crate::common::bin()
+        .env("GRIDASSESS_WAREHOUSE", &wh)
+        .args(["tenant", "refresh", "--all"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("no tenants"), "{stderr}");
+}
